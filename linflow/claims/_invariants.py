@@ -61,8 +61,13 @@ BALANCEDNESS_GF = Claim(
 @st.composite
 def _drift_instances(draw):
     inst = draw(_general_instances(min_depth=2, max_depth=4, horizon=(1.0, 1.0)))
-    sharp = inst.problem.sharpness(inst.weights)
-    eta = draw(lst.learning_rates(1.0 / max(sharp, 1e-3), min_fraction=0.05, max_fraction=1.0))
+    # η ≤ 1/S, with S at least the balanced-minimum sharpness N‖Φ‖^{2−2/N} (theory.md §3): at a
+    # degenerate start (a zero layer, S ≈ 0) the initial sharpness alone allowed η ~ 10³, GD
+    # overflowed, and the identity was being checked on float overflow (found by Hypothesis).
+    depth = len(inst.widths) - 1
+    s_min = depth * np.linalg.norm(inst.target, 2) ** (2.0 - 2.0 / depth)
+    sharp = max(inst.problem.sharpness(inst.weights), s_min)
+    eta = draw(lst.learning_rates(1.0 / sharp, min_fraction=0.05, max_fraction=1.0))
     steps = draw(st.integers(1, 20))
     return inst._replace(learning_rate=eta, horizon=float(steps))
 
