@@ -52,7 +52,7 @@ import numpy as np
 from numba import njit
 
 from ._simd import (
-    prefer_wide_vectors, vput, vadd, vbroadcast, vdiv, vfma, vfnma, vload, vmax, vmul, vsplat, vsqrt,
+    borrow, prefer_wide_vectors, vput, vadd, vbroadcast, vdiv, vfma, vfnma, vload, vmax, vmul, vsplat, vsqrt,
     vstore, vsub, vzero,
 )
 from .results import DescentResult, descent_status_codes
@@ -285,18 +285,34 @@ def _forward_loss(
 @njit(**_JIT)
 def _residual_loss(buf, q, y, rows, cols, gscale, scale, loss):
     """In place: ``buf ← (buf − Y)·gscale`` over a ``rows × cols`` block starting at flat index
-    ``q``, and ``loss[lane] = scale·Σ(buf − Y)²`` per lane (summed in row-major order before the
-    scaling, so the loss keeps the residual's relative accuracy).
+    ``q``, and ``loss[lane] = scale·Σ(buf − Y)²`` per lane (summed before the scaling, so the loss keeps
+    the residual's relative accuracy).
     """
     prefer_wide_vectors()
-    total = vzero()
     factor = vsplat(gscale)
-    for e in range(rows * cols):
-        r = vsub(vload(buf, q), vbroadcast(y, e))
-        total = vfma(r, r, total)
-        vstore(buf, q, vmul(r, factor))
+    # Four partial sums (entries e mod 4), so that the additions are not one dependent chain.
+    t0 = t1 = t2 = t3 = vzero()
+    n = rows * cols
+    e = 0
+    while e + 4 <= n:
+        r0 = vsub(vload(buf, q), vbroadcast(y, e))
+        r1 = vsub(vload(buf, q + LANES), vbroadcast(y, e + 1))
+        r2 = vsub(vload(buf, q + 2 * LANES), vbroadcast(y, e + 2))
+        r3 = vsub(vload(buf, q + 3 * LANES), vbroadcast(y, e + 3))
+        t0, t1, t2, t3 = vfma(r0, r0, t0), vfma(r1, r1, t1), vfma(r2, r2, t2), vfma(r3, r3, t3)
+        vstore(buf, q, vmul(r0, factor))
+        vstore(buf, q + LANES, vmul(r1, factor))
+        vstore(buf, q + 2 * LANES, vmul(r2, factor))
+        vstore(buf, q + 3 * LANES, vmul(r3, factor))
+        q += 4 * LANES
+        e += 4
+    while e < n:
+        r0 = vsub(vload(buf, q), vbroadcast(y, e))
+        t0 = vfma(r0, r0, t0)
+        vstore(buf, q, vmul(r0, factor))
         q += LANES
-    vstore(loss, 0, vmul(total, vsplat(scale)))
+        e += 1
+    vstore(loss, 0, vmul(vadd(vadd(t0, t1), vadd(t2, t3)), vsplat(scale)))
 
 
 @njit(**_JIT)
@@ -350,30 +366,82 @@ def _backward_update(cur, new, h, delta, lr, widths, w_off, h_off, d_off, x, whi
 
 
 @njit(**_JIT)
-def _balancedness(w, bal0, widths, w_off, b_off, store, drift, diagonal):
+def _gram_difference(g, w, lo, up, d_in, d, d_out):
+    """``G = W_{j+1}ᵀ W_{j+1} − W_j W_jᵀ`` (``d × d``, row-major into ``g``), ``W_j`` (``d × d_in``) at
+    row ``lo`` and ``W_{j+1}`` (``d_out × d``) at row ``up`` of ``w``.
+
+    Each entry is one chain: ``d_out`` FMAs then ``d_in`` negated FMAs, in increasing index. 4×4
+    blocks as in :func:`_matmul`, only those on or above the block diagonal (G is symmetric and
+    only its upper triangle is read); the others are left unset.
+    """
+    prefer_wide_vectors()
+    for ib in range(0, d, 4):
+        i0, i1, i2, i3 = _block(ib, d)
+        for lb in range(ib, d, 4):
+            l0, l1, l2, l3 = _block(lb, d)
+            s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = vzero()
+            s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = vzero()
+            for q in range(d_out):  # + W_{j+1}[q, i] W_{j+1}[q, l]
+                row = (up + q * d) * LANES
+                a0, a1 = vload(w, row + i0 * LANES), vload(w, row + i1 * LANES)
+                a2, a3 = vload(w, row + i2 * LANES), vload(w, row + i3 * LANES)
+                b0, b1 = vload(w, row + l0 * LANES), vload(w, row + l1 * LANES)
+                b2, b3 = vload(w, row + l2 * LANES), vload(w, row + l3 * LANES)
+                s00, s01, s02, s03 = vfma(a0, b0, s00), vfma(a0, b1, s01), vfma(a0, b2, s02), vfma(a0, b3, s03)
+                s10, s11, s12, s13 = vfma(a1, b0, s10), vfma(a1, b1, s11), vfma(a1, b2, s12), vfma(a1, b3, s13)
+                s20, s21, s22, s23 = vfma(a2, b0, s20), vfma(a2, b1, s21), vfma(a2, b2, s22), vfma(a2, b3, s23)
+                s30, s31, s32, s33 = vfma(a3, b0, s30), vfma(a3, b1, s31), vfma(a3, b2, s32), vfma(a3, b3, s33)
+            for q in range(d_in):  # − W_j[i, q] W_j[l, q]
+                a0, a1 = vload(w, (lo + i0 * d_in + q) * LANES), vload(w, (lo + i1 * d_in + q) * LANES)
+                a2, a3 = vload(w, (lo + i2 * d_in + q) * LANES), vload(w, (lo + i3 * d_in + q) * LANES)
+                b0, b1 = vload(w, (lo + l0 * d_in + q) * LANES), vload(w, (lo + l1 * d_in + q) * LANES)
+                b2, b3 = vload(w, (lo + l2 * d_in + q) * LANES), vload(w, (lo + l3 * d_in + q) * LANES)
+                s00, s01, s02, s03 = vfnma(a0, b0, s00), vfnma(a0, b1, s01), vfnma(a0, b2, s02), vfnma(a0, b3, s03)
+                s10, s11, s12, s13 = vfnma(a1, b0, s10), vfnma(a1, b1, s11), vfnma(a1, b2, s12), vfnma(a1, b3, s13)
+                s20, s21, s22, s23 = vfnma(a2, b0, s20), vfnma(a2, b1, s21), vfnma(a2, b2, s22), vfnma(a2, b3, s23)
+                s30, s31, s32, s33 = vfnma(a3, b0, s30), vfnma(a3, b1, s31), vfnma(a3, b2, s32), vfnma(a3, b3, s33)
+            r0, r1, r2, r3 = i0 * d * LANES, i1 * d * LANES, i2 * d * LANES, i3 * d * LANES
+            c0, c1, c2, c3 = l0 * LANES, l1 * LANES, l2 * LANES, l3 * LANES
+            vstore(g, r0 + c0, s00)
+            vstore(g, r0 + c1, s01)
+            vstore(g, r0 + c2, s02)
+            vstore(g, r0 + c3, s03)
+            vstore(g, r1 + c0, s10)
+            vstore(g, r1 + c1, s11)
+            vstore(g, r1 + c2, s12)
+            vstore(g, r1 + c3, s13)
+            vstore(g, r2 + c0, s20)
+            vstore(g, r2 + c1, s21)
+            vstore(g, r2 + c2, s22)
+            vstore(g, r2 + c3, s23)
+            vstore(g, r3 + c0, s30)
+            vstore(g, r3 + c1, s31)
+            vstore(g, r3 + c2, s32)
+            vstore(g, r3 + c3, s33)
+
+
+@njit(**_JIT)
+def _balancedness(w, gram, bal0, widths, w_off, b_off, store, drift, diagonal):
     """``B_j = W_{j+1}ᵀ W_{j+1} − W_j W_jᵀ`` (j = 1, …, N−1), upper triangles.
 
     With ``store`` the triangles go to ``bal0``; otherwise ``drift[t]`` becomes
     ``max_j ‖B_j − bal0_j‖_F`` of lane t (off-diagonal entries counted twice: B_j is symmetric).
     With ``diagonal`` only the diagonal: the per-neuron balances that a ReLU / leaky-ReLU
-    network conserves under GF (theory.md §5), stored contiguously.
+    network conserves under GF (theory.md §5), stored contiguously. ``gram`` is scratch for
+    one full ``B_j`` (:func:`_gram_difference`).
     """
     prefer_wide_vectors()
     n_layers = widths.shape[0] - 1
     worst = vzero()
     once, twice = vsplat(1.0), vsplat(2.0)
     for j in range(n_layers - 1):
-        lo, up = w_off[j], w_off[j + 1]
-        d_in, d, d_out = widths[j], widths[j + 1], widths[j + 2]
+        d = widths[j + 1]
+        _gram_difference(gram, w, w_off[j], w_off[j + 1], widths[j], d, widths[j + 2])
         total = vzero()
         entry = b_off[j] * LANES
         for i in range(d):
             for l in range(i, i + 1 if diagonal else d):
-                s = vzero()
-                for q in range(d_out):
-                    s = vfma(vload(w, (up + q * d + i) * LANES), vload(w, (up + q * d + l) * LANES), s)
-                for q in range(d_in):
-                    s = vfnma(vload(w, (lo + i * d_in + q) * LANES), vload(w, (lo + l * d_in + q) * LANES), s)
+                s = vload(gram, (i * d + l) * LANES)
                 if store:
                     vstore(bal0, entry, s)
                 else:
@@ -399,6 +467,11 @@ def _aligned_zeros(n):
 
 
 @njit(**_JIT)
+def _keep_alive(*owners):
+    """Nothing; a use of ``owners`` at this point keeps them (and their borrowed views) alive."""
+
+
+@njit(**_JIT)
 def _run_chunks(
     first, last, one, params0, lrs, widths, w_off, h_off, b_off, x, y, whitened, cols, n_steps,
     record_steps, loss_tolerance, threshold, reference, has_reference, recorded, record_weights,
@@ -411,6 +484,13 @@ def _run_chunks(
     level less saved ~1.5 s of the first compilation.
     """
     prefer_wide_vectors()
+    # The callers own every argument for the whole call, so the kernels get borrowed views
+    # (no reference counting per call: :func:`linflow._simd.borrow`); the buffers allocated
+    # below are borrowed likewise and their owners kept alive to the end (``owners``).
+    params0, lrs, widths, w_off, h_off, b_off = borrow(params0), borrow(lrs), borrow(widths), borrow(w_off), borrow(h_off), borrow(b_off)
+    x, y, record_steps, reference, recorded = borrow(x), borrow(y), borrow(record_steps), borrow(reference), borrow(recorded)
+    final, losses, final_loss, drift, ref_distance = borrow(final), borrow(losses), borrow(final_loss), borrow(drift), borrow(ref_distance)
+    divergence_step, converged_step = borrow(divergence_step), borrow(converged_step)
     n_params, batch = params0.shape
     cur = _aligned_zeros(n_params * LANES)
     prev = _aligned_zeros(n_params * LANES)
@@ -428,9 +508,14 @@ def _run_chunks(
     z = _aligned_zeros(h_off[-1] * LANES if activated else LANES)
     res = _aligned_zeros(widths[-1] * x.shape[1] * LANES if e2e else LANES)  # R = W_e X − Y
     bal0 = _aligned_zeros(b_off[-1] * LANES)
+    gram = _aligned_zeros(rows * rows * LANES if track else LANES)
     loss = _aligned_zeros(one * LANES)  # (one: not a literal, which would compile another copy)
     step_drift = _aligned_zeros(one * LANES)
     lr = _aligned_zeros(one * LANES)
+    owners = (cur, prev, h, delta, z, res, bal0, gram, loss, step_drift, lr)
+    cur, prev, h, delta, z, res = borrow(cur), borrow(prev), borrow(h), borrow(delta), borrow(z), borrow(res)
+    bal0, gram, loss, step_drift, lr = borrow(bal0), borrow(gram), borrow(loss), borrow(step_drift), borrow(lr)
+    d_owner, d_off = d_off, borrow(d_off)
     active = np.zeros(LANES, dtype=np.bool_)
     for chunk in range(first, last):
         start = chunk * LANES
@@ -443,7 +528,7 @@ def _run_chunks(
                 cur[p * LANES + t] = params0[p, start + t] if t < n_lanes else 0.0
                 prev[p * LANES + t] = cur[p * LANES + t]
         if track:
-            _balancedness(cur, bal0, widths, w_off, b_off, one == 1, step_drift, activated)
+            _balancedness(cur, gram, bal0, widths, w_off, b_off, one == 1, step_drift, activated)
 
         rec = 0
         for k in range(n_steps + 1):
@@ -476,7 +561,7 @@ def _run_chunks(
                 if converged_step[b] < 0 and value <= loss_tolerance:
                     converged_step[b] = k
             if track and n_layers > 1:
-                _balancedness(cur, bal0, widths, w_off, b_off, one == 0, step_drift, activated)
+                _balancedness(cur, gram, bal0, widths, w_off, b_off, one == 0, step_drift, activated)
                 for t in range(n_lanes):
                     if active[t] and step_drift[t] > drift[start + t]:
                         drift[start + t] = step_drift[t]
@@ -513,6 +598,7 @@ def _run_chunks(
         for t in range(n_lanes):
             for p in range(n_params):
                 final[p, start + t] = cur[p * LANES + t]
+    _keep_alive(owners, d_owner)
 
 
 # --------------------------------------------------------------------------- Python wrapper

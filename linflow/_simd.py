@@ -26,7 +26,7 @@ from numba.extending import intrinsic, models, register_model
 
 __all__ = [
     "vec8", "vload", "vstore", "vput", "vbroadcast", "vzero", "vsplat", "vfma", "vfnma", "vadd", "vsub",
-    "vmul", "vdiv", "vsqrt", "vmax", "prefer_wide_vectors",
+    "vmul", "vdiv", "vsqrt", "vmax", "prefer_wide_vectors", "borrow",
 ]
 
 _F64 = ir.DoubleType()
@@ -218,3 +218,23 @@ def prefer_wide_vectors(typingctx):
         return context.get_dummy_value()
 
     return types.none(), codegen
+
+
+@intrinsic
+def borrow(typingctx, array):
+    """The same array without its owner: a view whose meminfo is null.
+
+    numba increments and decrements an array's reference count (an atomic operation on the
+    owner's count) around every call that passes it; for the engine's small kernels, called
+    ~20 times per GD step, that was a measurable share of the time, and with several threads
+    the shared inputs' counts bounced between cores. With a null meminfo the runtime skips the
+    count. The caller must keep the owning array alive while the view is in use.
+    """
+
+    def codegen(context, builder, sig, args):
+        view = context.make_array(sig.args[0])(context, builder, args[0])
+        view.meminfo = cgutils.get_null_value(view.meminfo.type)
+        view.parent = cgutils.get_null_value(view.parent.type)
+        return view._getvalue()
+
+    return array(array), codegen
