@@ -155,3 +155,30 @@ def test_linear_data_loss_with_many_samples_runs_through_end_to_end_matrix():
     assert np.array_equal(fast.diverged, ~stable)
     assert np.all(fast.final_loss[stable] < 1e-6 * ref.losses[stable, 0])  # near zero loss
     assert_agrees_with_reference(fast, ref, Case(prob, w0, lr, stable, kw))
+
+
+@pytest.mark.parametrize("data", [None, 3, 13])
+def test_block_edges_of_wide_odd_layers(data):
+    # The product kernels work in 4×4 blocks; a dimension that is not a multiple of 4 moves
+    # its last block back (overlapping the previous one) and one below 4 clamps its indices.
+    # Widths ≡ 1, 2, 3 (mod 4) above 4, and m = 3 (per-sample data path, a clamped block) and
+    # m = 13 (through the end-to-end matrix), against the reference.
+    from linflow._descent_numba import end_to_end_is_cheaper
+
+    rng = np.random.default_rng(21)
+    widths = (5, 9, 6, 11, 7)
+    net = DeepLinearNetwork(widths)
+    if data is None:
+        prob = Problem(net, target=rng.standard_normal((7, 5)))
+    else:
+        assert end_to_end_is_cheaper(widths, data) == (data == 13)
+        prob = Problem(net, X=rng.standard_normal((5, data)), Y=rng.standard_normal((7, data)))
+    batch = LANES + 5
+    w0 = init.near_identity(widths, std=0.2, seed=22, batch=batch)
+    sharpness = np.array([prob.sharpness(tuple(w[i] for w in w0)) for i in range(batch)])
+    stable = np.arange(batch) % 5 != 0
+    lr = np.where(stable, 0.3, 60.0) * 2.0 / sharpness
+    kw = dict(learning_rate=lr, n_steps=25, record_every=4, record_weights=True)
+    fast, ref = _both(prob, w0, **kw)
+    assert np.array_equal(fast.diverged, ~stable)
+    assert_agrees_with_reference(fast, ref, Case(prob, w0, lr, stable, kw))
