@@ -52,8 +52,8 @@ import numpy as np
 from numba import njit
 
 from ._simd import (
-    borrow, prefer_wide_vectors, vput, vadd, vbroadcast, vdiv, vfma, vfnma, vload, vmax, vmul, vsplat, vsqrt,
-    vstore, vsub, vzero,
+    borrow, prefer_wide_vectors, vadd, vbroadcast, vdiv, ventry, vfma, vfnma, vload, vmax, vmul, vput, vsplat,
+    vsqrt, vstore, vsub, vzero,
 )
 from .results import DescentResult, descent_status_codes
 
@@ -80,13 +80,14 @@ def _block(i, n):
 
 @njit(**_JIT)
 def _matmul(c, oc, crs, ccs, a, oa, ars, acs, b, ob, brs, bcs, n, m, p, update, cur, lr):
-    """``C = A B`` on the 8 lanes (``A`` n×m, ``B`` m×p, offsets and strides in rows).
+    """``C = A B`` on the 8 lanes (``A`` n×m, ``B`` m×p; offsets and strides in entries).
 
-    With ``update``, ``C`` is a gradient and the kernel stores ``c = cur − lr·C`` instead (the
-    GD step fused into the product); ``c`` must not overlap ``a``, ``b`` or ``cur``. Blocks of
-    4×4 entries of C: eight vector loads per sixteen FMAs, sixteen independent FMA chains to
-    hide the latency. A dimension of 1 (a scalar output layer, a width-1 network) takes one
-    entry at a time instead of a block of four copies.
+    ``B`` is a chunk buffer or, 2-D, one array shared by all lanes (the data X, ``Xᵀ`` by
+    swapping its strides): :func:`linflow._simd.ventry`. With ``update``, ``C`` is a gradient
+    and the kernel stores ``c = cur − lr·C`` instead (the GD step fused into the product); ``c``
+    must not overlap ``a``, ``b`` or ``cur``. Blocks of 4×4 entries of C: eight loads per
+    sixteen FMAs, sixteen independent FMA chains to hide the latency. A dimension of 1 (a scalar
+    output layer, a width-1 network) takes one entry at a time instead of a block of copies.
     """
     prefer_wide_vectors()
     rate = vload(lr, 0)
@@ -94,93 +95,32 @@ def _matmul(c, oc, crs, ccs, a, oa, ars, acs, b, ob, brs, bcs, n, m, p, update, 
         for i in range(n):
             for j in range(p):
                 s = vzero()
-                pa, pb = (oa + i * ars) * LANES, (ob + j * bcs) * LANES
+                pa, pb = oa + i * ars, ob + j * bcs
                 for _ in range(m):
-                    s = vfma(vload(a, pa), vload(b, pb), s)
-                    pa += acs * LANES
-                    pb += brs * LANES
+                    s = vfma(ventry(a, pa), ventry(b, pb), s)
+                    pa += acs
+                    pb += brs
                 vput(c, (oc + i * crs + j * ccs) * LANES, s, update, cur, rate)
         return
-    da, db = acs * LANES, brs * LANES
     for ib in range(0, n, 4):
         i0, i1, i2, i3 = _block(ib, n)
         for jb in range(0, p, 4):
             j0, j1, j2, j3 = _block(jb, p)
-            pa0, pa1 = (oa + i0 * ars) * LANES, (oa + i1 * ars) * LANES
-            pa2, pa3 = (oa + i2 * ars) * LANES, (oa + i3 * ars) * LANES
-            pb0, pb1 = (ob + j0 * bcs) * LANES, (ob + j1 * bcs) * LANES
-            pb2, pb3 = (ob + j2 * bcs) * LANES, (ob + j3 * bcs) * LANES
+            pa0, pa1, pa2, pa3 = oa + i0 * ars, oa + i1 * ars, oa + i2 * ars, oa + i3 * ars
+            pb0, pb1, pb2, pb3 = ob + j0 * bcs, ob + j1 * bcs, ob + j2 * bcs, ob + j3 * bcs
             s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = vzero()
             s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = vzero()
             for _ in range(m):
-                a0, a1, a2, a3 = vload(a, pa0), vload(a, pa1), vload(a, pa2), vload(a, pa3)
-                b0, b1, b2, b3 = vload(b, pb0), vload(b, pb1), vload(b, pb2), vload(b, pb3)
+                a0, a1, a2, a3 = ventry(a, pa0), ventry(a, pa1), ventry(a, pa2), ventry(a, pa3)
+                b0, b1, b2, b3 = ventry(b, pb0), ventry(b, pb1), ventry(b, pb2), ventry(b, pb3)
                 s00, s01, s02, s03 = vfma(a0, b0, s00), vfma(a0, b1, s01), vfma(a0, b2, s02), vfma(a0, b3, s03)
                 s10, s11, s12, s13 = vfma(a1, b0, s10), vfma(a1, b1, s11), vfma(a1, b2, s12), vfma(a1, b3, s13)
                 s20, s21, s22, s23 = vfma(a2, b0, s20), vfma(a2, b1, s21), vfma(a2, b2, s22), vfma(a2, b3, s23)
                 s30, s31, s32, s33 = vfma(a3, b0, s30), vfma(a3, b1, s31), vfma(a3, b2, s32), vfma(a3, b3, s33)
-                pa0, pa1, pa2, pa3 = pa0 + da, pa1 + da, pa2 + da, pa3 + da
-                pb0, pb1, pb2, pb3 = pb0 + db, pb1 + db, pb2 + db, pb3 + db
+                pa0, pa1, pa2, pa3 = pa0 + acs, pa1 + acs, pa2 + acs, pa3 + acs
+                pb0, pb1, pb2, pb3 = pb0 + brs, pb1 + brs, pb2 + brs, pb3 + brs
             r0, r1, r2, r3 = (oc + i0 * crs) * LANES, (oc + i1 * crs) * LANES, (oc + i2 * crs) * LANES, (oc + i3 * crs) * LANES
             c0, c1, c2, c3 = j0 * ccs * LANES, j1 * ccs * LANES, j2 * ccs * LANES, j3 * ccs * LANES
-            vput(c, r0 + c0, s00, update, cur, rate)
-            vput(c, r0 + c1, s01, update, cur, rate)
-            vput(c, r0 + c2, s02, update, cur, rate)
-            vput(c, r0 + c3, s03, update, cur, rate)
-            vput(c, r1 + c0, s10, update, cur, rate)
-            vput(c, r1 + c1, s11, update, cur, rate)
-            vput(c, r1 + c2, s12, update, cur, rate)
-            vput(c, r1 + c3, s13, update, cur, rate)
-            vput(c, r2 + c0, s20, update, cur, rate)
-            vput(c, r2 + c1, s21, update, cur, rate)
-            vput(c, r2 + c2, s22, update, cur, rate)
-            vput(c, r2 + c3, s23, update, cur, rate)
-            vput(c, r3 + c0, s30, update, cur, rate)
-            vput(c, r3 + c1, s31, update, cur, rate)
-            vput(c, r3 + c2, s32, update, cur, rate)
-            vput(c, r3 + c3, s33, update, cur, rate)
-
-
-@njit(**_JIT)
-def _matmul_shared(c, oc, crs, a, oa, ars, x, xrs, xcs, n, m, p, update, cur, lr):
-    """``C = A X`` where ``X`` (m×p, entry ``(k, j)`` at ``x.flat[k·xrs + j·xcs]``; ``Xᵀ`` by
-    swapping the strides) is one array shared by all lanes; row-major ``A`` and ``C``.
-
-    As :func:`_matmul`, with every ``X`` entry broadcast to the 8 lanes.
-    """
-    prefer_wide_vectors()
-    rate = vload(lr, 0)
-    if n == 1 or p == 1:
-        for i in range(n):
-            for j in range(p):
-                s = vzero()
-                pa = (oa + i * ars) * LANES
-                for k in range(m):
-                    s = vfma(vload(a, pa), vbroadcast(x, k * xrs + j * xcs), s)
-                    pa += LANES
-                vput(c, (oc + i * crs + j) * LANES, s, update, cur, rate)
-        return
-    for ib in range(0, n, 4):
-        i0, i1, i2, i3 = _block(ib, n)
-        for jb in range(0, p, 4):
-            j0, j1, j2, j3 = _block(jb, p)
-            pa0, pa1 = (oa + i0 * ars) * LANES, (oa + i1 * ars) * LANES
-            pa2, pa3 = (oa + i2 * ars) * LANES, (oa + i3 * ars) * LANES
-            pb0, pb1, pb2, pb3 = j0 * xcs, j1 * xcs, j2 * xcs, j3 * xcs
-            s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = vzero()
-            s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = vzero()
-            for _ in range(m):
-                a0, a1, a2, a3 = vload(a, pa0), vload(a, pa1), vload(a, pa2), vload(a, pa3)
-                b0, b1 = vbroadcast(x, pb0), vbroadcast(x, pb1)
-                b2, b3 = vbroadcast(x, pb2), vbroadcast(x, pb3)
-                s00, s01, s02, s03 = vfma(a0, b0, s00), vfma(a0, b1, s01), vfma(a0, b2, s02), vfma(a0, b3, s03)
-                s10, s11, s12, s13 = vfma(a1, b0, s10), vfma(a1, b1, s11), vfma(a1, b2, s12), vfma(a1, b3, s13)
-                s20, s21, s22, s23 = vfma(a2, b0, s20), vfma(a2, b1, s21), vfma(a2, b2, s22), vfma(a2, b3, s23)
-                s30, s31, s32, s33 = vfma(a3, b0, s30), vfma(a3, b1, s31), vfma(a3, b2, s32), vfma(a3, b3, s33)
-                pa0, pa1, pa2, pa3 = pa0 + LANES, pa1 + LANES, pa2 + LANES, pa3 + LANES
-                pb0, pb1, pb2, pb3 = pb0 + xrs, pb1 + xrs, pb2 + xrs, pb3 + xrs
-            r0, r1, r2, r3 = (oc + i0 * crs) * LANES, (oc + i1 * crs) * LANES, (oc + i2 * crs) * LANES, (oc + i3 * crs) * LANES
-            c0, c1, c2, c3 = j0 * LANES, j1 * LANES, j2 * LANES, j3 * LANES
             vput(c, r0 + c0, s00, update, cur, rate)
             vput(c, r0 + c1, s01, update, cur, rate)
             vput(c, r0 + c2, s02, update, cur, rate)
@@ -241,7 +181,7 @@ def _forward_loss(
     ``Δ_N = R Xᵀ/m`` replaces ``W_e`` (the reference's ``end_to_end_gradient``).
     """
     prefer_wide_vectors()
-    no = one == 0
+    no, zero = one == 0, one - one
     ident = whitened or e2e  # H_0 = I
     n_layers = widths.shape[0] - 1
     d0, d1 = widths[0], widths[1]
@@ -253,14 +193,14 @@ def _forward_loss(
             for e in range(first):
                 delta[d_off[1] * LANES + e] = w[w_off[0] * LANES + e]
         else:
-            _matmul_shared(delta, d_off[1], cols, w, w_off[0], d0, x, n_x, one, d1, d0, cols, no, w, loss)
+            _matmul(delta, d_off[1], cols, one, w, w_off[0], d0, one, x, zero, n_x, one, d1, d0, cols, no, w, loss)
     elif ident and not activated:
         pass  # H_1 = W_1 I = W_1: read in place from ``w`` (same layout, row stride d0 = cols)
     elif ident:
         for e in range(first):
             h[h_off[1] * LANES + e] = w[w_off[0] * LANES + e]
     else:
-        _matmul_shared(h, h_off[1], cols, w, w_off[0], d0, x, n_x, one, d1, d0, cols, no, w, loss)
+        _matmul(h, h_off[1], cols, one, w, w_off[0], d0, one, x, zero, n_x, one, d1, d0, cols, no, w, loss)
     if activated and n_layers > 1:
         _activate(h, z, h_off[1], d1 * cols, slope)
     for j in range(2, n_layers + 1):
@@ -327,10 +267,10 @@ def _end_to_end_data_loss(delta, top, res, loss, x, y, d_out, d0, one):
     prefer_wide_vectors()
     no, zero = one == 0, one - one
     m = x.shape[1]
-    _matmul_shared(res, zero, m, delta, top, d0, x, m, one, d_out, d0, m, no, delta, loss)
+    _matmul(res, zero, m, one, delta, top, d0, one, x, zero, m, one, d_out, d0, m, no, delta, loss)
     # R = W_e X − Y stays unscaled: Δ_N = R Xᵀ/m is formed from it below.
     _residual_loss(res, zero, y, d_out, m, 1.0, 0.5 / m, loss)
-    _matmul_shared(delta, top, d0, res, zero, m, x, one, m, d_out, m, d0, no, delta, loss)
+    _matmul(delta, top, d0, one, res, zero, m, one, x, zero, one, m, d_out, m, d0, no, delta, loss)
     count = vsplat(float(m))
     for q in range(top * LANES, (top + d_out * d0) * LANES, LANES):
         vstore(delta, q, vdiv(vload(delta, q), count))  # as the reference: (R Xᵀ) / m
@@ -362,7 +302,7 @@ def _backward_update(cur, new, h, delta, lr, widths, w_off, h_off, d_off, x, whi
             for q in range(0, dj * dp * LANES, LANES):  # G_1 = Δ_1 Iᵀ
                 vstore(new, q, vfnma(rate, vload(delta, shift + q), vload(cur, q)))
         else:  # G_1 = Δ_1 Xᵀ
-            _matmul_shared(new, zero, dp, delta, d_off[1], cols, x, one, x.shape[1], dj, cols, dp, yes, cur, lr)
+            _matmul(new, zero, dp, one, delta, d_off[1], cols, one, x, zero, one, x.shape[1], dj, cols, dp, yes, cur, lr)
 
 
 @njit(**_JIT)

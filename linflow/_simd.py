@@ -25,7 +25,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 __all__ = [
-    "vec8", "vload", "vstore", "vput", "vbroadcast", "vzero", "vsplat", "vfma", "vfnma", "vadd", "vsub",
+    "vec8", "vload", "vstore", "vput", "vbroadcast", "ventry", "vzero", "vsplat", "vfma", "vfnma", "vadd", "vsub",
     "vmul", "vdiv", "vsqrt", "vmax", "prefer_wide_vectors", "borrow",
 ]
 
@@ -121,6 +121,26 @@ def vbroadcast(typingctx, array, index):
         return _splat(builder, builder.load(ptr))
 
     return vec8(array, index), codegen
+
+
+@intrinsic
+def ventry(typingctx, array, entry):
+    """Matrix entry number ``entry`` of an operand, as 8 lanes, chosen by the operand's type:
+    a chunk buffer (1-D, lanes innermost) gives its own 8 lanes at ``8·entry``; an array shared
+    by every trajectory (2-D, e.g. the data X) gives its flat element ``entry`` broadcast.
+
+    One product kernel thus serves both operands; numba compiles a version for each type.
+    """
+    shared = array.ndim == 2
+
+    def codegen(context, builder, sig, args):
+        if shared:
+            return _splat(builder, builder.load(_element_pointer(context, builder, sig.args[0], args[0], args[1])))
+        index = builder.mul(args[1], ir.Constant(args[1].type, 8))
+        ptr = _element_pointer(context, builder, sig.args[0], args[0], index)
+        return builder.load(builder.bitcast(ptr, _V8.as_pointer()), align=8)
+
+    return vec8(array, entry), codegen
 
 
 @intrinsic

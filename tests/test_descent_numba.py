@@ -16,6 +16,15 @@ def _both(problem, weights0, **kw):
     )
 
 
+def _mixed_batch(problem, batch, *, seed, every, stable, unstable):
+    """Near-identity starts; η = c·2/S per trajectory with c = ``unstable`` (diverges) for every
+    ``every``-th one and ``stable`` otherwise. Returns ``(weights0, η, stable mask)``."""
+    w0 = init.near_identity(problem.network.widths, std=0.2, seed=seed, batch=batch)
+    sharpness = np.array([problem.sharpness(tuple(w[i] for w in w0)) for i in range(batch)])
+    mask = np.arange(batch) % every != 0
+    return w0, np.where(mask, stable, unstable) * 2.0 / sharpness, mask
+
+
 @given(descent_cases())
 def test_numba_matches_reference(case):
     kw = dict(learning_rate=case.learning_rate, **case.kwargs)
@@ -145,11 +154,7 @@ def test_linear_data_loss_with_many_samples_runs_through_end_to_end_matrix():
     assert end_to_end_is_cheaper(widths, m)
     x = rng.standard_normal((4, m))
     prob = Problem(DeepLinearNetwork(widths), X=x, Y=0.5 * rng.standard_normal((3, 4)) @ x)
-    batch = LANES + 3
-    w0 = init.near_identity(widths, std=0.2, seed=5, batch=batch)
-    sharpness = np.array([prob.sharpness(tuple(w[i] for w in w0)) for i in range(batch)])
-    stable = np.arange(batch) % 4 != 0
-    lr = np.where(stable, 0.5, 50.0) * 2.0 / sharpness
+    w0, lr, stable = _mixed_batch(prob, LANES + 3, seed=5, every=4, stable=0.5, unstable=50.0)
     kw = dict(learning_rate=lr, n_steps=150, record_every=10, record_weights=True)
     fast, ref = _both(prob, w0, **kw)
     assert np.array_equal(fast.diverged, ~stable)
@@ -173,11 +178,7 @@ def test_block_edges_of_wide_odd_layers(data):
     else:
         assert end_to_end_is_cheaper(widths, data) == (data == 13)
         prob = Problem(net, X=rng.standard_normal((5, data)), Y=rng.standard_normal((7, data)))
-    batch = LANES + 5
-    w0 = init.near_identity(widths, std=0.2, seed=22, batch=batch)
-    sharpness = np.array([prob.sharpness(tuple(w[i] for w in w0)) for i in range(batch)])
-    stable = np.arange(batch) % 5 != 0
-    lr = np.where(stable, 0.3, 60.0) * 2.0 / sharpness
+    w0, lr, stable = _mixed_batch(prob, LANES + 5, seed=22, every=5, stable=0.3, unstable=60.0)
     kw = dict(learning_rate=lr, n_steps=25, record_every=4, record_weights=True)
     fast, ref = _both(prob, w0, **kw)
     assert np.array_equal(fast.diverged, ~stable)
