@@ -216,3 +216,22 @@ def test_gd_gf_error_across_a_parking_crossing_is_order_eta_with_an_erratic_cons
     ratios = cmp.max_distance / etas
     assert np.all(ratios < 0.2)  # O(η): max distance / η measured 0.041–0.104 over these η
     assert np.any(np.diff(cmp.max_distance) > 0)  # but not monotone in η (measured 4.1e-4 → 5.2e-4)
+
+
+def test_regular_crossing_behind_a_width_one_layer_does_not_end_the_flow():
+    # Found by Hypothesis: when the single first-layer ReLU switches off for sample 5, the three
+    # units behind it get input 0 for that sample, so their z becomes 0 without crossing
+    # anything. They must not count as stuck on a boundary: the crossing at t ≈ 0.0772 is
+    # regular (the field carries the live unit into its new side) and the flow goes on.
+    from linflow.claims.homogeneous import _measure_pattern_changes, HomogeneousInstance
+
+    rng = np.random.default_rng(0)
+    widths = (3, 1, 3, 1)
+    X, Y = rng.standard_normal((3, 9)), rng.standard_normal((1, 9))
+    weights = tuple(rng.standard_normal((widths[j + 1], widths[j])) / np.sqrt(widths[j]) for j in range(3))
+    inst = HomogeneousInstance(widths, "relu", 0.0, X, Y, weights, None, 5.0, None)
+    flow = integrate_flow(inst.problem, weights, t_span=(0.0, 5.0))
+    first = flow.pattern_change_times[0]
+    assert 0.077 < first < 0.078 and tuple(flow.pattern_change_sites[0]) == (0, 0, 5)
+    assert flow.t[-1] > 1.0  # stopped right there before the fix
+    assert _measure_pattern_changes(inst).value

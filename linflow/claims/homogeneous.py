@@ -401,28 +401,46 @@ def sliding_confirmed(problem, weights, site) -> bool:
     return True
 
 
-def _live_boundary_units(problem, weights) -> int:
-    """Hidden units within 1e-9 of their boundary (relative to |W||a|) whose input is not 0."""
-    count = 0
+def _live_boundary_units(problem, weights) -> list:
+    """Sites ``(layer, neuron, sample)`` of the hidden units within 1e-9 of their boundary
+    (relative to |W||a|) whose input is not 0. A unit whose input is 0 sits at z = 0 whatever
+    its weights (e.g. downstream of a ReLU that just switched off for that sample)."""
+    sites = []
     a = problem.X
-    for w in weights[:-1]:
+    for layer, w in enumerate(weights[:-1]):
         z = w @ a
         size = np.abs(w) @ np.abs(a)
         live = np.any(a != 0, axis=0)
-        count += int(np.sum((np.abs(z) <= 1e-9 * np.maximum(size, 1e-300)) & live))
+        on_boundary = (np.abs(z) <= 1e-9 * np.maximum(size, 1e-300)) & live
+        sites += [(layer, int(i), int(k)) for i, k in zip(*np.nonzero(on_boundary))]
         a = problem.network.activate(z)
-    return count
+    return sites
+
+
+def _with_live_input(problem, weights, sites) -> list:
+    """The ``(layer, neuron, sample)`` sites whose unit has a nonzero input for that sample."""
+    inputs = [problem.X] + [problem.network.activate(z) for z in problem.network.pre_activations(weights, problem.X)]
+    return [tuple(int(i) for i in s) for s in sites if np.any(inputs[s[0]][:, s[2]] != 0)]
 
 
 def _measure_pattern_changes(inst: HomogeneousInstance) -> Measurement:
     problem = inst.problem
     flow = integrate_flow(problem, inst.weights, t_span=(0.0, inst.horizon))
     stopped = flow.status is Status.LEFT_REGIME
-    # One unit on its boundary at the stop: a sliding mode, checked with the true gradient. Several
-    # (a corner where boundaries meet, or units parked on their boundary): a one-unit check cannot
-    # probe it; reported as such.
-    corner = stopped and _live_boundary_units(problem, flow.final_weights) > 1
-    confirmed = sliding_confirmed(problem, flow.final_weights, flow.pattern_change_sites[-1]) if stopped and not corner else True
+    # One live unit on its boundary at the stop: a sliding mode, checked with the true gradient
+    # at that unit (the flow's last recorded site can be a unit whose input just became 0, e.g.
+    # behind a width-1 layer that switched off: found by Hypothesis). Several (a corner where
+    # boundaries meet, or units parked on their boundary): a one-unit check cannot probe it;
+    # reported as such.
+    corner, confirmed = False, True
+    if stopped:
+        final = flow.final_weights
+        last = flow.pattern_change_sites[flow.pattern_change_times == flow.pattern_change_times[-1]]
+        crossed = _with_live_input(problem, final, last)  # several at once: a corner (e.g. W_1 → 0)
+        parked = _live_boundary_units(problem, final)
+        corner = len(crossed) > 1 or len(parked) > 1
+        site = crossed[0] if crossed else parked[0] if parked else tuple(last[-1])
+        confirmed = corner or sliding_confirmed(problem, final, site)
     ordered = bool(np.all(np.diff(flow.pattern_change_times) >= 0))
     return Measurement(
         value=bool(confirmed and ordered and flow.status in (Status.SUCCESS, Status.LEFT_REGIME)),
