@@ -225,8 +225,8 @@ def _forward_loss(
 @njit(**_JIT)
 def _residual_loss(buf, q, y, rows, cols, gscale, scale, loss):
     """In place: ``buf ← (buf − Y)·gscale`` over a ``rows × cols`` block starting at flat index
-    ``q``, and ``loss[lane] = scale·Σ(buf − Y)²`` per lane (summed before the scaling, so the loss keeps
-    the residual's relative accuracy).
+    ``q``, and ``loss[lane] = scale·Σ(buf − Y)²`` per lane (summed before the scaling, so the
+    loss keeps the residual's relative accuracy).
     """
     prefer_wide_vectors()
     factor = vsplat(gscale)
@@ -427,9 +427,11 @@ def _run_chunks(
     # The callers own every argument for the whole call, so the kernels get borrowed views
     # (no reference counting per call: :func:`linflow._simd.borrow`); the buffers allocated
     # below are borrowed likewise and their owners kept alive to the end (``owners``).
-    params0, lrs, widths, w_off, h_off, b_off = borrow(params0), borrow(lrs), borrow(widths), borrow(w_off), borrow(h_off), borrow(b_off)
-    x, y, record_steps, reference, recorded = borrow(x), borrow(y), borrow(record_steps), borrow(reference), borrow(recorded)
-    final, losses, final_loss, drift, ref_distance = borrow(final), borrow(losses), borrow(final_loss), borrow(drift), borrow(ref_distance)
+    params0, lrs, widths = borrow(params0), borrow(lrs), borrow(widths)
+    w_off, h_off, b_off = borrow(w_off), borrow(h_off), borrow(b_off)
+    x, y, record_steps, reference = borrow(x), borrow(y), borrow(record_steps), borrow(reference)
+    recorded, final, losses, final_loss = borrow(recorded), borrow(final), borrow(losses), borrow(final_loss)
+    drift, ref_distance = borrow(drift), borrow(ref_distance)
     divergence_step, converged_step = borrow(divergence_step), borrow(converged_step)
     n_params, batch = params0.shape
     cur = _aligned_zeros(n_params * LANES)
