@@ -377,7 +377,7 @@ def run_descent_cuda(setup):
     )
     out = {name: d.copy_to_host() for name, d in dev.items()}
     return assemble_result(
-        setup, out["final"], out["losses"], out["final_loss"], out["divergence_step"],
+        setup, out["final"].T, out["losses"], out["final_loss"], out["divergence_step"],
         out["converged_step"], out["drift"], out["ref_distance"] if has_reference else None,
         out["recorded"] if setup.record_weights else None, backend="cuda",
     )

@@ -433,7 +433,7 @@ def _run_chunks(
     recorded, final, losses, final_loss = borrow(recorded), borrow(final), borrow(losses), borrow(final_loss)
     drift, ref_distance = borrow(drift), borrow(ref_distance)
     divergence_step, converged_step = borrow(divergence_step), borrow(converged_step)
-    n_params, batch = params0.shape
+    batch, n_params = params0.shape
     cur = _aligned_zeros(n_params * LANES)
     prev = _aligned_zeros(n_params * LANES)
     h = _aligned_zeros(h_off[-1] * LANES)
@@ -467,7 +467,7 @@ def _run_chunks(
             lr[t] = lrs[start + t] if t < n_lanes else 0.0
             for p in range(n_params):
                 # padding lanes of a partial chunk: zeros, never NaN left by an earlier chunk
-                cur[p * LANES + t] = params0[p, start + t] if t < n_lanes else 0.0
+                cur[p * LANES + t] = params0[start + t, p] if t < n_lanes else 0.0
                 prev[p * LANES + t] = cur[p * LANES + t]
         if track:
             _balancedness(cur, gram, bal0, widths, w_off, b_off, one == 1, step_drift, activated)
@@ -539,7 +539,7 @@ def _run_chunks(
             cur, prev = prev, cur
         for t in range(n_lanes):
             for p in range(n_params):
-                final[p, start + t] = cur[p * LANES + t]
+                final[start + t, p] = cur[p * LANES + t]
     _keep_alive(owners, d_owner)
 
 
@@ -616,14 +616,15 @@ def run_descent_numba(setup) -> DescentResult:
     if e2e:
         cols = int(widths[0])  # H_0 = I: the forward products carry d_0 columns, not m
     w_off, h_off, b_off = layout(widths, cols, triangular=True)
-    # (P, B): trajectory index innermost.
-    params0 = np.ascontiguousarray(np.concatenate([w.reshape(batch, -1) for w in setup.weights0], axis=1).T)
+    # (B, P), as given: each chunk gathers its 8 trajectories into its lanes once, at the start
+    # (a transpose of the whole batch in NumPy cost more than a short run's steps).
+    params0 = np.concatenate([w.reshape(batch, -1) for w in setup.weights0], axis=1)
     n_rec = len(setup.record_steps)
     has_reference = setup.reference is not None
     reference = kernel_array(setup.reference) if has_reference else np.zeros((1, 1, 1))
     recorded = np.full((batch, n_rec, n_params), np.nan) if setup.record_weights else np.zeros((1, 1, 1))
 
-    final = np.empty((n_params, batch))
+    final = np.empty((batch, n_params))
     losses = np.full((batch, n_rec), np.nan)
     final_loss = np.full(batch, np.nan)
     divergence_step = np.full(batch, -1, dtype=np.int64)
@@ -659,9 +660,20 @@ def _run_threaded(n_chunks: int, args) -> None:
         return
     bounds = np.linspace(1, n_chunks, 4 * n_threads + 1).astype(np.int64)
     ranges = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-    with ThreadPoolExecutor(max_workers=n_threads) as pool:
-        for future in [pool.submit(_run_chunks, a, b, 1, *args) for a, b in ranges]:
-            future.result()
+    pool = _thread_pool(n_threads)
+    for future in [pool.submit(_run_chunks, a, b, 1, *args) for a, b in ranges]:
+        future.result()
+
+
+_POOLS: dict = {}
+
+
+def _thread_pool(n_threads: int) -> ThreadPoolExecutor:
+    """One pool per thread count, kept between calls: starting threads cost ~4 ms a call, a
+    tenth of a short run (2,000 trajectories × 100 steps)."""
+    if n_threads not in _POOLS:
+        _POOLS[n_threads] = ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="linflow-numba")
+    return _POOLS[n_threads]
 
 
 def split_params(flat, shapes) -> tuple:
@@ -678,13 +690,13 @@ def assemble_result(
     setup, final, losses, final_loss, divergence_step, converged_step, drift, ref_distance,
     recorded, *, backend,
 ) -> DescentResult:
-    """Build the :class:`DescentResult` from the kernel outputs (``final`` is ``(P, B)``)."""
+    """Build the :class:`DescentResult` from the kernel outputs (``final`` is ``(B, P)``)."""
     shapes = setup.problem.network.shapes
     status = descent_status_codes(converged_step, divergence_step)
     if not setup.track_balancedness:
         drift = np.full(setup.batch_size, np.nan)  # not tracked
     return DescentResult(
-        final_weights=split_params(final.T, shapes),
+        final_weights=split_params(final, shapes),
         steps=setup.record_steps.copy(),
         losses=losses,
         final_loss=final_loss,
