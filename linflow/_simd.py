@@ -8,11 +8,13 @@ emit the LLVM vector instructions directly. The kernels then say what they mean 
 vfma(a, b, s)``: eight fused multiply-adds) instead of spelling out 8 scalar lanes and hoping
 that LLVM's SLP vectorizer packs them. numba then types and lowers 8× fewer variables: with
 this module (and :func:`borrow`) the engine's first compilation went from 14 s to 7 s and the
-canonical benchmark from 37% to 58% of the dgemm ceiling (``scripts/bench_descent.py``).
+canonical benchmark from 37% to 57–61% of the dgemm ceiling (``scripts/bench_descent.py``).
+Without AVX-512, LLVM splits each ``vec8`` over narrower registers: same results, fewer lanes
+per instruction.
 
 Every operation is IEEE float64 lane by lane, without fast-math flags: NaN and Inf propagate
 exactly as in scalar code (divergence detection depends on it, theory.md §7). :func:`vfma` and
-:func:`vfnma` round once (``llvm.fma``), as BLAS and the scalar kernels' ``contract`` do.
+:func:`vfnma` round once (``llvm.fma``), as BLAS does.
 Loads and stores are unaligned-safe (alignment 8) and unchecked: the kernels own their
 indexing, as numba's own array access does without ``boundscheck``.
 """
@@ -25,8 +27,8 @@ from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 __all__ = [
-    "vec8", "vload", "vstore", "vput", "vbroadcast", "ventry", "vzero", "vsplat", "vfma", "vfnma", "vadd", "vsub",
-    "vmul", "vdiv", "vsqrt", "vmax", "prefer_wide_vectors", "borrow",
+    "vec8", "vload", "vstore", "vput", "vbroadcast", "ventry", "vzero", "vsplat", "vfma", "vfnma",
+    "vadd", "vsub", "vmul", "vdiv", "vsqrt", "vmax", "prefer_wide_vectors", "borrow",
 ]
 
 _F64 = ir.DoubleType()
@@ -49,6 +51,11 @@ class _Vec8Model(models.PrimitiveModel):
         super().__init__(dmm, fe_type, _V8)
 
 
+def _float64_c(array) -> bool:
+    """Typing guard of the memory intrinsics: they address C-contiguous float64 data."""
+    return isinstance(array, types.Array) and array.dtype == types.float64 and array.layout == "C"
+
+
 def _element_pointer(context, builder, array_type, array, index):
     """Address of flat element ``index`` of a C-contiguous array (any dimension)."""
     data = context.make_array(array_type)(context, builder, array).data
@@ -69,6 +76,8 @@ def _splat(builder, scalar):
 @intrinsic
 def vload(typingctx, array, index):
     """The 8 lanes ``array.flat[index : index + 8]`` (float64, C-contiguous)."""
+    if not _float64_c(array):
+        return None
 
     def codegen(context, builder, sig, args):
         ptr = _element_pointer(context, builder, sig.args[0], args[0], args[1])
@@ -80,6 +89,8 @@ def vload(typingctx, array, index):
 @intrinsic
 def vstore(typingctx, array, index, value):
     """``array.flat[index : index + 8] = value``."""
+    if not _float64_c(array):
+        return None
 
     def codegen(context, builder, sig, args):
         ptr = _element_pointer(context, builder, sig.args[0], args[0], args[1])
@@ -96,6 +107,8 @@ def vput(typingctx, array, index, value, step, current, rate):
     rounding). An intrinsic rather than a jitted helper: a call that takes arrays costs numba
     reference-count calls, which spill every vector register.
     """
+    if not (_float64_c(array) and _float64_c(current)):
+        return None
 
     def codegen(context, builder, sig, args):
         out, index, value, step, current, rate = args
@@ -115,6 +128,8 @@ def vput(typingctx, array, index, value, step, current, rate):
 @intrinsic
 def vbroadcast(typingctx, array, index):
     """``array.flat[index]`` in all 8 lanes (one operand shared by every trajectory)."""
+    if not _float64_c(array):
+        return None
 
     def codegen(context, builder, sig, args):
         ptr = _element_pointer(context, builder, sig.args[0], args[0], args[1])
@@ -131,6 +146,8 @@ def ventry(typingctx, array, entry):
 
     One product kernel thus serves both operands; numba compiles a version for each type.
     """
+    if not _float64_c(array):
+        return None
     shared = array.ndim == 2
 
     def codegen(context, builder, sig, args):
@@ -228,10 +245,10 @@ def prefer_wide_vectors(typingctx):
     LLVM's tuning for recent Intel server cores prefers 256-bit vectors even where AVX-512
     exists, and would split every ``vec8`` into two halves; with 512-bit registers (8 lanes in
     one register) the canonical benchmark ran ~5% faster here (1.67 s against 1.74 s, full
-    metrics, two threads). The attribute is LLVM's own
-    (clang's ``-mprefer-vector-width``); it changes the choice of instructions, not the
-    arithmetic, and is ignored on CPUs without AVX-512. llvmlite validates attribute names
-    against a fixed list, hence the plain ``set.add``.
+    metrics, two threads). The attribute is LLVM's own (clang's ``-mprefer-vector-width``);
+    it changes the choice of instructions, not the arithmetic, and is ignored on CPUs without
+    AVX-512. llvmlite validates attribute names against a fixed list, hence the plain
+    ``set.add``.
     """
 
     def codegen(context, builder, signature, args):

@@ -1,7 +1,9 @@
 """The 8-lane vector intrinsics of the numba engine (linflow._simd), lane by lane."""
 
 import numpy as np
+import pytest
 from numba import njit
+from numba.core.errors import TypingError
 
 from linflow._simd import (
     borrow, vadd, vbroadcast, vdiv, vfma, vfnma, vload, vmax, vmul, vput, vsplat, vsqrt, vstore,
@@ -87,3 +89,18 @@ def test_borrowed_view_is_the_same_memory():
     a = np.zeros(5)
     n, same = _write_through_borrowed(a)
     assert n == 5 and same and a[3] == 7.0
+
+
+@njit(cache=False)
+def _load_first(a, out):
+    vstore(out, 0, vload(a, 0))
+
+
+def test_memory_intrinsics_accept_only_contiguous_float64():
+    # They reinterpret the data pointer as 8 doubles: anything else must fail at typing.
+    out = np.zeros(8)
+    _load_first(np.arange(8.0), out)
+    np.testing.assert_array_equal(out, np.arange(8.0))
+    for bad in (np.arange(8), np.arange(16.0)[::2], np.arange(8, dtype=np.float32)):
+        with pytest.raises(TypingError):
+            _load_first(bad, out)
