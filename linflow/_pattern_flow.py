@@ -195,16 +195,16 @@ def integrate_pattern_flow(problem, y0: np.ndarray, t0: float, t1: float, *, met
         # move into. It counts as inactive, as z = 0 does at the start; its mask cannot change the
         # field (what it passes back meets only switched-off units). Without this, a regular
         # crossing behind a width-1 layer ended the flow (found by Hypothesis).
-        dead = [s for s in crossed if crossing_rate(y, new_masks, field, sites[s])[1] == 0.0]
+        rates = {s: crossing_rate(y, new_masks, field, sites[s]) for s in crossed}
+        dead = [s for s in crossed if rates[s][1] == 0.0]
         if dead:
             side[dead] = False
             new_masks = masks_of(side)
             field = -flatten(problem._frozen_gradient(unflatten(y, shapes), new_masks))
+            rates = {s: crossing_rate(y, new_masks, field, sites[s]) for s in crossed if s not in dead}
+        n_live = len(crossed) - len(dead)
         stuck = None
-        for s in crossed:
-            if s in dead:
-                continue
-            rate, scale = crossing_rate(y, new_masks, field, sites[s])
+        for s, (rate, scale) in rates.items():
             moves_in = rate > _RATE_RTOL * scale if side[s] else rate <= _RATE_RTOL * scale
             if not moves_in:
                 stuck = s
@@ -212,7 +212,7 @@ def integrate_pattern_flow(problem, y0: np.ndarray, t0: float, t1: float, *, met
         if stuck is not None:
             layer, neuron, sample = (int(i) for i in sites[stuck])
             status = Status.LEFT_REGIME
-            if len(crossed) - len(dead) == 1:
+            if n_live == 1:
                 message = (
                     f"at t={t} the flow reached the activation boundary of layer {layer}, neuron {neuron}, "
                     f"sample {sample} and the vector field points into it from both sides (sliding mode): "
@@ -220,7 +220,7 @@ def integrate_pattern_flow(problem, y0: np.ndarray, t0: float, t1: float, *, met
                 )
             else:
                 message = (
-                    f"at t={t} {len(crossed) - len(dead)} hidden units reached their activation boundaries at once and, "
+                    f"at t={t} {n_live} hidden units reached their activation boundaries at once and, "
                     f"with all of them switched, the field does not carry layer {layer}, neuron {neuron}, "
                     f"sample {sample} into its new side (a corner of the activation pattern, or a sliding "
                     f"mode): classical gradient flow ends here"

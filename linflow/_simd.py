@@ -62,6 +62,24 @@ def _element_pointer(context, builder, array_type, array, index):
     return builder.gep(data, [index])
 
 
+def _lanes_pointer(context, builder, array_type, array, index):
+    """``<8 x double>*`` at flat element ``index``."""
+    return builder.bitcast(_element_pointer(context, builder, array_type, array, index), _V8.as_pointer())
+
+
+def _load_lanes(context, builder, array_type, array, index):
+    return builder.load(_lanes_pointer(context, builder, array_type, array, index), align=8)
+
+
+def _load_broadcast(context, builder, array_type, array, index):
+    return _splat(builder, builder.load(_element_pointer(context, builder, array_type, array, index)))
+
+
+def _fnma(builder, a, b, c):
+    """``c − a·b`` rounded once: ``llvm.fma(−a, b, c)``."""
+    return builder.call(_declare(builder, "llvm.fma.v8f64", 3), [builder.fneg(a), b, c])
+
+
 def _declare(builder, name, n_args):
     fnty = ir.FunctionType(_V8, [_V8] * n_args)
     return cgutils.get_or_insert_function(builder.module, fnty, name)
@@ -80,8 +98,7 @@ def vload(typingctx, array, index):
         return None
 
     def codegen(context, builder, sig, args):
-        ptr = _element_pointer(context, builder, sig.args[0], args[0], args[1])
-        return builder.load(builder.bitcast(ptr, _V8.as_pointer()), align=8)
+        return _load_lanes(context, builder, sig.args[0], args[0], args[1])
 
     return vec8(array, index), codegen
 
@@ -93,8 +110,7 @@ def vstore(typingctx, array, index, value):
         return None
 
     def codegen(context, builder, sig, args):
-        ptr = _element_pointer(context, builder, sig.args[0], args[0], args[1])
-        builder.store(args[2], builder.bitcast(ptr, _V8.as_pointer()), align=8)
+        builder.store(args[2], _lanes_pointer(context, builder, sig.args[0], args[0], args[1]), align=8)
         return context.get_dummy_value()
 
     return types.none(array, index, value), codegen
@@ -112,12 +128,10 @@ def vput(typingctx, array, index, value, step, current, rate):
 
     def codegen(context, builder, sig, args):
         out, index, value, step, current, rate = args
-        ptr = builder.bitcast(_element_pointer(context, builder, sig.args[0], out, index), _V8.as_pointer())
+        ptr = _lanes_pointer(context, builder, sig.args[0], out, index)
         with builder.if_then(step):
-            cur = _element_pointer(context, builder, sig.args[4], current, index)
-            cur = builder.load(builder.bitcast(cur, _V8.as_pointer()), align=8)
-            fma = _declare(builder, "llvm.fma.v8f64", 3)
-            builder.store(builder.call(fma, [builder.fneg(rate), value, cur]), ptr, align=8)
+            cur = _load_lanes(context, builder, sig.args[4], current, index)
+            builder.store(_fnma(builder, rate, value, cur), ptr, align=8)
         with builder.if_then(builder.not_(step)):
             builder.store(value, ptr, align=8)
         return context.get_dummy_value()
@@ -132,8 +146,7 @@ def vbroadcast(typingctx, array, index):
         return None
 
     def codegen(context, builder, sig, args):
-        ptr = _element_pointer(context, builder, sig.args[0], args[0], args[1])
-        return _splat(builder, builder.load(ptr))
+        return _load_broadcast(context, builder, sig.args[0], args[0], args[1])
 
     return vec8(array, index), codegen
 
@@ -152,10 +165,9 @@ def ventry(typingctx, array, entry):
 
     def codegen(context, builder, sig, args):
         if shared:
-            return _splat(builder, builder.load(_element_pointer(context, builder, sig.args[0], args[0], args[1])))
+            return _load_broadcast(context, builder, sig.args[0], args[0], args[1])
         index = builder.mul(args[1], ir.Constant(args[1].type, 8))
-        ptr = _element_pointer(context, builder, sig.args[0], args[0], index)
-        return builder.load(builder.bitcast(ptr, _V8.as_pointer()), align=8)
+        return _load_lanes(context, builder, sig.args[0], args[0], index)
 
     return vec8(array, entry), codegen
 
@@ -195,7 +207,7 @@ def vfnma(typingctx, a, b, c):
     """``c − a·b``, rounded once."""
 
     def codegen(context, builder, sig, args):
-        return builder.call(_declare(builder, "llvm.fma.v8f64", 3), [builder.fneg(args[0]), args[1], args[2]])
+        return _fnma(builder, *args)
 
     return vec8(vec8, vec8, vec8), codegen
 

@@ -401,25 +401,27 @@ def sliding_confirmed(problem, weights, site) -> bool:
     return True
 
 
+def _hidden_layers(problem, weights) -> list:
+    """``(input, pre-activation)`` of every hidden layer; the first input is ``X``."""
+    pre = problem.network.pre_activations(weights, problem.X)
+    return list(zip([problem.X] + [problem.network.activate(z) for z in pre[:-1]], pre))
+
+
 def _live_boundary_units(problem, weights) -> list:
     """Sites ``(layer, neuron, sample)`` of the hidden units within 1e-9 of their boundary
     (relative to |W||a|) whose input is not 0. A unit whose input is 0 sits at z = 0 whatever
     its weights (e.g. downstream of a ReLU that just switched off for that sample)."""
     sites = []
-    a = problem.X
-    for layer, w in enumerate(weights[:-1]):
-        z = w @ a
+    for layer, (w, (a, z)) in enumerate(zip(weights, _hidden_layers(problem, weights))):
         size = np.abs(w) @ np.abs(a)
-        live = np.any(a != 0, axis=0)
-        on_boundary = (np.abs(z) <= 1e-9 * np.maximum(size, 1e-300)) & live
+        on_boundary = (np.abs(z) <= 1e-9 * np.maximum(size, 1e-300)) & np.any(a != 0, axis=0)
         sites += [(layer, int(i), int(k)) for i, k in zip(*np.nonzero(on_boundary))]
-        a = problem.network.activate(z)
     return sites
 
 
 def _with_live_input(problem, weights, sites) -> list:
     """The ``(layer, neuron, sample)`` sites whose unit has a nonzero input for that sample."""
-    inputs = [problem.X] + [problem.network.activate(z) for z in problem.network.pre_activations(weights, problem.X)]
+    inputs = [a for a, _ in _hidden_layers(problem, weights)]
     return [tuple(int(i) for i in s) for s in sites if np.any(inputs[s[0]][:, s[2]] != 0)]
 
 
