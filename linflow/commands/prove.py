@@ -29,8 +29,14 @@ class ProofOutcome:
 
 
 def default_directory() -> Path:
-    """``proofs/`` next to the ``linflow`` package (a source checkout or editable install)."""
-    return Path(__file__).resolve().parents[2] / "proofs"
+    """The proof scripts: ``linflow/_proofs/`` in an installed wheel, else ``proofs/`` beside the package.
+
+    A wheel ships the top-level ``proofs/`` as ``linflow/_proofs/`` (see ``setup.py``); a source
+    checkout or an editable install reads ``proofs/`` directly.
+    """
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "_proofs"
+    return installed if installed.is_dir() else package.parent / "proofs"
 
 
 def discover(directory: Optional[Path] = None) -> list:
@@ -44,7 +50,7 @@ def discover(directory: Optional[Path] = None) -> list:
     directory = default_directory() if directory is None else Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(
-            f"proofs directory not found: {directory}; run from a source checkout or pass --directory"
+            f"proofs directory not found: {directory}; reinstall linflow or pass --directory"
         )
     return sorted(p for p in directory.glob("*.py") if not p.name.startswith("_"))
 
