@@ -40,7 +40,7 @@ extensions = [
 ]
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "_intersphinx", "auto_examples/*.ipynb", "auto_examples/*.py",
+exclude_patterns = ["_build", "_intersphinx", "examples", "auto_examples/*.ipynb", "auto_examples/*.py",
                     "auto_examples/*.zip", "auto_examples/*.md5", "auto_examples/*.json"]
 html_theme = "pydata_sphinx_theme"
 html_title = f"linflow {release}"
