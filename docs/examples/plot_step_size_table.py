@@ -5,7 +5,7 @@ The step-size table: a recalled theorem against measured stability
 Arora, Cohen, Golowich & Hu (ICLR 2019, Thm 1) guarantee linear convergence of GD on a deep linear
 network from a δ-balanced initialization with deficiency margin ``c`` if the step size is below
 ``c^{(4N−2)/N} / (6144 N³ ‖Φ‖_F^{(6N−4)/N})``. The constants are *recalled* in linflow (see
-:doc:`/theory/deep_linear`), so the table measures them: it sets the theorem's step beside the
+:doc:`/theory/deep-linear`), so the table measures them: it sets the theorem's step beside the
 stability threshold ``2/S`` at the balanced minimum (``S = N σ_1(Φ)^{2−2/N}``) and the empirical
 critical step of GD, found by batched bisection on the numba engine.
 
