@@ -40,8 +40,16 @@ extensions = [
 ]
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "_intersphinx", "examples", "auto_examples/*.ipynb", "auto_examples/*.py",
-                    "auto_examples/*.zip", "auto_examples/*.md5", "auto_examples/*.json"]
+exclude_patterns = [
+    "_build",
+    "_intersphinx",
+    "examples",
+    "auto_examples/*.ipynb",
+    "auto_examples/*.py",
+    "auto_examples/*.zip",
+    "auto_examples/*.md5",
+    "auto_examples/*.json",
+]
 html_theme = "pydata_sphinx_theme"
 html_title = f"linflow {release}"
 html_static_path = []
@@ -100,8 +108,10 @@ def _intersphinx_mapping() -> dict:
         else:
             dropped.append(name)
     if dropped:
-        print(f"linflow docs: no inventory reachable for {', '.join(dropped)}; "
-              "their cross-references render as plain text")
+        print(
+            f"linflow docs: no inventory reachable for {', '.join(dropped)}; "
+            "their cross-references render as plain text"
+        )
     return mapping
 
 

@@ -20,8 +20,12 @@ def test_the_guide_has_examples():
 def test_page_examples(page):
     # The same globals as doctest_global_setup in docs/conf.py.
     result = doctest.testfile(
-        str(page), module_relative=False, globs={"np": np, "linflow": linflow},
-        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False, report=True,
+        str(page),
+        module_relative=False,
+        globs={"np": np, "linflow": linflow},
+        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+        verbose=False,
+        report=True,
     )
     assert result.attempted > 0
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {page.name}"

@@ -26,8 +26,18 @@ def installed(tmp_path_factory):
     """(python, linflow) executables of a venv holding linflow installed from a wheel."""
     root = tmp_path_factory.mktemp("wheel")
     built = _run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(root / "dist"), str(REPO)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(root / "dist"),
+            str(REPO),
+        ],
         cwd=root,
     )
     assert built.returncode == 0, built.stderr
@@ -36,7 +46,18 @@ def installed(tmp_path_factory):
     bindir = root / "venv" / ("Scripts" if os.name == "nt" else "bin")
     python = bindir / "python"
     installed = _run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--ignore-installed", "-q", str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-deps",
+            "--ignore-installed",
+            "-q",
+            str(wheel),
+        ],
         cwd=root,
     )
     assert installed.returncode == 0, installed.stderr
@@ -54,18 +75,23 @@ def test_the_wheel_carries_the_proofs_and_the_version(installed):
     python, _, cwd = installed
     cwd.mkdir(exist_ok=True)
     probe = _run(
-        [str(python), "-c",
-         "import linflow, pathlib; from linflow.commands.prove import default_directory; "
-         "print(linflow.__file__); print(default_directory()); print(linflow.__version__)"],
-        cwd=cwd, env=_env(),
+        [
+            str(python),
+            "-c",
+            "import linflow, pathlib; from linflow.commands.prove import default_directory; "
+            "print(linflow.__file__); print(default_directory()); print(linflow.__version__)",
+        ],
+        cwd=cwd,
+        env=_env(),
     )
     assert probe.returncode == 0, probe.stderr
     module, proofs, version = probe.stdout.split()
     assert str(REPO) not in module  # the installed copy, not this checkout
     assert Path(proofs).name == "_proofs"
     assert {p.name for p in (REPO / "proofs").glob("*.py")} == {p.name for p in Path(proofs).glob("*.py")}
-    assert version == _run([sys.executable, "-c", "import linflow; print(linflow.__version__)"],
-                           cwd=REPO).stdout.strip()
+    assert (
+        version == _run([sys.executable, "-c", "import linflow; print(linflow.__version__)"], cwd=REPO).stdout.strip()
+    )
 
 
 @pytest.mark.slow
@@ -75,8 +101,22 @@ def test_the_wheel_carries_the_proofs_and_the_version(installed):
         ["prove", "balancedness_scalar", "min_sharpness_amgm"],
         ["prove", "--list"],
         ["bounds"],
-        ["table", "step-size", "--format", "latex", "--depths", "2", "3", "--n-inits", "8",
-         "--n-steps", "300", "--rounds", "2", "--no-progress"],
+        [
+            "table",
+            "step-size",
+            "--format",
+            "latex",
+            "--depths",
+            "2",
+            "3",
+            "--n-inits",
+            "8",
+            "--n-steps",
+            "300",
+            "--rounds",
+            "2",
+            "--no-progress",
+        ],
     ],
     ids=lambda c: " ".join(c[:2]),
 )

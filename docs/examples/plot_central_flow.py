@@ -31,12 +31,16 @@ cf = linflow.integrate_central_flow(problem, w0, learning_rate=eta, n_steps=n_st
 gf = linflow.integrate_flow(problem, w0, t_span=(0.0, eta * n_steps), t_eval=eta * cf.t)
 gf_sharpness = np.array([problem.sharpness(tuple(w[i] for w in gf.weights)) for i in range(len(cf.t))])
 
-print(f"final ηS: GD {eta * gd_sharpness[-1]:.3f} (mean of the last 20 steps "
-      f"{eta * gd_sharpness[-20:].mean():.3f}), central flow {eta * cf.sharpness[-1, 0]:.3f}, "
-      f"gradient flow {eta * gf_sharpness[-1]:.3f}")
+print(
+    f"final ηS: GD {eta * gd_sharpness[-1]:.3f} (mean of the last 20 steps "
+    f"{eta * gd_sharpness[-20:].mean():.3f}), central flow {eta * cf.sharpness[-1, 0]:.3f}, "
+    f"gradient flow {eta * gf_sharpness[-1]:.3f}"
+)
 final_gd = tuple(w[0, -1] for w in gd.weights)
-distance = {name: np.linalg.norm(linflow.flatten(final_gd) - linflow.flatten(w))
-            for name, w in (("central flow", cf.final_weights), ("gradient flow", gf.final_weights))}
+distance = {
+    name: np.linalg.norm(linflow.flatten(final_gd) - linflow.flatten(w))
+    for name, w in (("central flow", cf.final_weights), ("gradient flow", gf.final_weights))
+}
 print("distance of the final GD weights to: " + ", ".join(f"{k} {v:.3f}" for k, v in distance.items()))
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))

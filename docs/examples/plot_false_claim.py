@@ -35,8 +35,9 @@ def positive_scalar_runs(draw):
 
 def converges(instance: Instance) -> bool:
     """GD reaches loss ≤ 1e-20 (a global minimum) within 3000 steps."""
-    run = linflow.simulate_descent(instance.problem, instance.weights, learning_rate=instance.learning_rate,
-                                   n_steps=3000, loss_tolerance=1e-20)
+    run = linflow.simulate_descent(
+        instance.problem, instance.weights, learning_rate=instance.learning_rate, n_steps=3000, loss_tolerance=1e-20
+    )
     return bool(run.converged_step[0] >= 0)
 
 
@@ -53,7 +54,9 @@ print(f"verdict: {report.verdict} after {report.instances} instances")
 if report.counterexample is not None:
     inst = report.counterexample.instance
     n, y = inst.depth, float(inst.target[0, 0])
-    print(f"shrunk counterexample: w(0) = {[float(w[0, 0]) for w in inst.weights]}, y = {y:g}, "
-          f"η = {inst.learning_rate:.4g}")
+    print(
+        f"shrunk counterexample: w(0) = {[float(w[0, 0]) for w in inst.weights]}, y = {y:g}, "
+        f"η = {inst.learning_rate:.4g}"
+    )
     print(f"a stable minimum needs η ≤ 2/(N|y|^(2(N−1)/N)) = {2.0 / (n * abs(y) ** (2.0 * (n - 1) / n)):.4g}")
     print("reproduce with:\n" + report.counterexample.snippet())

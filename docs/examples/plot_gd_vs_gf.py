@@ -31,8 +31,9 @@ for eta, t, d in zip(cmp.learning_rates, cmp.times, cmp.distances):
 left.set(xlabel="t = kη", ylabel="‖θ_k − θ(kη)‖", title="distance of GD to GF")
 left.legend()
 right.loglog(cmp.learning_rates, cmp.max_distance, "o-", label="measured")
-right.loglog(cmp.learning_rates, cmp.max_distance[0] * cmp.learning_rates / cmp.learning_rates[0], "k--",
-             label="slope 1")
+right.loglog(
+    cmp.learning_rates, cmp.max_distance[0] * cmp.learning_rates / cmp.learning_rates[0], "k--", label="slope 1"
+)
 right.set(xlabel="η", ylabel="max distance", title=f"order {cmp.order:.2f}")
 right.legend()
 fig.tight_layout()

@@ -34,7 +34,8 @@ for ax, depth in zip(axes, (2, 3, 4, 5)):
     # first recorded time at which mode r reaches s_r/2 (NaN: not within t_end)
     reached = strengths >= np.diag(target) / 2
     halves = np.where(reached.any(axis=0), t[np.argmax(reached, axis=0)], np.nan)
-    print(f"N = {depth}: half-learning times " + ", ".join(f"s={s:g}: {h:.2f}" for s, h in zip(np.diag(target), halves)))
+    times = ", ".join(f"s={s:g}: {h:.2f}" for s, h in zip(np.diag(target), halves))
+    print(f"N = {depth}: half-learning times {times}")
     for r in range(3):
         ax.plot(t, strengths[:, r], label=f"s = {target[r, r]:g}")
     if depth == 2:
