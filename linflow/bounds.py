@@ -170,6 +170,10 @@ class Bound:
     def __str__(self) -> str:
         return f"{self.name}: {self.formula()}"
 
+    def _repr_latex_(self) -> str:
+        """Jupyter renders a bound as its formula."""
+        return f"$\\displaystyle {self.latex()}$"
+
     def _function(self) -> Callable:
         if "f" not in self._cache:
             if self.numeric is not None:

@@ -150,6 +150,22 @@ class CentralFlowResult:
         """Recorded weights as flat parameter vectors, shape (R, P)."""
         return flatten(self.weights)
 
+    def _repr_html_(self) -> str:
+        from ._html import number, table
+
+        rows = [
+            ("optimizer", f"{self.optimizer}, η = {number(self.learning_rate)}, {self.substeps} substeps per step"),
+            ("status", f"{self.status.name.lower()}: {self.message}"),
+            ("steps", f"{number(self.t[0])} … {number(self.stop_time)}" if self.t.size else "—"),
+            ("loss (first / last)",
+             f"{number(self.losses[0])} / {number(self.losses[-1])}" if self.losses.size else "—"),
+            ("final effective sharpness", number(self.effective_sharpness[-1]) if self.t.size else "—"),
+            ("steps at the edge", f"{int(np.sum(self.n_critical > 0))} of {self.t.size} records"),
+        ]
+        if self.ablation:
+            rows.insert(1, ("ablation", self.ablation))
+        return table("CentralFlowResult", rows)
+
 
 @dataclass(frozen=True)
 class _Config:

@@ -110,6 +110,26 @@ class DescentResult:
         """Final weights of trajectory ``index`` as unbatched arrays."""
         return tuple(w[index] for w in self.final_weights)
 
+    def _repr_html_(self) -> str:
+        from collections import Counter
+
+        from ._html import number, table
+
+        counts = Counter(Status.from_code(c).name.lower() for c in self.status_codes)
+        finite = self.final_loss[np.isfinite(self.final_loss)]
+        rows = [
+            ("trajectories", self.final_loss.size),
+            ("backend", self.backend),
+            ("steps recorded", f"{self.steps.size} (last k = {int(self.steps[-1]) if self.steps.size else 0})"),
+            ("learning rates", ", ".join(number(x) for x in np.unique(self.learning_rates)[:8])),
+            ("statuses", ", ".join(f"{name}: {n}" for name, n in sorted(counts.items()))),
+            ("final loss (min / median / max)",
+             " / ".join(number(f(finite)) for f in (np.min, np.median, np.max)) if finite.size else "—"),
+            ("max balancedness drift",
+             number(np.max(self.balancedness_drift)) if self.balancedness_drift.size else "—"),
+        ]
+        return table("DescentResult", rows)
+
 
 @dataclass(frozen=True)
 class FlowResult:
@@ -157,3 +177,17 @@ class FlowResult:
     def pattern_changes(self) -> Optional[int]:
         """Number of activation-pattern changes along the flow (None without patterns)."""
         return None if self.pattern_change_times is None else int(self.pattern_change_times.size)
+
+    def _repr_html_(self) -> str:
+        from ._html import number, table
+
+        rows = [
+            ("status", f"{self.status.name.lower()}: {self.message}"),
+            ("t", f"{number(self.t[0])} … {number(self.t[-1])} ({self.t.size} points)" if self.t.size else "—"),
+            ("loss (first / last)",
+             f"{number(self.losses[0])} / {number(self.losses[-1])}" if self.losses.size else "—"),
+            ("gradient evaluations", self.n_evaluations),
+        ]
+        if self.pattern_changes is not None:
+            rows.append(("activation-pattern changes", self.pattern_changes))
+        return table("FlowResult", rows)

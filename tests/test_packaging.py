@@ -101,6 +101,8 @@ def test_the_wheel_carries_the_proofs_and_the_version(installed):
         ["prove", "balancedness_scalar", "min_sharpness_amgm"],
         ["prove", "--list"],
         ["bounds"],
+        ["check", "--claim", "scalar_minimum_sharpness", "--examples", "3", "--no-progress"],
+        ["compare", "--json"],
         [
             "table",
             "step-size",

@@ -452,6 +452,23 @@ class ClaimReport:
             return f"the [recalled] statement {self.claim!r} is false as recalled: see the counterexample"
         return f"claim {self.claim!r} ({self.tag}) is violated"
 
+    def _repr_html_(self) -> str:
+        from .._html import number, table
+
+        rows = [
+            ("claim", self.claim),
+            ("source", f"{self.source} [{self.tag}]"),
+            ("verdict", self.verdict),
+            ("instances (hypotheses met)", f"{self.instances} ({self.hypotheses_met})"),
+            ("worst ratio (measured / bound)", number(self.worst_ratio)),
+            ("seconds", number(self.seconds)),
+        ]
+        if self.note:
+            rows.append(("measured", self.note))
+        if self.counterexample is not None:
+            rows.append(("counterexample", self.counterexample.snippet()))
+        return table("ClaimReport", rows)
+
     def to_dict(self) -> dict:
         return {
             "claim": self.claim,

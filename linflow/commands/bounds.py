@@ -16,8 +16,32 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("names", nargs="*", metavar="NAME", help="bound names (default: all)")
-    p.add_argument("--latex", action="store_true", help="print LaTeX equations instead of text")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--latex", action="store_true", help="print LaTeX equations instead of text")
+    fmt.add_argument("--json", action="store_true", help="print the bounds as a JSON list")
     p.set_defaults(func=run)
+
+
+def bound_record(b) -> dict:
+    """A JSON-serializable description of bound ``b`` (strings and lists only)."""
+    return {
+        "name": b.name,
+        "description": b.description,
+        "quantity": b.quantity_text,
+        "formula": b.formula(),
+        "latex": b.latex(),
+        "parameters": [
+            {"name": par.name, "symbol": str(par.symbol), "meaning": par.meaning, "domain": str(par.domain)}
+            for par in b.parameters
+        ],
+        "hypotheses": list(b.hypotheses),
+        "source": {
+            "paper": b.source.paper,
+            "theorem": b.source.theorem,
+            "section": b.source.section,
+            "tag": b.source.tag,
+        },
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,6 +52,11 @@ def run(args: argparse.Namespace) -> int:
     except KeyError as exc:
         print(f"error: {exc.args[0]}")
         return 2
+    if args.json:
+        import json
+
+        print(json.dumps([bound_record(b) for b in selected], indent=2, ensure_ascii=False))
+        return 0
     for b in selected:
         if args.latex:
             print(f"% {b.name}: {b.description}")

@@ -26,6 +26,7 @@ def register(subparsers) -> None:
         metavar="ETA", help="step sizes (default 0.04 0.02 0.01 0.005)",
     )
     p.add_argument("--plot", metavar="FILE", help="also draw loss curves and distance vs η to FILE")
+    p.add_argument("--json", action="store_true", help="print the measurements as JSON instead of a table")
     p.set_defaults(func=run)
 
 
@@ -36,6 +37,54 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     problem, weights0 = default_problem(args.seed)
     result = compare_descent_to_flow(problem, weights0, args.learning_rates, args.horizon)
+    if args.json:
+        _print_json(result, args)
+    else:
+        _print_table(result, problem, args)
+    if args.plot:
+        from ..plotting import plot_descent_vs_flow
+
+        flow = integrate_flow(problem, weights0, t_span=(0.0, args.horizon), t_eval=_grid(args.horizon))
+        fig = plot_descent_vs_flow(result, problem, weights0, flow)
+        fig.savefig(args.plot, dpi=120)
+        if not args.json:
+            print(f"wrote {args.plot}")
+    if not args.json:
+        print(f"({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+def _print_json(result, args: argparse.Namespace) -> None:
+    import json
+
+    record = {
+        "seed": args.seed,
+        "horizon": result.horizon,
+        "learning_rates": [float(x) for x in result.learning_rates],
+        "steps": [len(t) - 1 for t in result.times],
+        "max_distance": [float(x) for x in result.max_distance],
+        "final_descent_loss": [float(x) for x in result.final_descent_loss],
+        "statuses": [s.name.lower() for s in result.statuses],
+        "final_flow_loss": float(result.final_flow_loss),
+        "order": float(result.order),
+    }
+    # NaN/inf (a diverged run) become null: strict JSON has no NaN.
+    print(json.dumps(_finite_or_none(record), indent=2))
+
+
+def _finite_or_none(value):
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    return value
+
+
+def _print_table(result, problem, args: argparse.Namespace) -> None:
     print(f"GD vs GF on {problem} (seed {args.seed}), horizon T = {args.horizon:g}")
     print(f"{'eta':>10} {'steps':>7} {'max ||θ_k − θ(kη)||':>22} {'final GD loss':>15} {'status':>10}")
     for i, eta in enumerate(result.learning_rates):
@@ -45,15 +94,6 @@ def run(args: argparse.Namespace) -> int:
         )
     print(f"final GF loss: {result.final_flow_loss:.4e}")
     print(f"fitted order in η: {result.order:.3f}  (Euler's method: 1)")
-    if args.plot:
-        from ..plotting import plot_descent_vs_flow
-
-        flow = integrate_flow(problem, weights0, t_span=(0.0, args.horizon), t_eval=_grid(args.horizon))
-        fig = plot_descent_vs_flow(result, problem, weights0, flow)
-        fig.savefig(args.plot, dpi=120)
-        print(f"wrote {args.plot}")
-    print(f"({time.perf_counter() - start:.1f} s)")
-    return 0
 
 
 def _grid(horizon: float):

@@ -89,6 +89,7 @@ def register(subparsers) -> None:
     p.add_argument("names", nargs="*", metavar="NAME", help="proof names (file stems); default all")
     p.add_argument("--directory", type=Path, default=None, help="directory of proof scripts (default: proofs/)")
     p.add_argument("--list", action="store_true", help="list the proofs and their claims without running them")
+    p.add_argument("--json", action="store_true", help="print the outcomes as JSON (exit status as without it)")
     p.set_defaults(func=run)
 
 
@@ -109,7 +110,20 @@ def run(args: argparse.Namespace) -> int:
         for path in paths:
             print(path.stem)
         return 0
-    return _print_table([run_proof(p) for p in paths])
+    outcomes = [run_proof(p) for p in paths]
+    if args.json:
+        return _print_json(outcomes)
+    return _print_table(outcomes)
+
+
+def _print_json(outcomes: Sequence[ProofOutcome]) -> int:
+    import json
+    from dataclasses import asdict
+
+    failed = sum(not o.passed for o in outcomes)
+    report = {"passed": len(outcomes) - failed, "failed": failed, "proofs": [asdict(o) for o in outcomes]}
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    return 1 if failed else 0
 
 
 def _print_table(outcomes: Sequence[ProofOutcome]) -> int:
