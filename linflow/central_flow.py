@@ -51,6 +51,7 @@ import numpy as np
 
 from ._edge_eigen import DENSE_MAX_PARAMS, dense_hessian, top_eigenpairs
 from ._optimizers import check_optimizer
+from ._persist import ResultIO
 from ._sdcp import solve_sdcp
 from ._third_derivative import hessian_entry_gradients
 from ._validation import check_finite_array, check_positive
@@ -75,7 +76,7 @@ _MAX_REFINE = 6
 
 
 @dataclass(frozen=True)
-class CentralFlowResult:
+class CentralFlowResult(ResultIO):
     """Outcome of :func:`integrate_central_flow`; R records at times ``t`` (in steps).
 
     Attributes

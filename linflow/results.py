@@ -8,6 +8,8 @@ from typing import Optional
 
 import numpy as np
 
+from ._persist import ResultIO
+
 __all__ = ["Status", "DescentResult", "FlowResult"]
 
 
@@ -47,7 +49,7 @@ def descent_status_codes(converged_step: np.ndarray, divergence_step: np.ndarray
 
 
 @dataclass(frozen=True)
-class DescentResult:
+class DescentResult(ResultIO):
     """Outcome of :func:`linflow.simulate_descent` for a batch of B trajectories.
 
     Attributes
@@ -132,7 +134,7 @@ class DescentResult:
 
 
 @dataclass(frozen=True)
-class FlowResult:
+class FlowResult(ResultIO):
     """Outcome of :func:`linflow.integrate_flow` (gradient flow ``θ' = −∇f(θ)``).
 
     Attributes

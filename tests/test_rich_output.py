@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 import linflow
 from linflow.cli import main
@@ -72,3 +73,72 @@ def test_results_and_reports_render_as_html_tables():
     html = report._repr_html_()
     assert "ClaimReport" in html and report.verdict in html
     assert "<script>" not in html  # every cell is escaped
+
+
+def _problem():
+    net = linflow.DeepLinearNetwork((2, 3, 2))
+    problem = linflow.Problem(net, target=np.array([[1.0, 0.5], [0.0, 2.0]]))
+    return problem, linflow.init.gaussian(net.widths, std=0.5, seed=2)
+
+
+def _assert_same(a, b):
+    import dataclasses
+
+    assert type(a) is type(b)
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if callable(x) and not isinstance(x, (np.ndarray, tuple)):
+            continue  # dense output is not saved
+        if isinstance(x, tuple):
+            assert len(x) == len(y)
+            for u, v in zip(x, y):
+                np.testing.assert_array_equal(u, v)
+        elif isinstance(x, dict):
+            assert set(y) <= set(x)
+        else:
+            np.testing.assert_array_equal(x, y)  # bit-exact: float64 round trip through .npz
+
+
+def test_results_round_trip_through_npz_without_pickle(tmp_path):
+    problem, w0 = _problem()
+    gd = linflow.simulate_descent(
+        problem, w0, learning_rate=[0.05, 0.1], n_steps=30, record_weights=True, backend="numpy"
+    )
+    flow = linflow.integrate_flow(problem, w0, t_span=(0.0, 1.0), t_eval=np.linspace(0.0, 1.0, 5))
+    central = linflow.integrate_central_flow(problem, w0, learning_rate=0.05, n_steps=10)
+    for result in (gd, flow, central):
+        path = result.save(tmp_path / type(result).__name__)
+        assert path.suffix == ".npz"
+        with np.load(path, allow_pickle=False) as archive:  # readable without pickle
+            assert str(archive["__class__"]) == type(result).__name__
+        _assert_same(result, type(result).load(path))
+    with pytest.raises(ValueError, match="not a FlowResult"):
+        linflow.FlowResult.load(tmp_path / "DescentResult.npz")
+
+
+def test_load_refuses_unknown_classes_and_fields(tmp_path):
+    np.savez(tmp_path / "bad.npz", __class__=np.array("os.system"), __format__=np.array("linflow-result-1"))
+    with pytest.raises(ValueError, match="unknown result class"):
+        linflow.DescentResult.load(tmp_path / "bad.npz")
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    with pytest.raises(ValueError, match="not a linflow result archive"):
+        linflow.DescentResult.load(tmp_path / "other.npz")
+
+
+def test_results_convert_to_xarray():
+    problem, w0 = _problem()
+    gd = linflow.simulate_descent(
+        problem, w0, learning_rate=[0.05, 0.1, 0.2], n_steps=20, record_weights=True, backend="numpy"
+    )
+    ds = gd.to_xarray()
+    assert ds["loss"].dims == ("trajectory", "step") and ds.sizes["trajectory"] == 3
+    np.testing.assert_array_equal(ds["loss"].values, gd.losses)
+    assert ds["weight_1"].dims == ("trajectory", "step", "d2", "d1")
+    np.testing.assert_array_equal(ds["learning_rate"].values, [0.05, 0.1, 0.2])
+    flow = linflow.integrate_flow(problem, w0, t_span=(0.0, 1.0), t_eval=np.linspace(0.0, 1.0, 4))
+    fds = flow.to_xarray()
+    np.testing.assert_array_equal(fds["t"].values, flow.t)
+    assert fds.attrs["status"] == "success"
+    central = linflow.integrate_central_flow(problem, w0, learning_rate=0.05, n_steps=5)
+    cds = central.to_xarray()
+    assert cds["sharpness"].dims == ("t", "eigenvalue")
