@@ -147,7 +147,10 @@ def _layer_vars(prefix: str, weights, leading: tuple) -> dict:
 
 def to_xarray(result):
     """The result as an :class:`xarray.Dataset` (xarray is imported here, on first use)."""
-    import xarray as xr
+    try:
+        import xarray as xr
+    except ImportError as exc:  # an optional dependency: say how to get it
+        raise ImportError("to_xarray needs xarray: python -m pip install xarray") from exc
 
     from .central_flow import CentralFlowResult
     from .results import DescentResult, FlowResult, Status
