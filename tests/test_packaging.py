@@ -103,6 +103,7 @@ def test_the_wheel_carries_the_proofs_and_the_version(installed):
         ["bounds"],
         ["check", "--claim", "scalar_minimum_sharpness", "--examples", "3", "--no-progress"],
         ["compare", "--json"],
+        ["plot", "gd-gf-distance", "--out", "gd_vs_gf.png"],
         [
             "table",
             "step-size",
