@@ -9,7 +9,9 @@ import pytest
 import linflow
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-PAGES = sorted(p for p in DOCS.rglob("*.rst") if "_build" not in p.parts and ">>>" in p.read_text("utf-8"))
+# Hand-written pages only (not the generated API and gallery pages, which are gitignored).
+WRITTEN = [*DOCS.glob("*.rst"), *(DOCS / "guide").glob("*.rst"), *(DOCS / "theory").glob("*.rst")]
+PAGES = sorted(p for p in WRITTEN if ">>>" in p.read_text("utf-8"))
 
 
 def test_the_guide_has_examples():
