@@ -10,7 +10,8 @@ E = e^{Ft} (E' = FE = EF, Eᵀ = E), K = (2F)^{−1}(e^{2Ft} − I) (K' = E², c
 and M = I + Q_0ᵀKQ_0 ((M^{−1})' = −M^{−1}M'M^{−1}, checked on a generic 2×2), P = EQ_0M^{−1}Q_0ᵀE
 has P' = FP + PF − P² identically. (3) At exact parameters with rational eigenvalues ±5/4
 (λ = 3/2, S = 1, W_1 = 1/4, W_2 = 5/4) the explicit P(t) satisfies the ODE and
-P(0) = Q_0Q_0ᵀ (exactly, as rational functions of z = e^{t/4}); linflow.exact.two_layer_lambda_balanced matches it at t = 0.7.
+P(0) = Q_0Q_0ᵀ (exactly, as rational functions of z = e^{t/4}); linflow.exact.two_layer_lambda_balanced
+matches it at t = 0.7.
 
 Source: theory.md §3 [checked]; Braun, Dominé, Fitzgerald & Saxe (NeurIPS 2022), λ-balanced
 two-layer solutions.

@@ -61,7 +61,10 @@ def _sliding_confirmed(prob, weights, site) -> bool:
 
 
 def run(seeds: int, horizon: float) -> None:
-    header = f"{'activation':<16}{'widths':<16}{'m':>4}{'one':>6}{'cross':>7}{'slide':>7}{'conf':>6}{'chg med':>9}{'chg max':>9}{'t_slide':>9}{'s/flow':>8}"
+    header = (
+        f"{'activation':<16}{'widths':<16}{'m':>4}{'one':>6}{'cross':>7}{'slide':>7}{'conf':>6}"
+        f"{'chg med':>9}{'chg max':>9}{'t_slide':>9}{'s/flow':>8}"
+    )
     print(header)
     print("-" * len(header))
     for activation, slope, widths, m in CONFIGS:

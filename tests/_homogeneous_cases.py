@@ -29,7 +29,9 @@ def reference_masks(weights, X, alpha):
     m = X.shape[1]
     acts = X.copy()
     for w in weights[:-1]:
-        z = np.array([[sum(w[j, l] * acts[l, i] for l in range(w.shape[1])) for i in range(m)] for j in range(w.shape[0])])
+        z = np.array(
+            [[sum(w[j, l] * acts[l, i] for l in range(w.shape[1])) for i in range(m)] for j in range(w.shape[0])]
+        )
         d = np.where(z > 0, 1.0, alpha)
         masks.append(d)
         acts = d * z
@@ -94,6 +96,7 @@ def homogeneous_descent_cases(draw, *, max_width=6, max_depth=5, max_batch=8, ma
     ``S_0`` the sharpness at the initial point inside its activation pattern.
     """
     from descent_agreement import Case
+
     from linflow import NonDifferentiableError, init
 
     depth = draw(st.integers(1, max_depth))

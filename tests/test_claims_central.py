@@ -2,7 +2,8 @@
 
 Each drawn instance is checked against all three claims (they share one cached flow), with
 fewer examples than the `ci` profile's 25: one instance integrates two flows (12 GD steps × 32
-substeps and 60 × 4) and GD/GF for the tracking claim. The generic tests of tests/test_claims_builtin.py leave these claims to this file.
+substeps and 60 × 4) and GD/GF for the tracking claim. The generic tests of
+tests/test_claims_builtin.py leave these claims to this file.
 """
 
 import math

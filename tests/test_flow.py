@@ -1,10 +1,17 @@
 """Gradient flow: invariants, closed forms, and GD→GF order 1 in η."""
 
 import numpy as np
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from linflow import (
-    DeepLinearNetwork, Problem, balancedness, compare_descent_to_flow, end_to_end, exact, init,
+    DeepLinearNetwork,
+    Problem,
+    balancedness,
+    compare_descent_to_flow,
+    end_to_end,
+    exact,
+    init,
     integrate_flow,
 )
 from linflow.compare import default_problem

@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from _homogeneous_cases import homogeneous_cases
+from hypothesis import given
+from hypothesis import strategies as st
 
 from linflow import HomogeneousNetwork, balancedness, flatten
 from linflow.rescaling import (
@@ -11,8 +13,6 @@ from linflow.rescaling import (
     neuron_balance,
     neuron_balance_step_change,
 )
-
-from _homogeneous_cases import homogeneous_cases
 
 WITH_LINEAR = st.sampled_from([("relu", None), ("leaky_relu", 0.1), ("leaky_relu", 0.5), ("leaky_relu", 1.0)])
 
@@ -31,7 +31,8 @@ def test_euler_identities_of_the_output(case):
     g = float(np.sum(c * net.output(weights, prob.X)))
     grad = net.output_vjp(weights, prob.X, c)
     # Each side sums O(P·m) products of size |c||h|: 1e-12 relative to that scale is rounding.
-    scale = 1e-12 * max(1.0, float(np.sum(np.abs(c) * np.abs(net.output(tuple(np.abs(w) for w in weights), np.abs(prob.X))))))
+    magnitude = net.output(tuple(np.abs(w) for w in weights), np.abs(prob.X))
+    scale = 1e-12 * max(1.0, float(np.sum(np.abs(c) * np.abs(magnitude))))
     assert _inner(grad, weights) == pytest.approx(n * g, abs=n * scale)
     for gk, wk in zip(grad, weights):
         assert float(np.sum(gk * wk)) == pytest.approx(g, abs=scale)

@@ -16,7 +16,8 @@ def test_quick_report_writes_every_table_and_figure(tmp_path):
     text = (tmp_path / "report.md").read_text()
     assert text.startswith("# linflow report")
     assert set(result.tables) == set(tables.names())
-    assert set(result.figures) | {k.split()[-1] for k in result.skipped if k.startswith("figure")} == set(figures.names())
+    skipped = {k.split()[-1] for k in result.skipped if k.startswith("figure")}
+    assert set(result.figures) | skipped == set(figures.names())
     # Tables and figures must all succeed; the checks' verdict belongs to linflow check's tests.
     assert not {k: v for k, v in result.failed.items() if k != "checks"}, result.failed
     assert "## Checks" in text and ("linflow check --examples 0" in text or "Skipped" in text)

@@ -6,8 +6,21 @@ from numba import njit
 from numba.core.errors import TypingError
 
 from linflow._simd import (
-    borrow, vadd, vbroadcast, vdiv, vfma, vfnma, vload, vmax, vmul, vput, vsplat, vsqrt, vstore,
-    vsub, vzero,
+    borrow,
+    vadd,
+    vbroadcast,
+    vdiv,
+    vfma,
+    vfnma,
+    vload,
+    vmax,
+    vmul,
+    vput,
+    vsplat,
+    vsqrt,
+    vstore,
+    vsub,
+    vzero,
 )
 
 

@@ -21,7 +21,11 @@ def test_networks_are_deep_linear_networks(net):
     assert isinstance(net, DeepLinearNetwork) and net.is_scalar and net.depth == 3
 
 
-@given(lst.widths().flatmap(lambda w: st.tuples(st.just(w), lst.targets((w[-1], w[0]), min_singular_value=0.4, max_singular_value=1.3))))
+@given(
+    lst.widths().flatmap(
+        lambda w: st.tuples(st.just(w), lst.targets((w[-1], w[0]), min_singular_value=0.4, max_singular_value=1.3))
+    )
+)
 def test_targets_have_singular_values_in_range(pair):
     w, phi = pair
     assert phi.shape == (w[-1], w[0]) and phi.dtype == np.float64

@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from linflow import DeepLinearNetwork, Problem
 from linflow._third_derivative import hessian_entry_gradients, third_derivative_contraction
@@ -69,7 +70,9 @@ def test_contraction_matches_sympy_exactly(widths, data):
     net = DeepLinearNetwork(widths)
     p = net.n_params
     # Rational data and point: SymPy's answer is exact, so the only error is float64 rounding.
-    rat = lambda a: np.vectorize(lambda x: sp.Rational(int(round(x * 8)), 8), otypes=[object])(a)
+    def rat(a):
+        return np.vectorize(lambda x: sp.Rational(int(round(x * 8)), 8), otypes=[object])(a)
+
     theta_num = np.round(rng.standard_normal(p) * 8) / 8
     u_num, v_num = np.round(rng.standard_normal((2, p)) * 8) / 8
     syms = sp.symbols(f"t0:{p}")

@@ -12,7 +12,12 @@ W0 = init.gaussian(NET.widths, std=0.5, seed=0)
 
 @pytest.mark.parametrize(
     "widths, exc, word",
-    [((2, 0, 2), ValueError, "widths"), ((3,), ValueError, "widths"), ((2, 2.5), TypeError, "widths"), ("22", TypeError, "widths")],
+    [
+        ((2, 0, 2), ValueError, "widths"),
+        ((3,), ValueError, "widths"),
+        ((2, 2.5), TypeError, "widths"),
+        ("22", TypeError, "widths"),
+    ],
 )
 def test_bad_widths(widths, exc, word):
     with pytest.raises(exc, match=word):

@@ -13,17 +13,17 @@ from ..init import spectral
 from ..network import balancedness, end_to_end
 from ..strategies import Instance
 from . import _numerics as nm
-from ._core import Claim, Measurement
 from ._common import (
-    sample_flow,
-    scalar_weights,
-    scalar_values,
-    LOSS_RTOL,
     LOSS_ATOL,
+    LOSS_RTOL,
     ratio_at_end,
+    sample_flow,
+    scalar_values,
+    scalar_weights,
     summarize_rate,
     worst_sample,
 )
+from ._core import Claim, Measurement
 
 __all__ = ["BALANCEDNESS_GF", "BALANCEDNESS_GD", "CLOSED_FORMS", "IMBALANCE_RATE"]
 
@@ -41,7 +41,9 @@ def _measure_balancedness_gf(inst: Instance) -> Measurement:
     flow = sample_flow(inst.problem, inst.weights, [0.0, inst.horizon])
     before = balancedness(inst.weights)
     after = balancedness(flow.final_weights)
-    return Measurement(value=np.concatenate([b.ravel() for b in after]), bound=np.concatenate([b.ravel() for b in before]))
+    return Measurement(
+        value=np.concatenate([b.ravel() for b in after]), bound=np.concatenate([b.ravel() for b in before])
+    )
 
 
 BALANCEDNESS_GF = Claim(
@@ -168,7 +170,10 @@ CLOSED_FORMS = Claim(
     "closed_forms_match_gf",
     source="Closed-form GF (Saxe et al. 2014 [paper], N=2 scalar, λ-balanced); theory.md §3–§4 [checked]",
     tag="checked",
-    description="GF agrees with every closed form that applies: balanced N=2 scalar π(t), Saxe modes, two-layer λ-balanced P(t).",
+    description=(
+        "GF agrees with every closed form that applies: balanced N=2 scalar π(t), Saxe modes, "
+        "two-layer λ-balanced P(t)."
+    ),
     instances=_closed_form_instances(),
     measure=_measure_closed_forms,
     relation="==",
@@ -177,7 +182,9 @@ CLOSED_FORMS = Claim(
     atol=1e-9,
     canonical=(
         Instance((1, 1, 1), np.array([[1.0]]), scalar_weights([0.1, 0.1]), None, 3.0),
-        Instance((2, 2, 2), np.diag([1.5, 0.5]), spectral((2, 2, 2), np.diag([1.5, 0.5]), mode_strength=0.05), None, 3.0),
+        Instance(
+            (2, 2, 2), np.diag([1.5, 0.5]), spectral((2, 2, 2), np.diag([1.5, 0.5]), mode_strength=0.05), None, 3.0
+        ),
     ),
 )
 
@@ -198,7 +205,9 @@ def _measure_imbalance(inst: Instance) -> Measurement:
         predicted = np.zeros_like(t)
     else:
         predicted = np.array([
-            nm.bound_value("imbalance_rate_n2", initial_loss=float(flow.losses[0]), imbalance=w1 * w1 - w2 * w2, time=float(ti))
+            nm.bound_value(
+                "imbalance_rate_n2", initial_loss=float(flow.losses[0]), imbalance=w1 * w1 - w2 * w2, time=float(ti)
+            )
             for ti in t
         ])
     rate = float(2.0 * abs(w1 * w1 - w2 * w2))

@@ -47,7 +47,8 @@ def weight_matrices(widths: Sequence[int], *, name: str = "W") -> tuple:
     out = []
     for j in range(len(widths) - 1):
         rows, cols = widths[j + 1], widths[j]
-        out.append(sm.ImmutableMatrix(rows, cols, lambda r, c: sm.Symbol(f"{name}{j + 1}_{r}{c}", real=True)))
+        # The entry function runs inside this iteration (ImmutableMatrix calls it at once).
+        out.append(sm.ImmutableMatrix(rows, cols, lambda r, c, j=j: sm.Symbol(f"{name}{j + 1}_{r}{c}", real=True)))
     return tuple(out)
 
 

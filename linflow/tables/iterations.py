@@ -100,7 +100,9 @@ def build(
             # One batched call per depth: every initialization at every η.
             batch = tuple(np.tile(w, (len(etas), 1, 1)) for w in weights0)
             lr = np.repeat(etas, n_inits)
-            steps, _ = steps_to_tolerance(problem, batch, lr, loss_tolerance=epsilon, max_steps=max_steps, backend=backend)
+            steps, _ = steps_to_tolerance(
+                problem, batch, lr, loss_tolerance=epsilon, max_steps=max_steps, backend=backend
+            )
             eta_a = bounds.get("arora2019_step_size").evaluate(depth=depth, margin=c, target_norm=target_norm)
             for i, eta in enumerate(etas):
                 s = steps[i * n_inits:(i + 1) * n_inits]

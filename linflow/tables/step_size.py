@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import Option
 from ._bisect import critical_step_sizes
 from ._format import Column, Progress, Table, sequence_text
 from ._margin import margin_inits, margin_problem, margin_target, sigma_max, sigma_min
-from . import Option
 
 NAME = "step-size"
 SUMMARY = "Arora et al. 2019 maximal η and 2/S at the balanced minimum vs the empirical critical η of GD"
@@ -30,7 +30,9 @@ SEARCH_RANGE = (0.25, 1.25)
 OPTIONS = (
     Option("depths", int, tuple(range(2, 11)), "depths N (default 2 … 10)", multiple=True),
     Option("target_norms", float, (1.0,), "target Frobenius norms ‖Φ‖_F (default 1)", multiple=True),
-    Option("margin_fractions", float, (0.5,), "deficiency margins c as fractions of σ_min(Φ) (default 0.5)", multiple=True),
+    Option(
+        "margin_fractions", float, (0.5,), "deficiency margins c as fractions of σ_min(Φ) (default 0.5)", multiple=True
+    ),
     Option("dim", int, 2, "input = hidden = output width d (default 2)"),
     Option("n_inits", int, 256, "initializations per row (default 256)"),
     Option("n_steps", int, 2000, "GD step budget of every run (default 2000)"),

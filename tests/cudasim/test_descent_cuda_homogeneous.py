@@ -5,13 +5,12 @@ Tiny sizes: the simulator runs every CUDA thread as a Python thread.
 
 import numpy as np
 import pytest
+from _homogeneous_cases import homogeneous_descent_cases
+from descent_agreement import Case, assert_agrees_with_reference
 from hypothesis import given, settings
 
-from descent_agreement import Case, assert_agrees_with_reference
 from linflow import HomogeneousNetwork, Problem, init, simulate_descent
 from linflow._descent_cuda import make_kernel, uses_block_kernel
-
-from _homogeneous_cases import homogeneous_descent_cases
 
 pytestmark = [pytest.mark.cudasim, pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")]
 

@@ -5,9 +5,9 @@ Tiny sizes: the simulator runs every CUDA thread as a Python thread.
 
 import numpy as np
 import pytest
+from descent_agreement import Case, assert_agrees_with_reference, descent_cases
 from hypothesis import given, settings
 
-from descent_agreement import Case, assert_agrees_with_reference, descent_cases
 from linflow import DeepLinearNetwork, Problem, Status, init, simulate_descent
 from linflow._descent_cuda import THREAD_MAX_WIDTH, make_kernel, uses_block_kernel
 
