@@ -27,7 +27,8 @@ gf_limit = linflow.integrate_flow(problem, w0, t_span=(0.0, 200.0))
 eta = 2.5 / problem.sharpness(gf_limit.final_weights)
 n_steps = 800
 
-gd = linflow.simulate_descent(problem, w0, learning_rate=eta, n_steps=n_steps, record_weights=True)
+# learning_rate as a list: a batch of one trajectory, so every field keeps its trajectory axis.
+gd = linflow.simulate_descent(problem, w0, learning_rate=[eta], n_steps=n_steps, record_weights=True)
 steps = np.arange(n_steps + 1)
 gd_sharpness = np.array([problem.sharpness(tuple(w[0, k] for w in gd.weights)) for k in steps])
 cf = linflow.integrate_central_flow(problem, w0, learning_rate=eta, n_steps=n_steps, record_every=4)

@@ -38,7 +38,7 @@ def converges(instance: Instance) -> bool:
     run = linflow.simulate_descent(
         instance.problem, instance.weights, learning_rate=instance.learning_rate, n_steps=3000, loss_tolerance=1e-20
     )
-    return bool(run.converged_step[0] >= 0)
+    return bool(np.all(run.converged_step >= 0))
 
 
 claim = linflow.Claim(

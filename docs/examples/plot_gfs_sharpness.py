@@ -35,7 +35,8 @@ problem = linflow.Problem(net, target=[[y]])
 weights0 = tuple(np.array([[wi]]) for wi in w0)
 phi0 = gfs_sharpness(w0, y)
 eta = 2.6 / phi0  # ηφ(w_0) = 2.6: above 2, so GD cannot stop at the GF solution; below 2√2
-gd = linflow.simulate_descent(problem, weights0, learning_rate=eta, n_steps=1000, record_weights=True)
+# learning_rate as a list: a batch of one trajectory (the recorded weights keep that axis).
+gd = linflow.simulate_descent(problem, weights0, learning_rate=[eta], n_steps=1000, record_weights=True)
 path = np.stack([w[0, :, 0, 0] for w in gd.weights], axis=1)  # (steps, N)
 phi = np.array([gfs_sharpness(w, y) for w in path])
 sharpness = np.array([problem.sharpness(tuple(np.array([[wi]]) for wi in w)) for w in path])
