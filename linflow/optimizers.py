@@ -118,7 +118,9 @@ class Optimizer:
     Class attributes answer the questions of the engines and the central flow:
     ``has_central_flow``; ``stateful`` (GD is not); ``adaptive`` (a preconditioner ``η/(√ν + ε)`` from a second moment
     ν); ``scalar_second_moment`` (ν is one number per trajectory). ``engine_code`` numbers the
-    update rule for the compiled engines, ``engine_hyperparameters`` gives its numbers.
+    update rule for the compiled engines, ``engine_hyperparameters`` gives its numbers and
+    ``engine_state`` the layout of its state there: ``(name, per_parameter)`` pairs, each one
+    entry per parameter (as the weights) or one per trajectory, in this order.
     """
 
     has_central_flow: ClassVar[bool] = False
@@ -126,6 +128,7 @@ class Optimizer:
     adaptive: ClassVar[bool] = False
     scalar_second_moment: ClassVar[bool] = False
     engine_code: ClassVar[int] = -1
+    engine_state: ClassVar[tuple] = ()
 
     def init(self, params):
         """The state before the first step, for ``params`` (shapes only are used)."""
@@ -184,6 +187,7 @@ class Momentum(Optimizer):
     beta: float
     nesterov: bool = False
     engine_code: ClassVar[int] = 1
+    engine_state: ClassVar[tuple] = (("velocity", True),)
 
     def __post_init__(self):
         object.__setattr__(self, "beta", _check_beta(self.beta, "beta"))
@@ -280,6 +284,7 @@ class ScalarRMSProp(_SecondMoment):
 
     scalar_second_moment: ClassVar[bool] = True
     engine_code: ClassVar[int] = 2
+    engine_state: ClassVar[tuple] = (("nu", False),)
 
 
 @dataclass(frozen=True)
@@ -296,6 +301,7 @@ class RMSProp(_SecondMoment):
     """
 
     engine_code: ClassVar[int] = 3
+    engine_state: ClassVar[tuple] = (("nu", True),)
 
 
 @dataclass(frozen=True)
@@ -315,6 +321,7 @@ class Adam(Optimizer):
     eps: float = 1e-8
     adaptive: ClassVar[bool] = True
     engine_code: ClassVar[int] = 4
+    engine_state: ClassVar[tuple] = (("mu", True), ("nu", True))
 
     def __post_init__(self):
         object.__setattr__(self, "beta1", _check_beta(self.beta1, "beta1"))
