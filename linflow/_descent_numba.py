@@ -223,6 +223,8 @@ def _forward_loss(
             _activate(h, z, h_off[j], dj * cols, slope)
     top = d_off[n_layers]
     d_out = widths[n_layers]
+    if loss_code == END_TO_END:
+        return  # the user's loss of W_e: ``loss_hook`` in :func:`_run_chunks`
     if loss_code == SENSING:
         _sensing_loss(delta, top * LANES, y, aux, d_out * cols, loss)
     elif loss_code == COMPLETION:
@@ -298,11 +300,78 @@ def _end_to_end_data_loss(delta, top, res, loss, x, y, d_out, d0, one, loss_code
 
 # --------------------------------------------------------------------------- losses (issue 12)
 #: Kernel codes of the losses (``Loss.kind`` of :mod:`linflow.losses`).
-SQUARED, SENSING, COMPLETION, LOGISTIC, CROSS_ENTROPY = 0, 1, 2, 3, 4
+SQUARED, SENSING, COMPLETION, LOGISTIC, CROSS_ENTROPY, END_TO_END = 0, 1, 2, 3, 4, 5
 LOSS_CODES = {
     "whitened": SQUARED, "regression": SQUARED, "sensing": SENSING, "completion": COMPLETION,
-    "logistic": LOGISTIC, "cross_entropy": CROSS_ENTROPY,
+    "logistic": LOGISTIC, "cross_entropy": CROSS_ENTROPY, "end_to_end": END_TO_END,
 }
+
+
+@njit(**_JIT)
+def loss_hook(buf, q, rows, cols, loss):
+    """The loss of an :class:`linflow.losses.EndToEnd` problem: none in the cached kernel.
+
+    :func:`end_to_end_kernel` compiles a copy of :func:`_run_chunks` in which this name is
+    bound to a hook that calls the user's ``numba.njit`` functions (:func:`make_loss_hook`).
+    """
+
+
+def make_loss_hook(value, gradient):
+    """A compiled hook ``(buf, q, rows, cols, loss)`` that, for every lane, reads ``E = W_e``
+    (``rows × cols`` at flat index ``q``), sets ``loss[lane] = value(E)`` and overwrites ``E``
+    with ``gradient(E)``: user ``numba.njit`` functions called inside the engine's loop."""
+
+    @njit(nogil=True, error_model="numpy")
+    def hook(buf, q, rows, cols, loss):
+        e2e = np.empty((rows, cols))
+        for t in range(LANES):
+            for i in range(rows):
+                for j in range(cols):
+                    e2e[i, j] = buf[q + (i * cols + j) * LANES + t]
+            loss[t] = value(e2e)
+            grad = gradient(e2e)
+            for i in range(rows):
+                for j in range(cols):
+                    buf[q + (i * cols + j) * LANES + t] = grad[i, j]
+
+    return hook
+
+
+_END_TO_END_KERNELS: dict = {}
+
+
+def end_to_end_kernel(loss):
+    """:func:`_run_chunks` compiled with ``loss_hook`` calling ``loss``'s njit functions.
+
+    Not cached on disk (numba cannot cache a function bound to other dispatchers): the first
+    run of each user loss in a process compiles the engine anew (a few seconds); the kernel is
+    then kept for the process.
+
+    Raises
+    ------
+    ValueError
+        ``value`` or ``gradient`` is a plain Python function (names the remedies).
+    """
+    from numba.core.dispatcher import Dispatcher
+
+    value, gradient = loss.value_function, loss.gradient_function
+    for label, fn in (("value", value), ("gradient", gradient)):
+        if not isinstance(fn, Dispatcher):
+            raise ValueError(
+                f"backend='numba' calls an EndToEnd loss's functions inside its compiled loop, so they must be "
+                f"numba.njit functions; got {label}={fn!r} (a plain Python callable). Pass @numba.njit functions, "
+                f"or use backend='numpy'"
+            )
+    key = (value, gradient)
+    if key not in _END_TO_END_KERNELS:
+        import types
+
+        hook = make_loss_hook(value, gradient)
+        py = _run_chunks.py_func
+        namespace = dict(py.__globals__, loss_hook=hook)
+        fn = types.FunctionType(py.__code__, namespace, "_run_chunks_end_to_end", py.__defaults__, py.__closure__)
+        _END_TO_END_KERNELS[key] = njit(nogil=True, error_model="numpy")(fn)
+    return _END_TO_END_KERNELS[key]
 
 
 @njit(**_JIT)
@@ -737,6 +806,8 @@ def _run_chunks(first, last, one, prob, run, out):
                 cur, h, delta, loss, widths, w_off, h_off, d_off, x, y, whitened, cols, one, z, slope,
                 activated, e2e, res, loss_code, aux,
             )
+            if loss_code == END_TO_END:
+                loss_hook(delta, d_off[n_layers] * LANES, widths[n_layers], cols, loss)
             is_record = rec < record_steps.shape[0] and record_steps[rec] == k
             for t in range(n_lanes):
                 if not active[t]:
@@ -853,13 +924,25 @@ def loss_of(problem):
     return Whitened(problem.target) if problem.is_whitened else Regression(problem.X, problem.Y)
 
 
-def loss_arrays(loss) -> tuple:
+def _check_end_to_end_gradient(loss, weights) -> None:
+    """The compiled loop trusts the shape of the user's gradient: check it once, at ``θ_0``."""
+    e2e = np.linalg.multi_dot(weights[::-1]) if len(weights) > 1 else weights[0]
+    got = np.shape(loss.gradient_function(np.ascontiguousarray(e2e)))
+    if got != e2e.shape:
+        raise ValueError(
+            f"the EndToEnd gradient must return an array shaped like W_e {e2e.shape}; got shape {got} from "
+            f"gradient={loss.gradient_function!r}"
+        )
+
+
+def loss_arrays(loss, widths) -> tuple:
     """``(code, whitened, cols, x, y, aux)`` for the kernels, from the loss's public data.
 
     ``whitened``: a loss of ``W_e`` (network input ``I``, ``cols = d_0``). Data: whitened Φ;
     regression X, Y; sensing ``y = b`` (1, m) and ``aux = A`` as (m, d_N d_0); completion
     ``y`` = values with zeros off the mask and ``aux = mask/|Ω|``, both (1, d_N d_0);
-    logistic and cross-entropy X and the labels as (1, m) floats.
+    logistic and cross-entropy X and the labels as (1, m) floats; an :class:`EndToEnd` loss
+    none (its functions are called through :func:`end_to_end_kernel`).
 
     Raises
     ------
@@ -874,6 +957,8 @@ def loss_arrays(loss) -> tuple:
         )
     code = LOSS_CODES[kind]
     dummy = np.zeros((1, 1))
+    if code == END_TO_END:
+        return code, True, int(widths[0]), dummy, dummy, dummy
     if code == SQUARED and not loss.acts_on_outputs:  # whitened: ½‖W_e − Φ‖²
         return code, True, loss.target.shape[1], dummy, kernel_array(loss.target), dummy
     if code == SENSING:
@@ -919,7 +1004,12 @@ def run_descent_numba(setup) -> DescentResult:
     widths = np.asarray(problem.network.widths, dtype=np.int64)
     batch = setup.batch_size
     n_params = problem.network.n_params
-    loss_code, whitened, cols, x, y, aux = loss_arrays(loss_of(problem))
+    loss = loss_of(problem)
+    loss_code, whitened, cols, x, y, aux = loss_arrays(loss, widths)
+    kernel = _run_chunks
+    if loss_code == END_TO_END:
+        kernel = end_to_end_kernel(loss)
+        _check_end_to_end_gradient(loss, tuple(w[0] for w in setup.weights0))
     activated, slope = activation_of(problem)
     if activated and whitened:
         raise ValueError(f"a loss of W_e needs a deep linear network; got problem={problem!r}")
@@ -965,8 +1055,8 @@ def run_descent_numba(setup) -> DescentResult:
         state_size=n_state,
     )
     n_chunks = (batch + LANES - 1) // LANES
-    _run_chunks(0, min(n_chunks, 1), 1, prob, run, out)  # compiles (or loads) before threads start
-    _run_threaded(n_chunks, (prob, run, out))
+    kernel(0, min(n_chunks, 1), 1, prob, run, out)  # compiles (or loads) before threads start
+    _run_threaded(kernel, n_chunks, (prob, run, out))
     return assemble_result(
         setup, out.final, out.losses, out.final_loss, out.divergence_step, out.converged_step, out.drift,
         out.ref_distance if has_reference else None, recorded if setup.record_weights else None,
@@ -989,20 +1079,21 @@ def engine_state_arrays(optimizer, flat, shapes) -> dict:
     return extra
 
 
-def _run_threaded(n_chunks: int, args: tuple) -> None:
-    """Chunks 1 … n_chunks−1 (chunk 0 ran already) over ``numba.get_num_threads()`` threads.
+def _run_threaded(kernel, n_chunks: int, args: tuple) -> None:
+    """``kernel`` (:func:`_run_chunks` or a copy) on chunks 1 … n_chunks−1 (chunk 0 ran
+    already) over ``numba.get_num_threads()`` threads.
 
     Several ranges per thread balance the load when trajectories stop early (divergence).
     """
     n_threads = min(numba.get_num_threads(), n_chunks - 1)
     if n_threads <= 1:
         if n_chunks > 1:
-            _run_chunks(1, n_chunks, 1, *args)
+            kernel(1, n_chunks, 1, *args)
         return
     bounds = np.linspace(1, n_chunks, 4 * n_threads + 1).astype(np.int64)
     ranges = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
     pool = _thread_pool(n_threads)
-    for future in [pool.submit(_run_chunks, a, b, 1, *args) for a, b in ranges]:
+    for future in [pool.submit(kernel, a, b, 1, *args) for a, b in ranges]:
         future.result()
 
 
