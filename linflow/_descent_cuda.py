@@ -382,7 +382,7 @@ def run_descent_cuda(setup):
     batch = setup.batch_size
     n_params = problem.network.n_params
     loss = loss_of(problem)
-    loss_code, whitened, cols, x, y, aux = loss_arrays(loss)
+    loss_code, whitened, cols, x, y, aux = loss_arrays(loss, widths)
     if loss_code not in CUDA_LOSS_CODES:
         raise ValueError(
             f"backend='cuda' runs the squared-type losses (whitened, regression, sensing, completion); "
