@@ -913,17 +913,6 @@ def kernel_array(a, dtype=np.float64) -> np.ndarray:
     return np.require(a, dtype=dtype, requirements=["C", "W"])
 
 
-def loss_of(problem):
-    """The problem's :class:`linflow.losses.Loss` (``problem.loss_function``), or, for a problem
-    without one, the whitened or regression loss its ``target`` / ``X, Y`` define."""
-    loss = getattr(problem, "loss_function", None)
-    if loss is not None:
-        return loss
-    from .losses import Regression, Whitened
-
-    return Whitened(problem.target) if problem.is_whitened else Regression(problem.X, problem.Y)
-
-
 def _check_end_to_end_gradient(loss, weights) -> None:
     """The compiled loop trusts the shape of the user's gradient: check it once, at ``θ_0``."""
     e2e = np.linalg.multi_dot(weights[::-1]) if len(weights) > 1 else weights[0]
@@ -1002,7 +991,7 @@ def run_descent_numba(setup) -> DescentResult:
     widths = np.asarray(problem.network.widths, dtype=np.int64)
     batch = setup.batch_size
     n_params = problem.network.n_params
-    loss = loss_of(problem)
+    loss = problem.loss_function
     loss_code, whitened, cols, x, y, aux = loss_arrays(loss, widths)
     kernel = _run_chunks
     if loss_code == END_TO_END:

@@ -37,7 +37,6 @@ from hypothesis import strategies as st
 
 from linflow import DeepLinearNetwork, HomogeneousNetwork, Problem, init
 from linflow import losses as ll
-from linflow._descent_numba import loss_of
 from linflow.optimizers import GD, Adam, Momentum, RMSProp, ScalarRMSProp
 
 #: Relative agreement of weights (max-norm per trajectory and recorded step) and of losses.
@@ -208,7 +207,7 @@ def loss_floor(problem: Problem) -> float:
     and, with the loss at 0 as the scale, for the classification losses.
     """
     net = problem.network
-    loss = loss_of(problem)
+    loss = problem.loss_function
     at_zero = float(loss.value(np.zeros((net.widths[-1], net.widths[0]))))
     if loss.kind in ("whitened", "regression"):
         scale = 0.5 if loss.kind == "whitened" else 0.5 / loss.n_samples
