@@ -4,8 +4,9 @@ every CUDA thread as a Python thread)."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
 
-from descent_agreement import Case, assert_agrees_with_reference, loss_data
+from descent_agreement import Case, assert_agrees_with_reference, loss_cases, loss_data
 from linflow import DeepLinearNetwork, Problem, Status, init, simulate_descent
 
 pytestmark = [pytest.mark.cudasim, pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")]
@@ -25,4 +26,14 @@ def test_cuda_squared_losses_of_the_end_to_end_matrix(kind, widths):
     gpu = simulate_descent(prob, w0, backend="cuda", **kw)
     ref = simulate_descent(prob, w0, backend="numpy", **kw)
     assert gpu.status[2] is Status.DIVERGED
+    assert_agrees_with_reference(gpu, ref, case)
+
+
+@settings(max_examples=5)
+@given(loss_cases(kinds=("whitened", "regression", "sensing", "completion"), max_width=3, max_depth=2,
+                  max_batch=3, max_steps=5))
+def test_cuda_matches_reference_random_squared_losses(case):
+    kw = dict(learning_rate=case.learning_rate, **case.kwargs)
+    gpu = simulate_descent(case.problem, case.weights0, backend="cuda", **kw)
+    ref = simulate_descent(case.problem, case.weights0, backend="numpy", **kw)
     assert_agrees_with_reference(gpu, ref, case)
