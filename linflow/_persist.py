@@ -4,8 +4,10 @@ Archive layout: ``__class__`` names the result class (only the classes in :data:
 are accepted when loading), ``__format__`` the layout version, and one entry per dataclass field,
 its key prefixed by the kind of value: ``a:`` array, ``t:NAME:i`` the i-th array of a tuple (with
 ``n:NAME`` its length), ``s:`` a :class:`~linflow.results.Status` by name, ``u:`` a string,
-``none:`` an explicit None, ``e:NAME:KEY`` an array entry of a dict field. Callables (a flow's
-dense output ``sol``) are not saved and load as None. Loading reads plain arrays with
+``none:`` an explicit None, ``e:NAME:KEY`` an array entry of a dict field (``et:NAME:KEY:i`` the
+i-th array of a tuple entry), ``o:NAME`` the class of a built-in optimizer object with
+``op:NAME:PARAM`` its hyper-parameters. Callables (a flow's dense output ``sol``) are not saved
+and load as None. Loading reads plain arrays with
 ``allow_pickle=False`` and never imports or evaluates anything from the file.
 """
 
@@ -27,6 +29,15 @@ def _result_classes() -> dict:
     return {cls.__name__: cls for cls in (DescentResult, FlowResult, CentralFlowResult)}
 
 
+def _optimizer_classes() -> dict:
+    from . import optimizers
+
+    return {
+        cls.__name__: cls
+        for cls in (optimizers.GD, optimizers.Momentum, optimizers.ScalarRMSProp, optimizers.RMSProp, optimizers.Adam)
+    }
+
+
 def _check_result(result):
     classes = _result_classes()
     if type(result).__name__ not in classes or not isinstance(result, classes[type(result).__name__]):
@@ -41,6 +52,7 @@ def save(result, path) -> Path:
     pathlib.Path
         The path written.
     """
+    from .optimizers import Optimizer
     from .results import Status
 
     _check_result(result)
@@ -56,6 +68,14 @@ def save(result, path) -> Path:
             entries[f"none:{f.name}"] = np.array(True)
         elif isinstance(value, Status):
             entries[f"s:{f.name}"] = np.array(value.name)
+        elif isinstance(value, Optimizer):
+            if type(value).__name__ not in _optimizer_classes():
+                raise TypeError(
+                    f"only linflow's built-in optimizers can be saved; got {type(value).__name__} in field {f.name!r}"
+                )
+            entries[f"o:{f.name}"] = np.array(type(value).__name__)
+            for p in dataclasses.fields(value):
+                entries[f"op:{f.name}:{p.name}"] = np.asarray(getattr(value, p.name))
         elif isinstance(value, str):
             entries[f"u:{f.name}"] = np.array(value)
         elif isinstance(value, tuple):
@@ -64,8 +84,13 @@ def save(result, path) -> Path:
                 entries[f"t:{f.name}:{i}"] = np.asarray(item)
         elif isinstance(value, dict):
             for key, item in value.items():
-                if isinstance(item, (np.ndarray, float, int, np.number)) and str(key).isidentifier():
+                if not str(key).isidentifier():
+                    continue
+                if isinstance(item, (np.ndarray, float, int, np.number)):
                     entries[f"e:{f.name}:{key}"] = np.asarray(item)
+                elif isinstance(item, tuple) and all(isinstance(x, np.ndarray) for x in item):
+                    for i, x in enumerate(item):
+                        entries[f"et:{f.name}:{key}:{i}"] = x
         elif callable(value):
             continue  # dense output: not data
         else:
@@ -100,6 +125,8 @@ def load(path):
     fields = {f.name: f for f in dataclasses.fields(cls)}
     values: dict = {}
     tuples: dict = {}
+    optimizer_params: dict = {}
+    dict_tuples: dict = {}
     for key, array in data.items():
         kind, _, rest = key.partition(":")
         field_name, _, index = rest.partition(":")
@@ -120,8 +147,30 @@ def load(path):
             tuples.setdefault(field_name, {})[int(index)] = array
         elif kind == "e":
             values.setdefault(field_name, {})[index] = array[()] if array.ndim == 0 else array
+        elif kind == "et":
+            key_name, _, position = index.partition(":")
+            dict_tuples.setdefault((field_name, key_name), {})[int(position)] = array
+        elif kind == "o":
+            optimizers = _optimizer_classes()
+            if str(array) not in optimizers:
+                raise ValueError(f"unknown optimizer {str(array)!r} in {str(path)!r}; known: {sorted(optimizers)}")
+            values[field_name] = optimizers[str(array)]
+        elif kind == "op":
+            optimizer_params.setdefault(field_name, {})[index] = array.item()
         else:
             raise ValueError(f"unknown entry {key!r} in {str(path)!r}")
+    for (field_name, key_name), items in dict_tuples.items():
+        if sorted(items) != list(range(len(items))):
+            raise ValueError(f"incomplete entry {key_name!r} of {field_name!r} in {str(path)!r}")
+        values.setdefault(field_name, {})[key_name] = tuple(items[i] for i in range(len(items)))
+    for field_name, params in optimizer_params.items():
+        cls_ = values.get(field_name)
+        if not isinstance(cls_, type):
+            raise ValueError(f"optimizer parameters without an optimizer for {field_name!r} in {str(path)!r}")
+        values[field_name] = cls_(**params)
+    for field_name, value in list(values.items()):
+        if isinstance(value, type):  # an optimizer without hyper-parameters (GD)
+            values[field_name] = value()
     for field_name, items in tuples.items():
         length = values.get(field_name, len(items))
         if sorted(items) != list(range(length)):
@@ -208,7 +257,7 @@ def to_xarray(result):
     attrs.update(
         stop_time=float(result.stop_time),
         learning_rate=float(result.learning_rate),
-        optimizer=result.optimizer,
+        optimizer=repr(result.optimizer),
         substeps=int(result.substeps),
         ablation=result.ablation or "",
     )

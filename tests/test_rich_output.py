@@ -94,7 +94,15 @@ def _assert_same(a, b):
             for u, v in zip(x, y):
                 np.testing.assert_array_equal(u, v)
         elif isinstance(x, dict):
-            assert set(y) <= set(x)
+            assert set(y) == set(x)
+            for key in x:
+                xs = x[key] if isinstance(x[key], tuple) else (x[key],)
+                ys = y[key] if isinstance(y[key], tuple) else (y[key],)
+                assert len(xs) == len(ys)
+                for u, v in zip(xs, ys):
+                    np.testing.assert_array_equal(u, v)
+        elif dataclasses.is_dataclass(x):
+            assert x == y  # optimizer objects: same class and hyper-parameters
         else:
             np.testing.assert_array_equal(x, y)  # bit-exact: float64 round trip through .npz
 
@@ -106,7 +114,13 @@ def test_results_round_trip_through_npz_without_pickle(tmp_path):
     )
     flow = linflow.integrate_flow(problem, w0, t_span=(0.0, 1.0), t_eval=np.linspace(0.0, 1.0, 5))
     central = linflow.integrate_central_flow(problem, w0, learning_rate=0.05, n_steps=10)
-    for result in (gd, flow, central):
+    rmsprop = linflow.integrate_central_flow(
+        problem, w0, learning_rate=0.01, n_steps=5, optimizer=linflow.optimizers.RMSProp(beta2=0.9)
+    )
+    adam = linflow.simulate_descent(
+        problem, w0, learning_rate=[0.01], n_steps=5, optimizer=linflow.optimizers.Adam(), backend="numpy"
+    )
+    for result in (gd, flow, central, rmsprop, adam):
         path = result.save(tmp_path / type(result).__name__)
         assert path.suffix == ".npz"
         with np.load(path, allow_pickle=False) as archive:  # readable without pickle
