@@ -416,7 +416,7 @@ class MatrixCompletion(Loss):
 
     @property
     def n_observed(self) -> int:
-        """|Ω|."""
+        """Number ``|Ω|`` of observed entries."""
         return int(self._mask.sum())
 
     def value(self, end_to_end_matrix):
