@@ -34,6 +34,7 @@ leaves 0 upwards.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, Radau
@@ -69,7 +70,7 @@ class PatternFlow:
     """Raw outcome of :func:`integrate_pattern_flow` (``integrate_flow`` wraps it)."""
 
     t_stop: float
-    sol: object
+    sol: Optional[OdeSolution]  # dense output over [t0, t_stop]; None if no step was taken
     status: Status
     message: str
     n_evaluations: int

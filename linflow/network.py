@@ -160,7 +160,7 @@ def prefix_suffix_products(weights) -> tuple:
     prefix = [np.eye(weights[0].shape[-1])]
     for j in range(n):
         prefix.append(weights[j] @ prefix[j])
-    suffix = [None] * n
+    suffix: list = [None] * n
     suffix[n - 1] = np.eye(weights[-1].shape[-2])
     for j in range(n - 2, -1, -1):
         suffix[j] = suffix[j + 1] @ weights[j + 1]

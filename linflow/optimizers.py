@@ -47,6 +47,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 from typing import ClassVar, NamedTuple, Optional
@@ -59,7 +60,7 @@ __all__ = ["Optimizer", "GD", "Momentum", "ScalarRMSProp", "RMSProp", "Adam", "a
 def _check_beta(value, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number in [0, 1); got {name}={value!r}")
-    if not 0.0 <= value < 1.0:
+    if not 0.0 <= float(value) < 1.0:
         raise ValueError(f"{name} must lie in [0, 1); got {name}={value!r}")
     return float(value)
 
@@ -76,7 +77,7 @@ def _check_open_beta(value, name: str) -> float:
 def _check_eps(value) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"eps must be a real number; got eps={value!r}")
-    if not np.isfinite(value) or value < 0:
+    if not math.isfinite(float(value)) or float(value) < 0:
         raise ValueError(f"eps must be finite and ≥ 0; got eps={value!r}")
     return float(value)
 
@@ -101,12 +102,12 @@ class MomentumState(NamedTuple):
 
 
 class SecondMomentState(NamedTuple):
-    count: int  # steps taken
+    count: int  # type: ignore[assignment]  # steps taken (shadows tuple.count, never called here)
     nu: object  # ν_k: per-trajectory array (scalar) or per-layer arrays (diagonal)
 
 
 class AdamState(NamedTuple):
-    count: int
+    count: int  # type: ignore[assignment]  # steps taken (shadows tuple.count, never called here)
     mu: tuple  # m_k per layer
     nu: tuple  # v_k per layer
 

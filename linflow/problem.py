@@ -239,7 +239,7 @@ class Problem:
     def residual(self, end_to_end_matrix: np.ndarray) -> np.ndarray:
         """``W_e − Φ`` (whitened) or ``W_e X − Y`` (regression); batched inputs broadcast."""
         self._require_squared("residual")
-        return self.loss_function.residual(end_to_end_matrix)
+        return self.loss_function.residual(end_to_end_matrix)  # type: ignore[attr-defined]  # squared losses
 
     def end_to_end_loss(self, end_to_end_matrix: np.ndarray):
         """``L(W_e)``; a batch of end-to-end matrices gives an array of losses."""
@@ -340,7 +340,7 @@ class Problem:
         d_prefix = [np.zeros_like(prefix[0])]
         for j in range(n):
             d_prefix.append(v[j] @ prefix[j] + weights[j] @ d_prefix[j])
-        d_suffix = [None] * n
+        d_suffix: list = [None] * n
         d_suffix[n - 1] = np.zeros_like(suffix[n - 1])
         for j in range(n - 2, -1, -1):
             d_suffix[j] = d_suffix[j + 1] @ weights[j + 1] + suffix[j + 1] @ v[j + 1]
