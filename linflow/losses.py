@@ -175,11 +175,12 @@ class Loss:
     def check_widths(self, input_dim: int, output_dim: int) -> None:
         """Raise ``ValueError`` if the data do not fit a network ``d_0 = input_dim``, ``d_N = output_dim``."""
         sources = self._width_sources
-        for k, (label, want, got) in enumerate((("input", self.input_dim, input_dim), ("output", self.output_dim, output_dim))):
+        for k, (label, want, got) in enumerate(
+            (("input", self.input_dim, input_dim), ("output", self.output_dim, output_dim))
+        ):
             if want is not None and want != got:
                 raise ValueError(
-                    f"{sources[k]} fixes the {label} width to {want} ({self!r}); got a network with "
-                    f"{label} width {got}"
+                    f"{sources[k]} fixes the {label} width to {want} ({self!r}); got a network with {label} width {got}"
                 )
 
     def __repr__(self) -> str:
@@ -360,7 +361,9 @@ class MatrixSensing(Loss):
         return np.einsum("...i,ijk->...jk", r, self._A) / self.n_measurements
 
     def hvp(self, end_to_end_matrix, direction):
-        dr = self._measure(np.broadcast_to(direction, np.broadcast_shapes(np.shape(end_to_end_matrix), np.shape(direction))))
+        dr = self._measure(
+            np.broadcast_to(direction, np.broadcast_shapes(np.shape(end_to_end_matrix), np.shape(direction)))
+        )
         return np.einsum("...i,ijk->...jk", dr, self._A) / self.n_measurements
 
 
@@ -397,7 +400,9 @@ class MatrixCompletion(Loss):
         if values.shape != mask.shape:
             raise ValueError(f"values must have the shape of mask {mask.shape}; got values.shape={values.shape}")
         if np.any(np.isnan(values[mask])):
-            raise ValueError(f"values must be finite on the mask; got {int(np.sum(np.isnan(values[mask])))} NaN observed entries")
+            raise ValueError(
+                f"values must be finite on the mask; got {int(np.sum(np.isnan(values[mask])))} NaN observed entries"
+            )
         self._mask = _frozen(mask.copy())
         self._values = values
         self._filled = _frozen(np.where(mask, values, 0.0))
@@ -427,7 +432,9 @@ class MatrixCompletion(Loss):
         return self._weight * (end_to_end_matrix - self._filled)
 
     def hvp(self, end_to_end_matrix, direction):
-        return self._weight * np.broadcast_to(direction, np.broadcast_shapes(np.shape(end_to_end_matrix), np.shape(direction)))
+        return self._weight * np.broadcast_to(
+            direction, np.broadcast_shapes(np.shape(end_to_end_matrix), np.shape(direction))
+        )
 
     def curvature_bound(self):
         """``∇²L = mask ⊙ · /|Ω|``: norm ``1/|Ω|``."""
@@ -521,7 +528,9 @@ class Logistic(OutputLoss):
         if arr.dtype.kind not in "iuf":
             raise TypeError(f"labels must be a real array of ±1; got labels of dtype {arr.dtype}")
         if arr.shape != (self.n_samples,):
-            raise ValueError(f"labels must have shape ({self.n_samples},) (one per column of X); got labels.shape={arr.shape}")
+            raise ValueError(
+                f"labels must have shape ({self.n_samples},) (one per column of X); got labels.shape={arr.shape}"
+            )
         if not np.all((arr == 1) | (arr == -1)):
             bad = arr[(arr != 1) & (arr != -1)]
             raise ValueError(f"labels must be −1 or +1; got labels containing {bad[:3].tolist()}")
@@ -586,7 +595,9 @@ class CrossEntropy(OutputLoss):
         if arr.dtype.kind not in "iu":
             raise TypeError(f"labels must be an integer array of class indices; got labels of dtype {arr.dtype}")
         if arr.shape != (self.n_samples,):
-            raise ValueError(f"labels must have shape ({self.n_samples},) (one per column of X); got labels.shape={arr.shape}")
+            raise ValueError(
+                f"labels must have shape ({self.n_samples},) (one per column of X); got labels.shape={arr.shape}"
+            )
         if np.any(arr < 0):
             raise ValueError(f"labels must be class indices ≥ 0; got min(labels)={int(arr.min())}")
         if n_classes is not None:
@@ -714,7 +725,9 @@ class EndToEnd(Loss):
             if isinstance(curvature_bound, bool) or not isinstance(curvature_bound, numbers.Real) or not (
                 np.isfinite(curvature_bound) and curvature_bound >= 0
             ):
-                raise ValueError(f"curvature_bound must be a finite number ≥ 0; got curvature_bound={curvature_bound!r}")
+                raise ValueError(
+                    f"curvature_bound must be a finite number ≥ 0; got curvature_bound={curvature_bound!r}"
+                )
             curvature_bound = float(curvature_bound)
         self._curvature_bound = curvature_bound
 

@@ -201,8 +201,12 @@ def plot_bounds_vs_depth(table):
     """
     plt = _pyplot()
     depth = table.column("depth")
-    lo = np.array([np.nanmin(r["critical"].lower) if np.any(np.isfinite(r["critical"].lower)) else np.nan for r in table.rows])
-    hi = np.array([np.nanmax(r["critical"].lower) if np.any(np.isfinite(r["critical"].lower)) else np.nan for r in table.rows])
+    lo = np.array(
+        [np.nanmin(r["critical"].lower) if np.any(np.isfinite(r["critical"].lower)) else np.nan for r in table.rows]
+    )
+    hi = np.array(
+        [np.nanmax(r["critical"].lower) if np.any(np.isfinite(r["critical"].lower)) else np.nan for r in table.rows]
+    )
     fig, (ax, ax_r) = plt.subplots(1, 2, figsize=(10, 4))
     ax.semilogy(depth, table.column("eta_arora"), "s-", color="C2", label="η_ACGH (Arora et al. 2019, Thm 1)")
     ax.semilogy(depth, table.column("eta_stability"), "k--", label="2/S at the balanced minimum")

@@ -5,9 +5,9 @@ engines' refusals."""
 import numba
 import numpy as np
 import pytest
+from descent_agreement import assert_agrees_with_reference, loss_cases, loss_data
 from hypothesis import given, settings
 
-from descent_agreement import assert_agrees_with_reference, loss_cases, loss_data
 from linflow import DeepLinearNetwork, Problem, flatten, init, simulate_descent
 from linflow import losses as ll
 

@@ -4,7 +4,9 @@ import copy
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, strategies as st
+from _homogeneous_cases import complex_step_gradient, homogeneous_cases, pattern_margin
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 import linflow._hessian as hessian_module
 from linflow import (
@@ -16,8 +18,6 @@ from linflow import (
     flatten,
     unflatten,
 )
-
-from _homogeneous_cases import complex_step_gradient, homogeneous_cases, pattern_margin
 
 
 # ---------------------------------------------------------------------------- construction
@@ -197,10 +197,16 @@ def test_hessian_matches_finite_differences_of_gradient_inside_pattern(case):
     theta = flatten(weights)
     shapes = prob.network.shapes
     h = 1e-6
-    fd = np.array([
-        (flatten(prob.gradient(unflatten(theta + h * e, shapes))) - flatten(prob.gradient(unflatten(theta - h * e, shapes)))) / (2 * h)
-        for e in np.eye(theta.size)
-    ]).T
+    fd = np.array(
+        [
+            (
+                flatten(prob.gradient(unflatten(theta + h * e, shapes)))
+                - flatten(prob.gradient(unflatten(theta - h * e, shapes)))
+            )
+            / (2 * h)
+            for e in np.eye(theta.size)
+        ]
+    ).T
     # O(h²)·|∇³f| truncation + O(eps/h)·|∇f| rounding: ~1e-9 relative to the gradient scale.
     scale = max(1.0, np.abs(hess).max(), np.abs(flatten(prob.gradient(weights))).max())
     assert np.allclose(hess, fd, atol=1e-7 * scale, rtol=1e-6)

@@ -203,8 +203,16 @@ def test_attributes_describe_each_loss():
         (lambda: ll.MatrixSensing(np.ones((3, 2, 2)), np.ones(2)), ValueError, "b must have"),
         (lambda: ll.MatrixCompletion(np.zeros((2, 2), dtype=bool), np.ones((2, 2))), ValueError, "at least one"),
         (lambda: ll.MatrixCompletion(np.ones((2, 2)), np.ones((2, 2))), TypeError, "mask must be a boolean"),
-        (lambda: ll.MatrixCompletion(np.eye(2, dtype=bool), [[np.nan, 0.0], [0.0, 1.0]]), ValueError, "finite on the mask"),
-        (lambda: ll.MatrixCompletion(np.eye(2, dtype=bool), [[1.0, np.inf], [0.0, 1.0]]), ValueError, "values must be finite"),
+        (
+            lambda: ll.MatrixCompletion(np.eye(2, dtype=bool), [[np.nan, 0.0], [0.0, 1.0]]),
+            ValueError,
+            "finite on the mask",
+        ),
+        (
+            lambda: ll.MatrixCompletion(np.eye(2, dtype=bool), [[1.0, np.inf], [0.0, 1.0]]),
+            ValueError,
+            "values must be finite",
+        ),
         (lambda: ll.Logistic(np.ones((2, 2)), [1, 0]), ValueError, r"labels must be −1 or \+1"),
         (lambda: ll.Logistic(np.ones((2, 2)), [1, -1, 1]), ValueError, "labels must have shape"),
         (lambda: ll.CrossEntropy(np.ones((2, 2)), [0.0, 1.0]), TypeError, "integer"),

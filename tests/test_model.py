@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from linflow import DeepLinearNetwork, Problem, balancedness, end_to_end, flatten, unflatten
 
@@ -61,10 +62,16 @@ def test_gradient_matches_complex_step_and_central_differences(case):
     # Central differences: O(h²) truncation + O(eps/h) rounding, h = 1e-6 → ~1e-6 relative.
     theta = flatten(weights)
     h = 1e-6
-    fd = np.array([
-        (prob.loss(unflatten(theta + h * e, prob.network.shapes)) - prob.loss(unflatten(theta - h * e, prob.network.shapes))) / (2 * h)
-        for e in np.eye(theta.size)
-    ])
+    fd = np.array(
+        [
+            (
+                prob.loss(unflatten(theta + h * e, prob.network.shapes))
+                - prob.loss(unflatten(theta - h * e, prob.network.shapes))
+            )
+            / (2 * h)
+            for e in np.eye(theta.size)
+        ]
+    )
     fscale = max(1.0, abs(prob.loss(weights)))
     assert np.allclose(grad, fd, rtol=1e-5, atol=1e-5 * fscale)
 

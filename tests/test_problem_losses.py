@@ -55,12 +55,17 @@ cases = st.tuples(
 
 def _fd_gradient_check(problem, w, rng):
     v = tuple(rng.standard_normal(x.shape) for x in w)
-    shifted = lambda s: tuple(a + s * b for a, b in zip(w, v))
+
+    def shifted(s):
+        return tuple(a + s * b for a, b in zip(w, v))
+
     fd = (problem.loss(shifted(_FD_STEP)) - problem.loss(shifted(-_FD_STEP))) / (2 * _FD_STEP)
     g = problem.gradient(w)
     analytic = float(flatten(g) @ flatten(v))
     assert abs(fd - analytic) <= _FD_RTOL * (1.0 + abs(problem.loss(w)) + np.abs(flatten(g)) @ np.abs(flatten(v)))
-    fd_hvp = (flatten(problem.gradient(shifted(_FD_STEP))) - flatten(problem.gradient(shifted(-_FD_STEP)))) / (2 * _FD_STEP)
+    fd_hvp = (flatten(problem.gradient(shifted(_FD_STEP))) - flatten(problem.gradient(shifted(-_FD_STEP)))) / (
+        2 * _FD_STEP
+    )
     hvp = flatten(problem.hvp(w, v))
     assert np.max(np.abs(fd_hvp - hvp)) <= _FD_RTOL * (1.0 + np.max(np.abs(hvp)))
     return v
@@ -374,7 +379,9 @@ def test_central_flow_runs_for_the_logistic_loss():
 
 def test_central_flow_refuses_activated_networks():
     rng = np.random.default_rng(13)
-    problem = Problem(HomogeneousNetwork((2, 3, 1), "relu"), X=rng.standard_normal((2, 4)), Y=rng.standard_normal((1, 4)))
+    problem = Problem(
+        HomogeneousNetwork((2, 3, 1), "relu"), X=rng.standard_normal((2, 4)), Y=rng.standard_normal((1, 4))
+    )
     w0 = tuple(rng.standard_normal(s) for s in problem.network.shapes)
     with pytest.raises(TypeError, match="need a deep linear network"):
         linflow.integrate_central_flow(problem, w0, learning_rate=0.1, n_steps=2)

@@ -2,10 +2,8 @@
 
 import textwrap
 
-import numpy as np
 import pytest
 
-import linflow
 from linflow.user_problem import load_problem
 
 SOURCE = textwrap.dedent(

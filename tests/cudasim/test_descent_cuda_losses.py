@@ -4,9 +4,9 @@ every CUDA thread as a Python thread)."""
 
 import numpy as np
 import pytest
+from descent_agreement import Case, assert_agrees_with_reference, loss_cases, loss_data
 from hypothesis import given, settings
 
-from descent_agreement import Case, assert_agrees_with_reference, loss_cases, loss_data
 from linflow import DeepLinearNetwork, Problem, Status, init, simulate_descent
 
 pytestmark = [pytest.mark.cudasim, pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")]
