@@ -183,6 +183,12 @@ class Problem:
         ``Jᵀ∇²L J ⪰ 0``, which needs a convex L (Elkabetz & Cohen 2021, Lemma 1's setting)."""
         return self.loss_function.is_convex and self.curvature_bounds_apply
 
+    @property
+    def hvp_is_exact(self) -> bool:
+        """False when Hessian-vector products (and so Hessians, sharpness, λ_min, the central flow)
+        come from finite differences: an :class:`~linflow.losses.EndToEnd` loss without ``hvp``."""
+        return self.loss_function.hvp_is_exact
+
     # ------------------------------------------------------------------ old attributes (squared losses)
     @property
     def is_whitened(self) -> bool:

@@ -232,7 +232,8 @@ def test_problems_answer_their_own_questions():
     leaky = Problem(HomogeneousNetwork((2, 3, 1), "leaky_relu", negative_slope=0.2), X=rng.standard_normal((2, 4)),
                     Y=rng.standard_normal((1, 4)))
     assert (leaky.activation_slope, leaky.is_activated, leaky.has_end_to_end) == (0.2, True, False)
-    assert isinstance(linear.loss_function, ll.Whitened) and linear.is_whitened
+    assert isinstance(linear.loss_function, ll.Whitened) and linear.is_whitened and linear.hvp_is_exact
+    assert not Problem(DeepLinearNetwork((2, 2)), make_loss("end_to_end", 2, 2, rng)).hvp_is_exact
     assert isinstance(leaky.loss_function, ll.Regression) and leaky.n_samples == 4
     completion = Problem(DeepLinearNetwork((2, 2)), ll.MatrixCompletion(np.eye(2, dtype=bool), np.eye(2)))
     assert completion.target is None and completion.X is None and not completion.is_whitened
