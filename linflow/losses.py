@@ -97,10 +97,6 @@ def _check_samples(X, name: str = "X") -> np.ndarray:
     return X
 
 
-def _transpose(a: np.ndarray) -> np.ndarray:
-    return np.swapaxes(a, -1, -2)
-
-
 #: Central differences of a smooth map have truncation error O(h²) and rounding error
 #: O(ε_mach/h); h = ε_mach^{1/3} (relative to the scales of the point and the direction) balances
 #: them, giving about 1e-10 relative accuracy (Nocedal & Wright 2006, Sec. 8.1).

@@ -2,10 +2,8 @@
 
 import textwrap
 
-import numpy as np
 import pytest
 
-import linflow
 from linflow.user_problem import load_problem
 
 SOURCE = textwrap.dedent(
@@ -60,7 +58,7 @@ def test_gd_gf_figure_takes_a_problem(user_file):
     from linflow import figures
 
     problem, _ = load_problem(f"{user_file}:problem")
-    fig, data = figures.build("gd-gf-distance", problem=problem, horizon=0.5, learning_rates=(0.1, 0.05))
+    _fig, data = figures.build("gd-gf-distance", problem=problem, horizon=0.5, learning_rates=(0.1, 0.05))
     assert data["problem"] is problem
     # GD is Euler's method for GF: the distance shrinks with η.
     d = data["comparison"].max_distance
