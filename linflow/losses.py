@@ -23,7 +23,11 @@ Attributes every loss has (engines read these instead of testing classes):
 * ``acts_on_outputs`` — True for losses of the outputs on data ``X`` (then ``loss.X`` is the data);
 * ``is_convex`` — convex in ``W_e`` (resp. in the outputs): the hypothesis of the λ_min bound;
 * ``has_constant_hessian`` — ``∇²L`` does not depend on ``W_e`` (squared-type losses);
-* ``hvp_is_exact`` — False only for an :class:`EndToEnd` loss without ``hvp``.
+* ``hvp_is_exact`` — False only for an :class:`EndToEnd` loss without ``hvp``;
+* ``curvature_bound()`` — a global bound ℓ on ``‖∇²L‖`` (every built-in loss has one; an
+  :class:`EndToEnd` loss only if declared). The Elkabetz–Cohen smoothness bound needs it; the
+  λ_min bound needs it *and* ``is_convex`` (:mod:`linflow.curvature`). On ReLU networks the
+  curvature bounds are derived for the regression loss only.
 
 Methods, all batched over leading axes (a batch of trajectories):
 
@@ -135,6 +139,13 @@ class Loss:
     output_dim: int | None = None
     #: The data arguments that fix ``(d_0, d_N)``, named in shape errors.
     _width_sources = ("the data", "the data")
+
+    def __setstate__(self, state: dict) -> None:
+        # Unpickling makes fresh, writable arrays: the data stay read-only.
+        for value in state.values():
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+        self.__dict__.update(state)
 
     def value(self, end_to_end_matrix: np.ndarray):
         """``L(E)``; a batch ``(..., d_N, d_0)`` gives an array of shape ``(...)``."""
