@@ -330,13 +330,13 @@ class HomogeneousProblem(Problem):
 
     @property
     def curvature_bounds_apply(self) -> bool:
-        """The per-sample pattern bounds (``linflow/_pattern_curvature.py``) are derived for the
-        regression loss only."""
-        return self.loss_function.kind == "regression"
+        """The per-sample pattern bounds (``linflow/_pattern_curvature.py``) need a bound on the
+        per-sample output Hessian (``loss.output_curvature_bound()``)."""
+        return self.loss_function.output_curvature_bound() is not None
 
     @property
     def lambda_min_bound_applies(self) -> bool:
-        return self.curvature_bounds_apply
+        return self.curvature_bounds_apply and self.loss_function.is_convex
 
     def __repr__(self) -> str:
         net = self.network

@@ -26,8 +26,8 @@ Attributes every loss has (engines read these instead of testing classes):
 * ``hvp_is_exact`` — False only for an :class:`EndToEnd` loss without ``hvp``;
 * ``curvature_bound()`` — a global bound ℓ on ``‖∇²L‖`` (every built-in loss has one; an
   :class:`EndToEnd` loss only if declared). The Elkabetz–Cohen smoothness bound needs it; the
-  λ_min bound needs it *and* ``is_convex`` (:mod:`linflow.curvature`). On ReLU networks the
-  curvature bounds are derived for the regression loss only.
+  λ_min bound needs it *and* ``is_convex`` (:mod:`linflow.curvature`); on ReLU networks the
+  per-sample bounds use ``output_curvature_bound()`` (a bound on every sample's output Hessian).
 
 Methods, all batched over leading axes (a batch of trajectories):
 
