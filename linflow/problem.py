@@ -260,8 +260,8 @@ class Problem:
         return self.loss_function.hvp(end_to_end_matrix, direction)
 
     # ------------------------------------------------------------------ weight-space objective
-    #: Weight-space invariants whose GD drift the engines report (theory.md §3); the
-    #: homogeneous subclass monitors the per-neuron diagonals instead (theory.md §5).
+    #: Weight-space invariants of GF whose GD drift the engines report (Arora, Cohen & Hazan 2018,
+    #: Thm 1); the homogeneous subclass monitors the per-neuron diagonals instead (Du, Hu & Lee 2018).
     _balancedness = staticmethod(balancedness)
 
     def _check(self, weights):
