@@ -245,7 +245,7 @@ class Problem:
     def residual(self, end_to_end_matrix: np.ndarray) -> np.ndarray:
         """``W_e − Φ`` (whitened) or ``W_e X − Y`` (regression); batched inputs broadcast."""
         self._require_squared("residual")
-        return self.loss_function.residual(end_to_end_matrix)
+        return self.loss_function.residual(end_to_end_matrix)  # type: ignore[attr-defined]
 
     def end_to_end_loss(self, end_to_end_matrix: np.ndarray):
         """``L(W_e)``; a batch of end-to-end matrices gives an array of losses."""
