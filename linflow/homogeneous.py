@@ -9,13 +9,13 @@ activation-pattern changes the network is a deep linear network per sample,
 ``h(x_i) = W_N D_{N−1,i} W_{N−1} ⋯ D_{1,i} W_1 x_i`` with diagonal masks ``D_{k,i} = σ'(z_{k,i})``
 (theory.md §5 [checked]). Everything here follows from that:
 
-* gradient — backpropagation of the loss's output gradient ``∇ℓ(h(X))``, with the convention ``σ'(0) = α`` (the left derivative; ReLU gets
-  ``σ'(0) = 0``, as in PyTorch). The convention never changes the rescaling identities, because
+* gradient — backpropagation of the loss's output gradient ``∇ℓ(h(X))``, with the convention
+  ``σ'(0) = α`` (the left derivative; ReLU gets ``σ'(0) = 0``, as in PyTorch). The convention never changes the rescaling identities, because
   ``σ'(z) z = σ(z)`` holds at ``z = 0`` for any choice.
 * Hessian — exists where the pattern is locally constant and equals the Hessian of the per-sample
-  deep linear network with the masks frozen: the Gauss–Newton part ``Jᵀ∇²ℓ J`` (``(1/m) Σ_i J_iᵀJ_i``
-  for regression) plus the second-order part ``Σ_i ⟨∇ℓ_i, ∂²ŷ_i⟩`` (all pairs of distinct layers). Computed here by
-  forward-mode differentiation of backpropagation with the masks frozen (Pearlmutter 1994).
+  deep linear network with the masks frozen: the Gauss–Newton part ``Jᵀ∇²ℓ J``
+  (``(1/m) Σ_i J_iᵀJ_i`` for regression) plus the second-order part ``Σ_i ⟨∇ℓ_i, ∂²ŷ_i⟩`` (all
+  pairs of distinct layers). Computed here by forward-mode differentiation of backpropagation with the masks frozen (Pearlmutter 1994).
 * boundary — a point is reported as *on an activation boundary* when the sign of some hidden
   pre-activation cannot be certified from floating-point arithmetic (see
   :meth:`HomogeneousProblem.boundary_mask`); Hessian-based methods then raise
