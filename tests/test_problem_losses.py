@@ -311,7 +311,6 @@ def test_central_flow_runs_for_matrix_completion():
 
 
 # ---------------------------------------------------------------------- package layout
-@pytest.mark.xfail(reason="descent ↔ _descent_numpy until DescentSetup leaves descent.py (branch optim)", strict=False)
 def test_no_import_cycles_in_the_package():
     import ast
     import pathlib
