@@ -239,7 +239,7 @@ def _forward_loss(
     if loss_code == END_TO_END:
         return  # the user's loss of W_e: ``loss_hook`` in :func:`_run_chunks`
     if loss_code == SENSING:
-        _sensing_loss(delta, top * LANES, y, aux, d_out * cols, loss)
+        _sensing_loss(delta, top * LANES, y, aux, d_out * cols, loss, res)
     elif loss_code == COMPLETION:
         _completion_loss(delta, top * LANES, y, aux, d_out * cols, loss)
     elif e2e:
@@ -388,27 +388,29 @@ def end_to_end_kernel(loss):
 
 
 @njit(**_JIT)
-def _sensing_loss(buf, q, b, a, n, loss):
+def _sensing_loss(buf, q, b, a, n, loss, r):
     """Matrix sensing on ``E = W_e`` (``n = d_N d_0`` entries at flat index ``q``), in place
     ``E ← ∇L(E)``: ``r_i = ⟨A_i, E⟩ − b_i``, ``L = (1/2m) Σ r_i²``, ``∇L = (Σ_i r_i A_i)/m``
-    (Arora, Cohen, Hu & Luo 2019, Sec. 2); ``a`` is A as ``(m, n)``, ``b`` is ``(1, m)``.
+    (Arora, Cohen, Hu & Luo 2019, Sec. 2); ``a`` is A as ``(m, n)``, ``b`` is ``(1, m)``,
+    ``r`` scratch for the m residuals (8 lanes each). Every lane at once: A and b are shared.
     """
+    prefer_wide_vectors()
     m = a.shape[0]
-    r = np.empty(m)
-    for t in range(LANES):
-        total = 0.0
-        for i in range(m):
-            s = 0.0
-            for e in range(n):
-                s += a[i, e] * buf[q + e * LANES + t]
-            r[i] = s - b[0, i]
-            total += r[i] * r[i]
-        loss[t] = 0.5 / m * total
+    total = vzero()
+    for i in range(m):
+        s = vzero()
         for e in range(n):
-            g = 0.0
-            for i in range(m):
-                g += r[i] * a[i, e]
-            buf[q + e * LANES + t] = g / m
+            s = vfma(vbroadcast(a, i * n + e), vload(buf, q + e * LANES), s)
+        ri = vsub(s, vbroadcast(b, i))
+        vstore(r, i * LANES, ri)
+        total = vfma(ri, ri, total)
+    vstore(loss, 0, vmul(vsplat(0.5 / m), total))
+    count = vsplat(float(m))
+    for e in range(n):
+        g = vzero()
+        for i in range(m):
+            g = vfma(vload(r, i * LANES), vbroadcast(a, i * n + e), g)
+        vstore(buf, q + e * LANES, vdiv(g, count))
 
 
 @njit(**_JIT)
@@ -427,15 +429,24 @@ def _completion_loss(buf, q, filled, weight, n, loss):
 
 
 @njit(**_JIT)
-def _log1p_exp(v):
-    """``log(1 + e^v)`` = NumPy's ``logaddexp(0, v)``, its algorithm step for step (no overflow)."""
-    if v == 0.0:
-        return np.log(2.0)
-    if -v > 0.0:
-        return np.log1p(np.exp(v))
-    if -v <= 0.0:
-        return v + np.log1p(np.exp(-v))
-    return -v  # NaN
+def _softplus_pair(q):
+    """``(log(1 + e^{−q}), log(1 + e^{q}))``, each exactly NumPy's ``logaddexp(0, ∓q)``.
+
+    NumPy evaluates ``logaddexp(0, v)`` as ``log 2`` for ``v = 0``, ``log1p(exp(v))`` for
+    ``v < 0`` and ``v + log1p(exp(−v))`` otherwise (NaN passes). Both members share the one
+    ``log1p(exp(−|q|))``, so the pair costs one ``exp`` and one ``log1p`` with the reference's
+    operations, value for value.
+    """
+    if q == 0.0:
+        half = np.log(2.0)
+        return half, half
+    if q > 0.0:
+        t = np.log1p(np.exp(-q))
+        return t, q + t
+    if q < 0.0:
+        t = np.log1p(np.exp(q))
+        return -q + t, t
+    return q, q  # NaN
 
 
 @njit(**_JIT)
@@ -455,9 +466,9 @@ def _output_loss(buf, q, labels, rows, cols, loss_code, loss):
             if loss_code == LOGISTIC:
                 y = labels[0, i]
                 e = q + i * LANES + t
-                margin = buf[e] * y
-                total += _log1p_exp(-margin)
-                buf[e] = -y * np.exp(-_log1p_exp(margin)) / m
+                loss_i, softplus_q = _softplus_pair(buf[e] * y)  # log(1 + e^{∓q}), q the margin
+                total += loss_i
+                buf[e] = -y * np.exp(-softplus_q) / m  # −y σ(−q)/m
             else:
                 top = -np.inf
                 for c in range(rows):
@@ -780,7 +791,10 @@ def _run_chunks(first, last, one, prob, run, out):
         d_off[j] = (j & 1) * rows * cols
     delta = _aligned_zeros(2 * rows * cols * LANES)
     z = _aligned_zeros(h_off[-1] * LANES if activated else LANES)
-    res = _aligned_zeros(widths[-1] * x.shape[1] * LANES if e2e else LANES)  # R = W_e X − Y
+    # R = W_e X − Y (linear data loss through W_e), or the residuals of matrix sensing
+    res = _aligned_zeros(
+        widths[-1] * x.shape[1] * LANES if e2e else (aux.shape[0] * LANES if loss_code == SENSING else LANES)
+    )
     bal0 = _aligned_zeros(b_off[-1] * LANES)
     gram = _aligned_zeros(rows * rows * LANES if track else LANES)
     loss = _aligned_zeros(one * LANES)  # (one: not a literal, which would compile another copy)
