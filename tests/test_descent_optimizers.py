@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from descent_agreement import assert_agrees_with_reference, optimizer_cases
+from descent_agreement import assert_agrees_with_reference, loss_cases, optimizer_cases
 from linflow import DeepLinearNetwork, HomogeneousNetwork, Problem, Status, flatten, init, simulate_descent
 from linflow._descent_numba import LANES
 from linflow.network import unflatten
@@ -143,3 +143,12 @@ def test_user_optimizer_runs_on_the_reference_and_is_refused_by_compiled_engines
     for backend in ("numba", "cuda"):
         with pytest.raises(ValueError, match="backend='numpy'"):
             simulate_descent(prob, w, learning_rate=0.01, n_steps=1, optimizer=_SignDescent(), backend=backend)
+
+
+@settings(max_examples=25)
+@given(optimizer_cases(base=loss_cases(max_width=4, max_depth=3, max_batch=6, max_steps=15)))
+def test_numba_matches_reference_for_every_optimizer_and_loss(case):
+    kw = dict(learning_rate=case.learning_rate, **case.kwargs)
+    fast = simulate_descent(case.problem, case.weights0, backend="numba", **kw)
+    ref = simulate_descent(case.problem, case.weights0, backend="numpy", **kw)
+    assert_agrees_with_reference(fast, ref, case)
