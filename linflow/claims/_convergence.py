@@ -33,7 +33,7 @@ from ._common import (
     worst_sample,
 )
 
-__all__ = ["GLOBAL_CONVERGENCE", "ARORA2019", "MARGIN_RATE", "DESCENT"]
+__all__ = ["GLOBAL_CONVERGENCE", "ARORA2019", "MARGIN_RATE", "MARGIN_RATE_SQUARE", "NON_SQUARE_COUNTEREXAMPLE", "DESCENT"]
 
 
 # =========================================================================== 4. global convergence
@@ -222,45 +222,98 @@ ARORA2019 = Claim(
 
 
 # =========================================================================== 7. GF margin rate
+def _margin_widths(draw, *, square: bool) -> tuple:
+    """Widths of a margin instance: depth 1–4, any d_0, d_N (equal when ``square``), hidden ≥ min.
+
+    A hidden width below min(d_0, d_N) is outside the theorem: W_e then has rank < min(d_0, d_N),
+    so ‖W_e − Φ‖_F ≥ σ_min(Φ) (Eckart–Young) and no margin c > 0 exists.
+    """
+    n = draw(st.integers(1, 4))
+    d0 = draw(st.integers(1, 3))
+    dn = d0 if square else draw(st.integers(1, 3))
+    low = min(d0, dn)
+    return (d0, *(draw(st.integers(low, max(low, 3))) for _ in range(n - 1)), dn)
+
+
 @st.composite
-def _margin_instances(draw):
-    n = draw(st.integers(2, 4))
-    d = draw(st.integers(1, 2))
-    hidden = [draw(st.integers(d, 3)) for _ in range(n - 1)]
-    w = (d, *hidden, d)
-    phi = draw(lst.targets((d, d), min_singular_value=0.5, max_singular_value=2.0))
+def _margin_instances(draw, square: bool = False):
+    w = _margin_widths(draw, square=square)
+    phi = draw(lst.targets((w[-1], w[0]), min_singular_value=0.3, max_singular_value=2.0))
     sigma_min = float(np.linalg.svd(phi, compute_uv=False).min())
-    c = draw(st.floats(0.1, 0.9)) * sigma_min
-    drawn = draw(lst.deficiency_margin_weights(w, phi, margin=c, min_distance=1e-3))
+    # Margins from the boundary c → 0 (c = 1e-3 σ_min, W_e at distance up to σ_min − c) to
+    # W_e near Φ; the measured margin c = σ_min − ‖W_e − Φ‖_F is what the bound uses.
+    c = 10.0 ** draw(st.floats(-3.0, math.log10(0.9))) * sigma_min
+    drawn = draw(lst.deficiency_margin_weights(w, phi, margin=c, min_distance=1e-3 * (sigma_min - c), max_fraction=1.0))
     return Instance(w, phi, drawn.weights, None, draw(st.floats(0.5, 3.0)))
 
 
-def _measure_margin_rate(inst: Instance) -> Measurement:
-    problem = inst.problem
-    c = margin_of(inst)
-    t = np.linspace(0.0, inst.horizon, 51)
-    flow = sample_flow(problem, inst.weights, t)
-    predicted = np.array([
-        nm.bound_value("gf_margin_rate", depth=inst.depth, margin=c, initial_loss=float(flow.losses[0]), time=float(ti))
-        for ti in t
-    ])
-    rate = 2.0 * inst.depth * c ** (2.0 * (inst.depth - 1) / inst.depth)
-    k = worst_sample(flow.losses, predicted, rtol=LOSS_RTOL, atol=LOSS_ATOL)
-    info = {"t": float(t[k]), "margin": c, "rate": rate, "ratio_at_horizon": ratio_at_end(flow.losses, predicted)}
-    return Measurement(value=float(flow.losses[k]), bound=float(predicted[k]), info=info)
+def _margin_rate_measure(bound_name: str, factor):
+    """``measure(inst)``: the GF loss against ``bound_name`` at 51 times on [0, T], worst sample."""
 
+    def measure(inst: Instance) -> Measurement:
+        problem = inst.problem
+        c = margin_of(inst)
+        t = np.linspace(0.0, inst.horizon, 51)
+        flow = sample_flow(problem, inst.weights, t)
+        predicted = nm.bound_array(bound_name, depth=inst.depth, margin=c, initial_loss=float(flow.losses[0]), time=t)
+        rate = 2.0 * factor(inst.depth) * c ** (2.0 * (inst.depth - 1) / inst.depth)
+        k = worst_sample(flow.losses, predicted, rtol=LOSS_RTOL, atol=LOSS_ATOL)
+        info = {"t": float(t[k]), "margin": c, "rate": rate, "ratio_at_horizon": ratio_at_end(flow.losses, predicted)}
+        return Measurement(value=float(flow.losses[k]), bound=float(predicted[k]), info=info)
+
+    return measure
+
+
+_MARGIN_HYPOTHESES = (
+    ("deficiency margin c > 0", lambda inst: margin_of(inst)),
+    ("ℓ(0) > 0 (W_e(0) ≠ Φ)", lambda inst: inst.problem.loss(inst.weights)),
+    ("balanced (max ‖B_j‖_F ≤ 1e-12)", lambda inst: 1e-12 - max_imbalance(inst)),
+)
+
+#: From a balanced start on widths (2, 2, 2, 1) with W_e(0) = (1, 0.3), Φ = (1, 0) (margin 0.7)
+#: the loss decays at rate ≈ 2.0, while the square form claims 2N c^{2(N−1)/N} = 3.7: at t = 3
+#: the square bound is violated by a factor ≈ 172; the general form holds (ratio ≈ 0.1).
+NON_SQUARE_COUNTEREXAMPLE = Instance(
+    (2, 2, 2, 1), np.array([[1.0, 0.0]]), balanced((2, 2, 2, 1), np.array([[1.0, 0.3]])), None, 3.0,
+)
 
 MARGIN_RATE = Claim(
     "gf_margin_rate",
-    source="Arora et al. 2019, GF rate under a margin; theory.md §3 [checked]",
-    description="Balanced init with deficiency margin c: along GF, ℓ(t) ≤ ℓ(0)·exp(−2N c^{2(N−1)/N} t).",
-    instances=_margin_instances(),
-    measure=_measure_margin_rate,
-    relation="<=",
-    hypotheses=(
-        ("deficiency margin c > 0", lambda inst: margin_of(inst)),
-        ("balanced (max ‖B_j‖_F ≤ 1e-12)", lambda inst: 1e-12 - max_imbalance(inst)),
+    source=(
+        "Arora, Cohen, Golowich & Hu 2019 (ICLR), idealized GF proof of Lemma 1: end-to-end "
+        "preconditioner ⪰ σ_min(W_e)^{2(N−1)/N}; theory.md §3 [checked]"
     ),
+    description=(
+        "Balanced init with deficiency margin c, any d_0, d_N: along GF, ℓ(t) ≤ ℓ(0)·exp(−2c^{2(N−1)/N} t)."
+    ),
+    instances=_margin_instances(),
+    measure=_margin_rate_measure("gf_margin_rate", lambda n: 1.0),
+    relation="<=",
+    hypotheses=_MARGIN_HYPOTHESES,
+    rtol=LOSS_RTOL,
+    atol=LOSS_ATOL,
+    canonical=(
+        Instance((2, 2, 2), np.diag([1.0, 0.8]), balanced((2, 2, 2), np.diag([0.7, 0.5])), None, 2.0),
+        NON_SQUARE_COUNTEREXAMPLE,
+    ),
+    summarize=summarize_rate,
+)
+
+
+MARGIN_RATE_SQUARE = Claim(
+    "gf_margin_rate_square",
+    source=(
+        "square case (d_0 = d_N) of Arora, Cohen, Golowich & Hu 2019 (ICLR), idealized GF proof of "
+        "Lemma 1, derived in this project; theory.md §3 [checked]"
+    ),
+    description=(
+        "Balanced init with deficiency margin c and a square target (d_0 = d_N): along GF, "
+        "ℓ(t) ≤ ℓ(0)·exp(−2N c^{2(N−1)/N} t). False for d_0 ≠ d_N (see gf_margin_rate)."
+    ),
+    instances=_margin_instances(square=True),
+    measure=_margin_rate_measure("gf_margin_rate_square", lambda n: float(n)),
+    relation="<=",
+    hypotheses=(("square target: d_0 = d_N", lambda inst: inst.widths[0] == inst.widths[-1]), *_MARGIN_HYPOTHESES),
     rtol=LOSS_RTOL,
     atol=LOSS_ATOL,
     canonical=(Instance((2, 2, 2), np.diag([1.0, 0.8]), balanced((2, 2, 2), np.diag([0.7, 0.5])), None, 2.0),),

@@ -12,7 +12,7 @@ hypotheses), shown in the report, never hidden or weakened.
 from __future__ import annotations
 
 from . import register
-from ._convergence import ARORA2019, DESCENT, GLOBAL_CONVERGENCE, MARGIN_RATE
+from ._convergence import ARORA2019, DESCENT, GLOBAL_CONVERGENCE, MARGIN_RATE, MARGIN_RATE_SQUARE
 from ._gd_vs_gf import CURVATURE, EC21_CERTIFICATE, LOG_INTEGRAL, ORDER
 from ._invariants import BALANCEDNESS_GD, BALANCEDNESS_GF, CLOSED_FORMS, IMBALANCE_RATE
 from ._stability import BALANCED_MIN_SHARPNESS, KREISLER, NO_CONVERGENCE, SCALAR_MIN_SHARPNESS, STABILITY
@@ -30,6 +30,7 @@ CLAIMS = (
     BALANCEDNESS_GD,
     ARORA2019,
     MARGIN_RATE,
+    MARGIN_RATE_SQUARE,
     DESCENT,
     STABILITY,
     NO_CONVERGENCE,
