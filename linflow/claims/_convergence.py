@@ -39,7 +39,11 @@ __all__ = ["GLOBAL_CONVERGENCE", "ARORA2019", "MARGIN_RATE", "MARGIN_RATE_SQUARE
 # =========================================================================== 4. global convergence
 @st.composite
 def _scalar_output_instances(draw):
-    w = draw(lst.widths(min_depth=2, max_depth=4, min_width=2, max_width=3, output_width=1))
+    # Scalar output, d_0 ≥ 2 (for d_0 = 1 the null set W_e(0) = −aφ is half of all starts, and
+    # GF from there stops at the saddle: outside the theorem), depth 1–4, hidden widths 1–3
+    # (the balanced end-to-end flow does not depend on them).
+    d0 = draw(st.integers(2, 3))
+    w = draw(lst.widths(min_depth=1, max_depth=4, min_width=1, max_width=3, input_width=d0, output_width=1))
     phi = draw(lst.targets((1, w[0]), min_singular_value=0.5, max_singular_value=2.0))
     weights = away_from_null_set(w, phi, draw(lst.near_zero_weights(w, min_scale=1e-2, max_scale=1e-1)))
     n = len(w) - 1
@@ -112,16 +116,18 @@ _ARORA_EPS_FRACTION = 1e-3
 
 @st.composite
 def _arora_instances(draw):
-    n = draw(st.integers(2, 3))
-    d = draw(st.integers(1, 2))
-    hidden = [draw(st.integers(d, 3)) for _ in range(n - 1)]
-    w = (d, *hidden, d)
-    phi = draw(lst.targets((d, d), min_singular_value=0.5, max_singular_value=1.5))
+    # Depth 2–4 (Thm 1 needs N ≥ 2), d_0 and d_N 1–3 independently (non-square, scalar input or
+    # output), hidden widths ≥ min(d_0, d_N) (below it no margin exists), margins from 0.05σ_min.
+    n = draw(st.integers(2, 4))
+    d0, dn = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    low = min(d0, dn)
+    w = (d0, *(draw(st.integers(low, 3)) for _ in range(n - 1)), dn)
+    phi = draw(lst.targets((dn, d0), min_singular_value=0.5, max_singular_value=1.5))
     sigma_min = float(np.linalg.svd(phi, compute_uv=False).min())
-    c = draw(st.floats(0.3, 0.8)) * sigma_min
+    c = draw(st.floats(0.05, 0.8)) * sigma_min
     phi_norm = float(np.linalg.norm(phi))
     delta = nm.bound_value("arora2019_balancedness", depth=n, margin=c, target_norm=phi_norm)
-    drawn = draw(lst.deficiency_margin_weights(w, phi, margin=c, max_delta=delta, min_distance=1e-3))
+    drawn = draw(lst.deficiency_margin_weights(w, phi, margin=c, max_delta=delta, min_distance=1e-3, max_fraction=1.0))
     eta_max = nm.bound_value("arora2019_step_size", depth=n, margin=c, target_norm=phi_norm)
     eta = draw(lst.learning_rates(eta_max, min_fraction=0.5, max_fraction=1.0))
     return Instance(w, phi, drawn.weights, eta)

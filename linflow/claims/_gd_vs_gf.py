@@ -62,7 +62,8 @@ def _ec21_step(problem, weights, horizon: float, fraction: float):
 
 @st.composite
 def _ec21_instances(draw):
-    w = draw(lst.widths(min_depth=2, max_depth=3, max_width=2))
+    # Depth 1–3, every width 1–3: non-square targets, d_0 = 1 or d_N = 1, hidden bottlenecks.
+    w = draw(lst.widths(min_depth=1, max_depth=3, max_width=3))
     phi = draw(lst.targets((w[-1], w[0]), min_singular_value=0.5, max_singular_value=1.5))
     weights = draw(lst.weights(w, min_value=-1.0, max_value=1.0))
     horizon = draw(st.floats(0.25, 2.0))
@@ -128,7 +129,8 @@ EC21_CERTIFICATE = Claim(
 # =========================================================================== 2. first order in η
 @st.composite
 def _order_instances(draw):
-    w = draw(lst.widths(min_depth=2, max_depth=3, max_width=3))
+    # Depth 1–4, every width 1–3: non-square targets, d_0 = 1 or d_N = 1, hidden bottlenecks.
+    w = draw(lst.widths(min_depth=1, max_depth=4, max_width=3))
     phi = draw(lst.targets((w[-1], w[0]), min_singular_value=0.5, max_singular_value=1.5))
     weights = draw(lst.weights(w, min_value=-1.0, max_value=1.0))
     horizon = draw(st.floats(1.0, 2.0))
@@ -241,7 +243,8 @@ def _negative_curvature_integral(problem, weights, target_norm: float, samples: 
 
 @st.composite
 def _log_integral_instances(draw):
-    w = draw(lst.widths(min_depth=2, max_depth=3, min_width=2, max_width=3, output_width=1))
+    # Scalar output (the setting of the prediction), depth 1–4, d_0 and hidden widths 1–3.
+    w = draw(lst.widths(min_depth=1, max_depth=4, min_width=1, max_width=3, output_width=1))
     phi = draw(lst.targets((1, w[0]), min_singular_value=0.5, max_singular_value=2.0))
     weights = away_from_null_set(w, phi, draw(lst.near_zero_weights(w, min_scale=1e-3, max_scale=1e-2)))
     return Instance(w, phi, weights)
