@@ -50,15 +50,17 @@ def _max_pair_product(a: np.ndarray) -> float:
     """``max_{i<j} Π_{k∉{i,j}} a_k`` (1 for N = 2, 0 for N = 1: no pairs)."""
     n = len(a)
     best = 0.0
-    for i in range(n):
-        for j in range(i + 1, n):
-            best = max(best, float(np.prod(np.delete(a, [i, j]))))
+    with np.errstate(over="ignore"):
+        for i in range(n):
+            for j in range(i + 1, n):
+                best = max(best, float(np.prod(np.delete(a, [i, j]))))
     return best
 
 
 def _jacobian_bound(a: np.ndarray) -> float:
-    """``Σ_j Π_{k≠j} a_k²`` ≥ ‖∂W_e/∂θ‖₂² (Cauchy–Schwarz over the layers)."""
-    return float(sum(np.prod(np.delete(a, j)) ** 2 for j in range(len(a))))
+    """``Σ_j Π_{k≠j} a_k²`` ≥ ‖∂W_e/∂θ‖₂² (Cauchy–Schwarz over the layers; +∞ on overflow)."""
+    with np.errstate(over="ignore"):
+        return float(sum(np.prod(np.delete(a, j)) ** 2 for j in range(len(a))))
 
 
 def _has_activation(problem) -> bool:
@@ -78,18 +80,45 @@ def _ingredients(problem: Problem, weights, epsilon: float):
         raise ValueError(f"epsilon must be a finite number ≥ 0; got epsilon={epsilon!r}")
     norms = layer_norms(weights)
     a = norms + float(epsilon)
-    drift = float(np.prod(a) - np.prod(norms))
+    drift = _ball_drift(norms, float(epsilon))
     loss_curvature = float(np.linalg.norm(problem.input_covariance, 2))
-    g = float(np.linalg.norm(problem.end_to_end_gradient(end_to_end(weights)), 2))
-    return a, g + loss_curvature * drift, loss_curvature
+    with np.errstate(over="ignore", invalid="ignore"):
+        residual = problem.end_to_end_gradient(end_to_end(weights))
+    # Weights so large that W_e overflows: ‖∇L‖₂ is beyond float64, and the bounds are ±∞.
+    g = float(np.linalg.norm(residual, 2)) if np.all(np.isfinite(residual)) else np.inf
+    return a, g + _times(loss_curvature, drift), loss_curvature
+
+
+def _ball_drift(norms: np.ndarray, epsilon: float) -> float:
+    """``Π(‖W_k‖₂ + ε) − Π‖W_k‖₂`` without ∞ − ∞ or 0 · ∞: ``Π‖W_k‖₂ · expm1(S)``,
+    ``S = Σ log1p(ε/‖W_k‖₂)``, taken as ``exp(Σ log ‖W_k‖₂ + S + log(1 − e^{−S}))``."""
+    if epsilon == 0.0:
+        return 0.0
+    if np.any(norms == 0.0):
+        with np.errstate(over="ignore"):
+            return float(np.prod(norms + epsilon))
+    with np.errstate(over="ignore"):  # overflow to +∞ is the honest value here
+        total = float(np.sum(np.log1p(epsilon / norms)))
+        if total == 0.0:  # ε/‖W_k‖₂ below float64 resolution
+            return 0.0
+        return float(np.exp(np.sum(np.log(norms)) + total + np.log(-np.expm1(-total))))
+
+
+def _times(*factors: float) -> float:
+    """Product with 0 · ∞ = 0: a zero factor (e.g. ‖∇L‖₂ = 0) makes the term vanish exactly."""
+    if any(f == 0.0 for f in factors):
+        return 0.0
+    with np.errstate(over="ignore"):
+        return float(np.prod(factors))
 
 
 def lambda_min_lower_bound(problem: Problem, weights, *, epsilon: float = 0.0) -> float:
     """Lower bound on ``λ_min(∇²f(θ'))`` for every θ' with ``‖θ' − θ‖ ≤ ε``.
 
     ``−(N − 1)(‖∇L(W_e)‖₂ + ℓδ_e) max_{i<j} Π_{k∉{i,j}}(‖W_k‖₂ + ε)`` (module docstring;
-    theory.md §2 [checked]; Elkabetz & Cohen 2021). Tight for N = 2 at θ = 0, ε = 0, where
-    it equals ``−‖Φ‖₂``. For a ReLU / leaky-ReLU problem: the per-sample bound of theory.md §5,
+    derived in this project as the curvature ingredient of the Elkabetz & Cohen 2021 argument,
+    not a lemma of that paper). Tight for N = 2 at θ = 0, ε = 0, where it equals ``−‖Φ‖₂``.
+    Never NaN: −∞ when the weights are so large that the bound exceeds float64. For a ReLU / leaky-ReLU problem: the per-sample bound of theory.md §5,
     valid at the points of the ball in the activation pattern of θ (``linflow/_pattern_curvature.py``).
 
     Parameters
@@ -114,21 +143,22 @@ def lambda_min_lower_bound(problem: Problem, weights, *, epsilon: float = 0.0) -
 
         return pattern_bound(problem, weights, epsilon=epsilon)
     a, g_ball, _ = _ingredients(problem, weights, epsilon)
-    return -(len(a) - 1) * g_ball * _max_pair_product(a)
+    return -_times(len(a) - 1, g_ball, _max_pair_product(a))
 
 
 def smoothness_bound(problem: Problem, weights, *, epsilon: float = 0.0) -> float:
     """Upper bound β on ``‖∇²f(θ')‖₂`` for every θ' with ``‖θ' − θ‖ ≤ ε``.
 
     ``ℓ Σ_j Π_{k≠j} a_k² + (N − 1)(‖∇L(W_e)‖₂ + ℓδ_e) max_{i<j} Π_{k∉{i,j}} a_k`` with
-    ``a_k = ‖W_k‖₂ + ε`` (module docstring; theory.md §2 [checked], whitened: ℓ = 1).
+    ``a_k = ‖W_k‖₂ + ε`` (module docstring; derived in this project, whitened: ℓ = 1); +∞
+    when it exceeds float64, never NaN.
     """
     if _has_activation(problem):
         from ._pattern_curvature import smoothness_bound as pattern_bound
 
         return pattern_bound(problem, weights, epsilon=epsilon)
     a, g_ball, ell = _ingredients(problem, weights, epsilon)
-    return ell * _jacobian_bound(a) + (len(a) - 1) * g_ball * _max_pair_product(a)
+    return _times(ell, _jacobian_bound(a)) + _times(len(a) - 1, g_ball, _max_pair_product(a))
 
 
 def gradient_norm(problem: Problem, weights) -> float:

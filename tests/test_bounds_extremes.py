@@ -122,3 +122,25 @@ def test_stable_forms_keep_the_value_where_the_literal_form_fails(name, params, 
     value = _evaluate_quietly(lb.get(name), params)
     # exp(log x) loses ≲ |log x|·2.2e-16 ≈ 2e-13 relative at |log x| ≤ 1000.
     assert value == pytest.approx(expected, rel=1e-12)
+
+
+@given(
+    widths=st.lists(st.integers(1, 3), min_size=2, max_size=5).map(tuple),
+    exponent=st.floats(-300.0, 300.0),
+    epsilon=st.sampled_from((0.0, 1e-3, 1.0, 1e300)),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_curvature_bounds_at_extreme_weights_are_numbers(widths, exponent, epsilon, seed):
+    import linflow
+    from linflow import curvature
+
+    rng = np.random.default_rng(seed)
+    problem = linflow.Problem(linflow.DeepLinearNetwork(widths), target=rng.standard_normal((widths[-1], widths[0])))
+    weights = tuple(10.0**exponent * rng.standard_normal(s) for s in problem.network.shapes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        low = curvature.lambda_min_lower_bound(problem, weights, epsilon=epsilon)
+        high = curvature.smoothness_bound(problem, weights, epsilon=epsilon)
+    # Never NaN: a bound beyond float64 is ∓∞ (true, vacuous), and the signs are right.
+    assert not math.isnan(low) and low <= 0.0
+    assert not math.isnan(high) and high >= 0.0

@@ -39,8 +39,10 @@ __all__ = [
 ]
 
 VERDICTS = ("holds", "violated", "hypotheses_not_met")
-#: theory.md tags; "user" for claims that carry none.
-TAGS = ("checked", "paper", "recalled", "user")
+#: Tags: "checked", "paper", "recalled" (how well the statement is known), "extrapolated" (a
+#: checked statement taken beyond its theorem's hypotheses, e.g. at larger step sizes), "user"
+#: for claims that carry none.
+TAGS = ("checked", "paper", "recalled", "extrapolated", "user")
 
 #: Default relative slack of ≤/≥/== comparisons: float64 round-off of the measured quantities
 #: (a few hundred ulps), not a modelling tolerance. Claims whose measurement has a larger
@@ -509,6 +511,8 @@ class ClaimReport:
             return ""
         if self.tag == "recalled":
             return f"the [recalled] statement {self.claim!r} is false as recalled: see the counterexample"
+        if self.tag == "extrapolated":
+            return f"the extrapolation {self.claim!r} fails beyond its theorem's hypotheses: see the counterexample"
         return f"claim {self.claim!r} ({self.tag}) is violated"
 
     def to_dict(self) -> dict:
