@@ -104,7 +104,7 @@ GLOBAL_CONVERGENCE = Claim(
     "scalar_output_global_convergence",
     source=(
         "Elkabetz & Cohen 2021, Prop. 2 / Thm. 3, EXTRAPOLATED to η ∈ [0.05, 0.25]·2/S*, far above the "
-        "theorem's small step (see scalar_output_convergence_certified_step); theory.md §2 [paper]"
+        "theorem's small step (see scalar_output_convergence_certified_step) [paper]"
     ),
     tag="extrapolated",
     description=(
@@ -185,7 +185,7 @@ CERTIFIED_CONVERGENCE = Claim(
     "scalar_output_convergence_certified_step",
     source=(
         "Elkabetz & Cohen 2021, Thm. 3 at a certified step: η from the discrete error recursion derived in this "
-        "project from their argument (the theorem's 'small enough η' has no stated constants); theory.md §2 [paper]"
+        "project from their argument (the theorem's 'small enough η' has no stated constants) [paper]"
     ),
     tag="paper",
     description=(
@@ -379,7 +379,7 @@ MARGIN_RATE = Claim(
     "gf_margin_rate",
     source=(
         "Arora, Cohen, Golowich & Hu 2019 (ICLR), idealized GF proof of Lemma 1: end-to-end "
-        "preconditioner ⪰ σ_min(W_e)^{2(N−1)/N}; theory.md §3 [checked]"
+        "preconditioner ⪰ σ_min(W_e)^{2(N−1)/N} [checked]"
     ),
     description=(
         "Balanced init with deficiency margin c, any d_0, d_N: along GF, ℓ(t) ≤ ℓ(0)·exp(−2c^{2(N−1)/N} t)."
@@ -402,7 +402,7 @@ MARGIN_RATE_SQUARE = Claim(
     "gf_margin_rate_square",
     source=(
         "square case (d_0 = d_N) of Arora, Cohen, Golowich & Hu 2019 (ICLR), idealized GF proof of "
-        "Lemma 1, derived in this project; theory.md §3 [checked]"
+        "Lemma 1, derived in this project [checked]"
     ),
     description=(
         "Balanced init with deficiency margin c and a square target (d_0 = d_N): along GF, "

@@ -113,7 +113,7 @@ def _summarize_slack(results) -> str:
 
 EC21_CERTIFICATE = Claim(
     "ec21_distance_certificate",
-    source="Elkabetz & Cohen 2021, §3 error recursion; theory.md §2 [checked]",
+    source="discrete GD–GF error recursion, derived in this project from the argument of Elkabetz & Cohen 2021 (NeurIPS) [checked]",
     description="GD stays within the computable discrete bound E_k of GF: ‖θ_k − θ(kη)‖ ≤ E_k for all k ≤ K.",
     instances=_ec21_instances(),
     measure=_measure_ec21,
@@ -204,7 +204,7 @@ def _measure_curvature(inst: Instance) -> Measurement:
 
 CURVATURE = Claim(
     "lambda_min_lower_bound",
-    source="Elkabetz & Cohen 2021, deep linear curvature bound; theory.md §2 [checked]",
+    source="deep linear λ_min bound, derived in this project (curvature ingredient of Elkabetz & Cohen 2021's argument) [checked]",
     description="Along GF, λ_min(∇²f) ≥ −(N−1)‖∇L(W_e)‖₂ max_{i<j} Π_{k∉{i,j}} ‖W_k‖₂.",
     instances=_curvature_instances(),
     measure=_measure_curvature,
