@@ -59,15 +59,11 @@ def scalar_balanced_n2(target: float, product0: float, t):
     y = check_positive(target, "target")
     p0 = check_positive(product0, "product0")
     t = _check_times(t)
-    # 1 + (y/π_0 − 1)D = (1 − D) + (y/π_0)D with D = e^{−2yt} and 1 − D = −expm1(−2yt): no
-    # cancellation when y ≪ π_0; for π_0 ≤ y multiplied through by π_0/y ≤ 1, so that y/π_0
-    # cannot overflow (π_0 = 1e-300) into ∞ · 0.
+    # Written as 1/((1 − D)/y + D/π_0), D = e^{−2yt}, 1 − D = −expm1(−2yt): two nonnegative
+    # terms, so no cancellation (y ≪ π_0) and no y/π_0 overflowing into ∞ · 0 (π_0 = 1e-300).
     with np.errstate(over="ignore"):
         rate = 2.0 * y * t
-    decay, rise = np.exp(-rate), -np.expm1(-rate)
-    if p0 <= y:
-        return p0 / ((p0 / y) * rise + decay)
-    return y / (rise + (y / p0) * decay)
+    return 1.0 / (-np.expm1(-rate) / y + np.exp(-rate) / p0)
 
 
 def saxe_mode(singular_value: float, strength0: float, t, *, tau: float = 1.0):
@@ -80,14 +76,11 @@ def saxe_mode(singular_value: float, strength0: float, t, *, tau: float = 1.0):
     u0 = check_positive(strength0, "strength0")
     tau = check_positive(tau, "tau")
     t = _check_times(t)
-    # Written with e^{−2st/τ} so that large t does not overflow; for u_0 ≤ s multiplied through
-    # by u_0/s ≤ 1, so that s/u_0 cannot overflow (u_0 = 1e-300) into ∞ · 0.
+    # Written as 1/((1 − D)/s + D/u_0), D = e^{−2st/τ}: large t does not overflow, the two
+    # terms are nonnegative (no cancellation), and s/u_0 never overflows into ∞ · 0.
     with np.errstate(over="ignore"):
         rate = 2.0 * s * t / tau
-    decay, rise = np.exp(-rate), -np.expm1(-rate)
-    if u0 <= s:
-        return u0 / ((u0 / s) * rise + decay)
-    return s / (rise + (s / u0) * decay)
+    return 1.0 / (-np.expm1(-rate) / s + np.exp(-rate) / u0)
 
 
 def saxe_end_to_end(target, strength0, t) -> np.ndarray:
