@@ -267,14 +267,20 @@ def error_certificate(problem: Problem, path, *, learning_rate: float, epsilon: 
         w = tuple(layer[k] for layer in weights)
         m[k] = lambda_min_lower_bound(problem, w, epsilon=eps)
         beta[k] = smoothness_bound(problem, w, epsilon=eps)
-        gamma[k] = gradient_norm(problem, w) * np.exp(eta * beta[k])
+        with np.errstate(over="ignore"):
+            gamma[k] = _times(gradient_norm(problem, w), float(np.exp(eta * beta[k])))
     bound = np.zeros(n_points)
-    for k in range(n_points - 1):
-        bound[k + 1] = (1.0 - eta * m[k]) * bound[k] + 0.5 * eta**2 * beta[k] * gamma[k]
+    with np.errstate(over="ignore"):  # an overflowing bound is +∞ (vacuous), never NaN
+        for k in range(n_points - 1):
+            bound[k + 1] = _times(1.0 - eta * m[k], bound[k]) + _times(0.5, eta, eta, beta[k], gamma[k])
     steps = np.arange(n_points)
     running = np.concatenate([[0.0], np.maximum.accumulate(beta[:-1] * gamma[:-1])])
     neg_sum = np.concatenate([[0.0], np.cumsum(np.minimum(m[:-1], 0.0))])
-    closed = 0.5 * eta**2 * steps * running * np.exp(-eta * neg_sum)
+    # ½η²·k·max β_iγ_i · e^{−ηΣ min(m_i, 0)}: exactly 0 where k or the product is 0 (E_0 = 0
+    # even when the exponential overflows), +∞ where it overflows, never 0 · ∞ = NaN.
+    with np.errstate(over="ignore", invalid="ignore"):
+        growth = np.exp(-eta * neg_sum)
+        closed = np.where((steps == 0) | (running == 0.0), 0.0, 0.5 * eta**2 * steps * running * growth)
     # The last point only ends the path: its step is never taken.
     checks = (
         ("ηβ_k ≤ 1", eta * beta[:-1] <= 1.0),
