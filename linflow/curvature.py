@@ -105,11 +105,19 @@ def _ball_drift(norms: np.ndarray, epsilon: float) -> float:
 
 
 def _times(*factors: float) -> float:
-    """Product with 0 · ∞ = 0: a zero factor (e.g. ‖∇L‖₂ = 0) makes the term vanish exactly."""
+    """Product with 0 · ∞ = 0: a zero factor (e.g. ‖∇L‖₂ = 0) makes the term vanish exactly.
+
+    Ordinary products are taken as they are; one that under- or overflows on the way
+    (1e-300 · 1e-300 · ∞) is taken as ``sign · exp(Σ log|f|)``, which gets its true limit.
+    """
     if any(f == 0.0 for f in factors):
         return 0.0
-    with np.errstate(over="ignore"):
-        return float(np.prod(factors))
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        product = float(np.prod(factors))
+        if product != 0.0 and np.isfinite(product):
+            return product
+        sign = float(np.prod(np.sign(factors)))
+        return sign * float(np.exp(np.sum(np.log(np.abs(factors)))))
 
 
 def lambda_min_lower_bound(problem: Problem, weights, *, epsilon: float = 0.0) -> float:
@@ -163,7 +171,10 @@ def smoothness_bound(problem: Problem, weights, *, epsilon: float = 0.0) -> floa
 
 def gradient_norm(problem: Problem, weights) -> float:
     """Euclidean norm ``‖∇f(θ)‖`` of the full (flattened) gradient."""
-    return float(np.linalg.norm(flatten(problem.gradient(weights))))
+    with np.errstate(over="ignore", invalid="ignore"):
+        grad = flatten(problem.gradient(weights))
+    # Weights so large that the gradient overflows: its norm is beyond float64 (+∞), not NaN.
+    return float(np.linalg.norm(grad)) if np.all(np.isfinite(grad)) else np.inf
 
 
 @dataclass(frozen=True)
@@ -278,15 +289,20 @@ def error_certificate(problem: Problem, path, *, learning_rate: float, epsilon: 
     neg_sum = np.concatenate([[0.0], np.cumsum(np.minimum(m[:-1], 0.0))])
     # ½η²·k·max β_iγ_i · e^{−ηΣ min(m_i, 0)}: exactly 0 where k or the product is 0 (E_0 = 0
     # even when the exponential overflows), +∞ where it overflows, never 0 · ∞ = NaN.
-    with np.errstate(over="ignore", invalid="ignore"):
-        growth = np.exp(-eta * neg_sum)
-        closed = np.where((steps == 0) | (running == 0.0), 0.0, 0.5 * eta**2 * steps * running * growth)
-    # The last point only ends the path: its step is never taken.
-    checks = (
-        ("ηβ_k ≤ 1", eta * beta[:-1] <= 1.0),
-        ("ηγ_k ≤ ε (flow segment inside the ball)", eta * gamma[:-1] <= eps),
-        ("E_k ≤ ε", bound <= eps),
-    )
+    zero = (steps == 0) | (running == 0.0)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        closed = 0.5 * np.float64(eta) ** 2 * steps * running * np.exp(-eta * neg_sum)
+        # Products that under/overflow on the way: the same terms summed as logarithms.
+        log_closed = np.log(0.5) + 2.0 * np.log(eta) + np.log(np.where(zero, 1.0, steps * 1.0)) + np.log(
+            np.where(zero, 1.0, running)) - eta * neg_sum
+        redo = ~zero & ~(np.isfinite(closed) & (closed > 0.0))
+        closed = np.where(zero, 0.0, np.where(redo, np.exp(log_closed), closed))
+        # The last point only ends the path: its step is never taken.
+        checks = (
+            ("ηβ_k ≤ 1", eta * beta[:-1] <= 1.0),
+            ("ηγ_k ≤ ε (flow segment inside the ball)", eta * gamma[:-1] <= eps),
+            ("E_k ≤ ε", bound <= eps),
+        )
     if _has_activation(problem):
         # ReLU / leaky ReLU: f is smooth only inside an activation pattern; the balls (which
         # contain both the flow segment and the GD–GF segment) must each lie in one pattern.

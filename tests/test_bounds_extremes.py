@@ -144,3 +144,19 @@ def test_curvature_bounds_at_extreme_weights_are_numbers(widths, exponent, epsil
     # Never NaN: a bound beyond float64 is ∓∞ (true, vacuous), and the signs are right.
     assert not math.isnan(low) and low <= 0.0
     assert not math.isnan(high) and high >= 0.0
+
+
+@pytest.mark.parametrize("scale", [0.0, 1.0, 1e100, 1e200])
+@pytest.mark.parametrize("learning_rate", [1e-300, 1e-3, 1e3, 1e300])
+def test_error_certificate_is_never_nan(scale, learning_rate):
+    import linflow
+    from linflow import curvature
+
+    problem = linflow.Problem(linflow.DeepLinearNetwork((2, 2, 1)), target=np.array([[1.0, 0.5]]))
+    path = (scale * np.ones((4, 2, 2)), scale * np.ones((4, 1, 2)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cert = curvature.error_certificate(problem, path, learning_rate=learning_rate, epsilon=1.0)
+    for values in (cert.bound, cert.closed_form, cert.curvature_lower, cert.smoothness, cert.gradient_bound):
+        assert not np.any(np.isnan(values))
+    assert cert.bound[0] == cert.closed_form[0] == 0.0
