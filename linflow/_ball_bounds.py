@@ -88,7 +88,11 @@ def _ball_drift(norms: np.ndarray, epsilon: float) -> np.ndarray:
     with np.errstate(over="ignore", divide="ignore", invalid="ignore", under="ignore"):
         has_zero = np.any(norms == 0.0, axis=-1)
         safe = np.where(norms == 0.0, 1.0, norms)
-        total = np.sum(np.log1p(epsilon / safe), axis=-1)
+        # log(1 + ε/‖W_k‖) as log1p where ε/‖W_k‖ ≤ 1 (no cancellation), else as a difference of
+        # logs (ε/‖W_k‖ overflows for subnormal norms).
+        ratio = epsilon / safe
+        terms = np.where(ratio <= 1.0, np.log1p(np.minimum(ratio, 1.0)), np.log(safe + epsilon) - np.log(safe))
+        total = np.sum(terms, axis=-1)
         logged = np.exp(np.sum(np.log(safe), axis=-1) + total + np.log(-np.expm1(-total)))
         logged = np.where(total == 0.0, 0.0, logged)  # ε/‖W_k‖₂ below float64 resolution
         return np.where(has_zero, np.prod(norms + epsilon, axis=-1), logged)

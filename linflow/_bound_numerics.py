@@ -114,15 +114,18 @@ def ec21_error_bound(learning_rate, smoothness, gradient_bound, steps, negative_
 
 
 def _log_ball_gradient(depth, gradient_norm, layer_norm, epsilon):
-    """``log(g + δ_e)`` with ``δ_e = (ρ + ε)^N − ρ^N = ρ^N expm1(N log1p(ε/ρ))`` (ε^N at ρ = 0)."""
+    """``log(g + δ_e)`` with ``δ_e = (ρ + ε)^N − ρ^N`` (ε^N at ρ = 0).
+
+    ``log δ_e = N log ρ + L + log(1 − e^{−L})``, ``L = N log(1 + ε/ρ)`` taken as ``log1p(ε/ρ)``
+    where ε/ρ ≤ 1 and as ``log(ρ + ε) − log ρ`` above (ε/ρ overflows for subnormal ρ).
+    """
     n, g, rho, eps = np.broadcast_arrays(depth, gradient_norm, layer_norm, epsilon)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        ratio = np.where(rho > 0.0, eps / np.where(rho > 0.0, rho, 1.0), np.inf)
-        log_drift = np.where(
-            rho > 0.0,
-            n * _log(rho) + _log(np.expm1(n * np.log1p(ratio))),
-            n * _log(eps),
-        )
+        safe = np.where(rho > 0.0, rho, 1.0)
+        ratio = eps / safe
+        step = np.where(ratio <= 1.0, np.log1p(np.minimum(ratio, 1.0)), np.log(safe + eps) - np.log(safe))
+        gap = n * step
+        log_drift = np.where(rho > 0.0, n * _log(safe) + gap + _log(-np.expm1(-gap)), n * _log(eps))
         log_drift = np.where(eps == 0.0, -np.inf, log_drift)
     return np.logaddexp(_log(g), log_drift)
 

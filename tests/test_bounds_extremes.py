@@ -111,6 +111,8 @@ def test_the_cases_reported_in_the_audit():
         ("arora2019_balancedness", dict(depth=2, margin=1e-200, target_norm=1e-200), 1e-200 / (256 * 8)),
         # (ρ + ε)² − ρ² = 2ρε + ε² cancels ~10 digits when taken literally at ρ = 1e150, ε = 1e140.
         ("deep_linear_lambda_min", dict(depth=2, gradient_norm=1.0, layer_norm=1e150, epsilon=1e140), -(2e290 + 1e280)),
+        # ε/ρ overflows at a subnormal ρ, while (ρ + ε)^N − ρ^N ≈ ε^N is ordinary.
+        ("deep_linear_lambda_min", dict(depth=3, gradient_norm=1.0, layer_norm=2.2e-311, epsilon=0.5), -2 * 1.125 * 0.5),
         # ... and overflows at ρ = 1e200: the bound is −∞ (vacuous), not ∞ − ∞.
         ("deep_linear_lambda_min", dict(depth=2, gradient_norm=1.0, layer_norm=1e200, epsilon=1e190), -math.inf),
         # ln(ℓ_0/ε)/(ηc^{2(N−1)/N}) with η c^{4/3} = 1e-300·1e-200 underflowing: a huge, finite T.
@@ -160,3 +162,19 @@ def test_error_certificate_is_never_nan(scale, learning_rate):
     for values in (cert.bound, cert.closed_form, cert.curvature_lower, cert.smoothness, cert.gradient_bound):
         assert not np.any(np.isnan(values))
     assert cert.bound[0] == cert.closed_form[0] == 0.0
+
+
+def test_curvature_bounds_at_a_subnormal_layer_norm_keep_their_value():
+    import linflow
+    from linflow import curvature
+
+    # Found by the descent-lemma claim: ε/‖W_2‖₂ overflowed at ‖W_2‖₂ = 2.2e-311, making β = ∞.
+    problem = linflow.Problem(linflow.DeepLinearNetwork((3, 1, 1)), target=np.ones((1, 3)))
+    weights = (np.array([[1.0, 0.0, 0.0]]), np.array([[2.225073858507e-311]]))
+    tiny = (np.array([[1.0, 0.0, 0.0]]), np.array([[0.0]]))
+    for eps in (0.5, 1.0):
+        # The bounds are continuous in the weights: a subnormal layer is (to 1e-12) a zero one.
+        assert curvature.smoothness_bound(problem, weights, epsilon=eps) == pytest.approx(
+            curvature.smoothness_bound(problem, tiny, epsilon=eps), rel=1e-12)
+        assert curvature.lambda_min_lower_bound(problem, weights, epsilon=eps) == pytest.approx(
+            curvature.lambda_min_lower_bound(problem, tiny, epsilon=eps), rel=1e-12)
