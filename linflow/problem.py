@@ -183,6 +183,12 @@ class Problem:
         ``Jᵀ∇²L J ⪰ 0``, which needs a convex L (Elkabetz & Cohen 2021, Lemma 1's setting)."""
         return self.loss_function.is_convex and self.curvature_bounds_apply
 
+    @property
+    def hvp_is_exact(self) -> bool:
+        """False when Hessian-vector products (and so Hessians, sharpness, λ_min, the central flow)
+        come from finite differences: an :class:`~linflow.losses.EndToEnd` loss without ``hvp``."""
+        return self.loss_function.hvp_is_exact
+
     # ------------------------------------------------------------------ old attributes (squared losses)
     @property
     def is_whitened(self) -> bool:
@@ -239,7 +245,7 @@ class Problem:
     def residual(self, end_to_end_matrix: np.ndarray) -> np.ndarray:
         """``W_e − Φ`` (whitened) or ``W_e X − Y`` (regression); batched inputs broadcast."""
         self._require_squared("residual")
-        return self.loss_function.residual(end_to_end_matrix)  # type: ignore[attr-defined]  # squared losses
+        return self.loss_function.residual(end_to_end_matrix)  # type: ignore[attr-defined]
 
     def end_to_end_loss(self, end_to_end_matrix: np.ndarray):
         """``L(W_e)``; a batch of end-to-end matrices gives an array of losses."""
@@ -254,8 +260,8 @@ class Problem:
         return self.loss_function.hvp(end_to_end_matrix, direction)
 
     # ------------------------------------------------------------------ weight-space objective
-    #: Weight-space invariants whose GD drift the engines report (theory.md §3); the
-    #: homogeneous subclass monitors the per-neuron diagonals instead (theory.md §5).
+    #: Weight-space invariants of GF whose GD drift the engines report (Arora, Cohen & Hazan 2018,
+    #: Thm 1); the homogeneous subclass monitors the per-neuron diagonals instead (Du, Hu & Lee 2018).
     _balancedness = staticmethod(balancedness)
 
     def _check(self, weights):
@@ -340,7 +346,7 @@ class Problem:
         d_prefix = [np.zeros_like(prefix[0])]
         for j in range(n):
             d_prefix.append(v[j] @ prefix[j] + weights[j] @ d_prefix[j])
-        d_suffix: list = [None] * n
+        d_suffix = [None] * n
         d_suffix[n - 1] = np.zeros_like(suffix[n - 1])
         for j in range(n - 2, -1, -1):
             d_suffix[j] = d_suffix[j + 1] @ weights[j + 1] + suffix[j + 1] @ v[j + 1]
