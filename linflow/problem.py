@@ -346,7 +346,7 @@ class Problem:
         d_prefix = [np.zeros_like(prefix[0])]
         for j in range(n):
             d_prefix.append(v[j] @ prefix[j] + weights[j] @ d_prefix[j])
-        d_suffix = [None] * n
+        d_suffix: list = [None] * n
         d_suffix[n - 1] = np.zeros_like(suffix[n - 1])
         for j in range(n - 2, -1, -1):
             d_suffix[j] = d_suffix[j + 1] @ weights[j + 1] + suffix[j + 1] @ v[j + 1]
