@@ -710,7 +710,9 @@ def instances(
         drawn["widths"] = _check_widths_value(drawn["widths"])
         drawn["target"] = np.asarray(drawn["target"], dtype=np.float64)
         w = drawn["weights"]
-        drawn["weights"] = tuple(np.asarray(x, dtype=np.float64) for x in (w.weights if isinstance(w, MarginWeights) else w))
+        drawn["weights"] = tuple(
+            np.asarray(x, dtype=np.float64) for x in (w.weights if isinstance(w, MarginWeights) else w)
+        )
         for name in ("learning_rate", "horizon"):
             if drawn[name] is not None:
                 drawn[name] = float(drawn[name])

@@ -5,7 +5,8 @@ import zlib
 import numpy as np
 import pytest
 import sympy as sm
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import linflow
 import linflow.bounds as lb

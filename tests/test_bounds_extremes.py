@@ -94,8 +94,14 @@ def test_the_cases_reported_in_the_audit():
     assert lb.get("arora2019_step_size").evaluate(depth=3, margin=1e-300, target_norm=1.0) == 0.0
     # Elkabetz–Cohen closed form at k = 0 with exp(−ηΛ) = e^{1000}: E_0 = 0.
     ec = lb.get("ec21_error_bound")
-    assert ec.evaluate(learning_rate=1.0, smoothness=1.0, gradient_bound=1.0, steps=0, negative_curvature_sum=-1000.0) == 0.0
-    assert ec.evaluate(learning_rate=1.0, smoothness=1.0, gradient_bound=1.0, steps=1, negative_curvature_sum=-1000.0) == math.inf
+    assert (
+        ec.evaluate(learning_rate=1.0, smoothness=1.0, gradient_bound=1.0, steps=0, negative_curvature_sum=-1000.0)
+        == 0.0
+    )
+    assert (
+        ec.evaluate(learning_rate=1.0, smoothness=1.0, gradient_bound=1.0, steps=1, negative_curvature_sum=-1000.0)
+        == math.inf
+    )
     # λ_min / smoothness bounds at huge layer norms: (ρ + ε)^N − ρ^N is ∞ − ∞ if taken literally.
     lam = lb.get("deep_linear_lambda_min").evaluate(depth=3, gradient_norm=1.0, layer_norm=1e300, epsilon=0.0)
     assert lam == pytest.approx(-2e300, rel=1e-13)  # exp(log x): ≲ 700·2.2e-16 relative
@@ -112,7 +118,11 @@ def test_the_cases_reported_in_the_audit():
         # (ρ + ε)² − ρ² = 2ρε + ε² cancels ~10 digits when taken literally at ρ = 1e150, ε = 1e140.
         ("deep_linear_lambda_min", dict(depth=2, gradient_norm=1.0, layer_norm=1e150, epsilon=1e140), -(2e290 + 1e280)),
         # ε/ρ overflows at a subnormal ρ, while (ρ + ε)^N − ρ^N ≈ ε^N is ordinary.
-        ("deep_linear_lambda_min", dict(depth=3, gradient_norm=1.0, layer_norm=2.2e-311, epsilon=0.5), -2 * 1.125 * 0.5),
+        (
+            "deep_linear_lambda_min",
+            dict(depth=3, gradient_norm=1.0, layer_norm=2.2e-311, epsilon=0.5),
+            -2 * 1.125 * 0.5,
+        ),
         # ... and overflows at ρ = 1e200: the bound is −∞ (vacuous), not ∞ − ∞.
         ("deep_linear_lambda_min", dict(depth=2, gradient_norm=1.0, layer_norm=1e200, epsilon=1e190), -math.inf),
         # ln(ℓ_0/ε)/(ηc^{2(N−1)/N}) with η c^{4/3} = 1e-300·1e-200 underflowing: a huge, finite T.

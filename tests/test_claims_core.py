@@ -73,7 +73,9 @@ def test_claim_argument_errors_name_the_argument():
 
 
 def test_tag_is_read_from_the_source():
-    claim = linflow.Claim("x", source="Someone 2020, Thm 2 [recalled]", instances=st.just(1.0), measure=float, bound=1.0)
+    claim = linflow.Claim(
+        "x", source="Someone 2020, Thm 2 [recalled]", instances=st.just(1.0), measure=float, bound=1.0
+    )
     assert claim.tag == "recalled"
 
 

@@ -68,9 +68,21 @@ def test_infinity_is_an_answer_and_can_violate():
     result = _claim(lambda x: math.inf, bound=1.0).evaluate(0.5)
     assert result.verdict == "violated" and result.ratio == math.inf
     assert _claim(lambda x: [3.0, math.inf], relation="non-increasing", bound=None).evaluate(0.5).verdict == "violated"
-    assert _claim(lambda x: [math.inf, math.inf], relation="non-increasing", bound=None).evaluate(0.5).verdict == "holds"
-    assert _claim(lambda x: np.array([1.0, math.inf]), bound=np.array([1.0, math.inf]), relation="==").evaluate(0.5).verdict == "holds"
-    assert _claim(lambda x: np.array([1.0, 2.0]), bound=lambda x: np.array([1.0, math.inf]), relation="==").evaluate(0.5).verdict == "violated"
+    assert (
+        _claim(lambda x: [math.inf, math.inf], relation="non-increasing", bound=None).evaluate(0.5).verdict == "holds"
+    )
+    assert (
+        _claim(lambda x: np.array([1.0, math.inf]), bound=np.array([1.0, math.inf]), relation="==")
+        .evaluate(0.5)
+        .verdict
+        == "holds"
+    )
+    assert (
+        _claim(lambda x: np.array([1.0, 2.0]), bound=lambda x: np.array([1.0, math.inf]), relation="==")
+        .evaluate(0.5)
+        .verdict
+        == "violated"
+    )
 
 
 @given(margin=st.sampled_from((math.nan, None, "1", 1j)))
@@ -94,7 +106,11 @@ def test_a_constant_bound_must_be_a_real_number():
 
 
 # ---------------------------------------------------------------------------- properties
-@given(truth=st.booleans(), kind=st.sampled_from((bool, np.bool_, lambda b: np.array(b))), relation=st.sampled_from(("<=", ">=", "==")))
+@given(
+    truth=st.booleans(),
+    kind=st.sampled_from((bool, np.bool_, lambda b: np.array(b))),
+    relation=st.sampled_from(("<=", ">=", "==")),
+)
 def test_a_bool_without_a_bound_is_a_plain_property(truth, kind, relation):
     claim = linflow.Claim("p", source="s", instances=st.just(0), measure=lambda x: kind(truth), relation=relation)
     assert claim.evaluate(0).verdict == ("holds" if truth else "violated")
