@@ -1,0 +1,218 @@
+"""The one place where a sweep spec's names become linflow objects.
+
+:data:`PARAMETERS` lists every parameter a spec may set (and sweep over): its flat name (the
+axis / dimension name), the spec section and key it lives under, its type and whether it may
+vary *inside* one batched engine call (``batched``: initialization and step size) or defines
+the problem the call runs on (network, loss, data, optimizer). The factories map the spec's
+kind names to constructors: :data:`NETWORKS`, :data:`LOSSES`, :data:`INITS` and
+:data:`OPTIMIZERS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .. import init as initializers
+from ..homogeneous import HomogeneousNetwork
+from ..network import DeepLinearNetwork
+from ..problem import Problem
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A spec parameter: ``[section] key`` in the TOML, ``name`` as an axis / dimension.
+
+    ``kind`` is ``int``, ``float`` or ``str``; ``domain`` names the values allowed
+    (``"positive"``, ``"nonnegative"``, ``"unit"`` = the open interval (0, 1), ``"any"``, or a
+    tuple of strings); ``batched`` parameters vary inside one engine call.
+    """
+
+    name: str
+    section: str
+    key: str
+    kind: type
+    default: object
+    domain: object
+    batched: bool
+    doc: str
+
+
+def _choices(table: dict) -> tuple:
+    return tuple(table)
+
+
+# ---------------------------------------------------------------------- networks
+def _make_network(p: dict):
+    widths = (p["input_dim"],) + (p["width"],) * (p["depth"] - 1) + (p["output_dim"],)
+    if p["activation"] == "linear":
+        return DeepLinearNetwork(widths)
+    slope = p["negative_slope"] if p["activation"] == "leaky_relu" else None
+    return HomogeneousNetwork(widths, p["activation"], negative_slope=slope)
+
+
+NETWORKS = {"linear": _make_network, "relu": _make_network, "leaky_relu": _make_network}
+
+
+# ---------------------------------------------------------------------- losses and data
+def target_matrix(rows: int, cols: int, p: dict, rng: np.random.Generator) -> np.ndarray:
+    """A ``rows × cols`` teacher ``Φ = U diag(s) Vᵀ`` with Haar-random ``U, V``.
+
+    ``s`` is the spec's ``spectrum`` (zero padded), else ``linspace(1, 0.5, k)`` scaled to
+    ``‖Φ‖_F = target_norm`` (well conditioned, distinct singular values).
+    """
+    k = min(rows, cols)
+    if p["spectrum"] is not None:
+        s = np.zeros(k)
+        s[: len(p["spectrum"])] = p["spectrum"]
+    else:
+        s = np.linspace(1.0, 0.5, k) if k > 1 else np.ones(1)
+        s *= p["target_norm"] / np.linalg.norm(s)
+    u, _ = np.linalg.qr(rng.standard_normal((rows, rows)))
+    v, _ = np.linalg.qr(rng.standard_normal((cols, cols)))
+    return (u[:, :k] * s) @ v[:, :k].T
+
+
+def _whitened(network, p: dict, rng: np.random.Generator) -> Problem:
+    """``½‖W_e − Φ‖_F²`` with a random teacher (:func:`target_matrix`)."""
+    return Problem(network, target=target_matrix(network.widths[-1], network.widths[0], p, rng))
+
+
+def _regression(network, p: dict, rng: np.random.Generator) -> Problem:
+    """``(1/2m)‖W_e X − Y‖_F²`` with ``X ~ N(0, 1)``, ``Y = ΦX + noise·N(0, 1)``."""
+    d0, dn = network.widths[0], network.widths[-1]
+    phi = target_matrix(dn, d0, p, rng)
+    x = rng.standard_normal((d0, p["n_samples"]))
+    y = phi @ x + p["noise"] * rng.standard_normal((dn, p["n_samples"]))
+    return Problem(network, X=x, Y=y)
+
+
+LOSSES = {"whitened": _whitened, "regression": _regression}
+
+
+# ---------------------------------------------------------------------- initializations
+def _gaussian(widths, p, problem, rng):
+    return initializers.gaussian(widths, std=p["init_scale"], seed=rng)
+
+
+def _orthogonal(widths, p, problem, rng):
+    return initializers.orthogonal(widths, scale=p["init_scale"], seed=rng)
+
+
+def _near_identity(widths, p, problem, rng):
+    return initializers.near_identity(widths, std=p["init_scale"], seed=rng)
+
+
+def _balanced(widths, p, problem, rng):
+    """Balanced weights with ``‖W_e‖_F = init_scale``, then ``N(0, delta²)`` added entrywise.
+
+    ``delta = 0`` is exactly balanced (Arora et al. 2019, Procedure 1); ``delta > 0`` breaks
+    balancedness by an amount of order ``delta`` (kept as the ``initial_imbalance`` observable).
+    """
+    weights = initializers.random_balanced(widths, scale=p["init_scale"], seed=rng)
+    if p["delta"] > 0:
+        weights = tuple(w + p["delta"] * rng.standard_normal(w.shape) for w in weights)
+    return weights
+
+
+def _margin(widths, p, problem, rng):
+    """Balanced, with deficiency margin ``c = margin_fraction · σ_min(Φ)`` (whitened, square).
+
+    ``W_e(0) = Φ + (σ_min(Φ) − c)·D`` with ``D`` a uniformly random unit direction: the
+    setting of Arora, Cohen, Golowich & Hu 2019 (ICLR), Thm 1 (Definition 2, deficiency margin).
+    """
+    from ..tables._margin import margin_inits, sigma_min
+
+    if problem.target is None or problem.target.shape[0] != problem.target.shape[1]:
+        raise ValueError("init kind 'margin' needs the whitened loss with a square target; got "
+                         f"init='margin' with {problem!r}")
+    weights = margin_inits(problem, p["margin_fraction"] * sigma_min(problem.target), 1, rng)
+    return tuple(w[0] for w in weights)
+
+
+INITS = {
+    "gaussian": _gaussian,
+    "orthogonal": _orthogonal,
+    "near_identity": _near_identity,
+    "balanced": _balanced,
+    "margin": _margin,
+}
+
+
+# ---------------------------------------------------------------------- optimizers
+def _gd(p: dict) -> dict:
+    return {"optimizer": "gd"}
+
+
+def _rmsprop(kind: str) -> Callable:
+    def make(p: dict) -> dict:
+        return {"optimizer": kind, "beta2": p["beta2"], "eps": p["eps"]}
+
+    return make
+
+
+#: Optimizer name → keyword arguments of :func:`linflow.simulate_descent`.
+OPTIMIZERS = {"gd": _gd, "scalar_rmsprop": _rmsprop("scalar_rmsprop"), "rmsprop": _rmsprop("rmsprop")}
+
+#: Where ``learning_rate_fraction`` takes its ``2/S``.
+SHARPNESS_REFERENCES = ("minimum", "initial")
+
+_P = Parameter
+PARAMETERS = (
+    _P("activation", "network", "activation", str, "linear", _choices(NETWORKS), False,
+       "linear (deep linear network), relu or leaky_relu (homogeneous network)"),
+    _P("depth", "network", "depth", int, 3, "positive", False, "number of layers N"),
+    _P("width", "network", "width", int, 4, "positive", False, "hidden width"),
+    _P("input_dim", "network", "input_dim", int, None, "positive", False, "d_0 (default: width)"),
+    _P("output_dim", "network", "output_dim", int, None, "positive", False, "d_N (default: width)"),
+    _P("negative_slope", "network", "negative_slope", float, 0.1, "nonnegative", False, "leaky ReLU slope"),
+    _P("loss", "loss", "kind", str, "whitened", _choices(LOSSES), False,
+       "whitened ½‖W_e − Φ‖² or regression (1/2m)‖W_e X − Y‖²"),
+    _P("target_norm", "loss", "target_norm", float, 1.0, "positive", False, "‖Φ‖_F of the teacher"),
+    _P("n_samples", "loss", "n_samples", int, 32, "positive", False, "m, regression samples"),
+    _P("noise", "loss", "noise", float, 0.0, "nonnegative", False, "label noise std (regression)"),
+    _P("data_seed", "loss", "data_seed", int, 0, "nonnegative", False, "seed of teacher and data"),
+    _P("init", "init", "kind", str, "gaussian", _choices(INITS), True, "initialization kind"),
+    _P("init_scale", "init", "scale", float, 0.1, "positive", True,
+       "gaussian/near_identity: entry std; orthogonal: scale; balanced: ‖W_e‖_F"),
+    _P("delta", "init", "delta", float, 0.0, "nonnegative", True, "balanced: imbalance perturbation std"),
+    _P("margin_fraction", "init", "margin_fraction", float, 0.5, "unit", True, "margin: c / σ_min(Φ)"),
+    _P("seed", "init", "seed", int, 0, "nonnegative", True, "seed of the initialization"),
+    _P("optimizer", "optimizer", "kind", str, "gd", _choices(OPTIMIZERS), False, "update rule"),
+    _P("learning_rate", "optimizer", "learning_rate", float, None, "positive", True, "step size η"),
+    _P("learning_rate_fraction", "optimizer", "learning_rate_fraction", float, None, "positive", True,
+       "η as a fraction of 2/S (see sharpness_reference)"),
+    _P("beta2", "optimizer", "beta2", float, 0.99, "unit", False, "RMSProp β₂"),
+    _P("eps", "optimizer", "eps", float, 0.0, "nonnegative", False, "RMSProp ε"),
+)
+
+PARAMETER = {p.name: p for p in PARAMETERS}
+BY_SECTION_KEY = {(p.section, p.key): p for p in PARAMETERS}
+
+#: Keys of a section that are settings, not sweepable parameters: key → (type, default, doc).
+SETTINGS = {
+    ("loss", "spectrum"): (list, None, "singular values of Φ (overrides target_norm)"),
+    ("optimizer", "sharpness_reference"): (str, "minimum",
+                                           "2/S of learning_rate_fraction: 'minimum' or 'initial'"),
+}
+
+#: Observables a spec may keep, beyond final_loss, status, converged_step, divergence_step.
+OBSERVABLES = ("loss", "balancedness_drift", "final_sharpness", "initial_sharpness", "initial_imbalance")
+
+
+def make_network(p: dict):
+    return NETWORKS[p["activation"]](p)
+
+
+def make_problem(network, p: dict, rng: np.random.Generator) -> Problem:
+    return LOSSES[p["loss"]](network, p, rng)
+
+
+def make_init(widths, p: dict, problem: Problem, rng: np.random.Generator) -> tuple:
+    return INITS[p["init"]](widths, p, problem, rng)
+
+
+def optimizer_arguments(p: dict) -> dict:
+    return OPTIMIZERS[p["optimizer"]](p)

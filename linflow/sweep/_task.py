@@ -1,0 +1,218 @@
+"""One sweep task: its configurations grouped by problem, one batched engine call per group.
+
+Configurations that share every non-batched parameter (network, loss and data, optimizer)
+run as one :func:`linflow.simulate_descent` call whose trajectory axis holds their
+initializations and step sizes. Every random draw comes from a generator seeded by the spec's
+``seed`` and the configuration's own ``data_seed`` / ``seed``, never by its position, so a
+configuration's numbers do not depend on the chunking, on the other configurations of its task
+or on the worker that ran it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..descent import simulate_descent
+from ..homogeneous import NonDifferentiableError
+from ..init import balanced
+from ..network import DeepLinearNetwork
+from ..results import Status
+from ._registry import PARAMETERS, make_init, make_network, make_problem, optimizer_arguments
+from ._spec import Spec
+
+#: The dimension of time-series observables.
+STEP_DIM = "step"
+
+_NON_BATCHED = tuple(p.name for p in PARAMETERS if not p.batched)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A result variable: dtype, fill value of unwritten chunks, time series or not, meaning."""
+
+    dtype: str
+    fill: object
+    series: bool
+    description: str
+
+
+def variables(spec: Spec) -> dict:
+    """Name → :class:`Variable` of every result variable of ``spec`` (besides ``completed``)."""
+    out = {}
+    if spec.critical is not None:
+        unit = spec.critical.parameter
+        out["critical_lower"] = Variable("float64", np.nan, False,
+                                         f"largest {unit} seen to converge, with every smaller one tried "
+                                         "(NaN: failed at the bottom of the search range)")
+        out["critical_upper"] = Variable("float64", np.nan, False,
+                                         f"smallest {unit} above critical_lower seen to fail "
+                                         "(inf: converged at the top of the search range)")
+    else:
+        out["final_loss"] = Variable("float64", np.nan, False, "loss of the last iterate (last finite one if diverged)")
+        out["status"] = Variable("int8", -1, False, "outcome: " + ", ".join(f"{s.code} = {s.name}" for s in
+                                                                             (Status.MAX_STEPS, Status.CONVERGED,
+                                                                              Status.DIVERGED)))
+        out["converged_step"] = Variable("int64", -2, False, "first step with loss ≤ loss_tolerance; −1 if never")
+        out["divergence_step"] = Variable("int64", -2, False, "step at which the loss overflowed; −1 if never")
+        out["learning_rate_used"] = Variable("float64", np.nan, False, "step size η of the run")
+    if _uses_fraction(spec):
+        out["stability_step"] = Variable("float64", np.nan, False,
+                                         f"2/S, S the sharpness at the {spec.settings['sharpness_reference']} "
+                                         "point, that learning_rate_fraction multiplies")
+    descriptions = {
+        "loss": "loss at the recorded steps (NaN after divergence)",
+        "balancedness_drift": "max over steps and layers of ‖B_j(θ_k) − B_j(θ_0)‖_F",
+        "final_sharpness": "λ_max of the Hessian at the last iterate (NaN where not differentiable)",
+        "initial_sharpness": "λ_max of the Hessian at the initialization",
+        "initial_imbalance": "max_j ‖B_j(θ_0)‖_F at the initialization",
+    }
+    for name in spec.observables:
+        out[name] = Variable("float64", np.nan, name == "loss", descriptions[name])
+    return out
+
+
+def recorded_steps(spec: Spec) -> np.ndarray:
+    """Step indices of the ``loss`` series (every ``record_every`` steps, and the last)."""
+    steps = np.arange(0, spec.n_steps + 1, spec.record_every, dtype=np.int64)
+    return steps if steps[-1] == spec.n_steps else np.append(steps, spec.n_steps)
+
+
+def _uses_fraction(spec: Spec) -> bool:
+    return ("learning_rate_fraction" in spec.axis_names or spec.base["learning_rate_fraction"] is not None
+            or (spec.critical is not None and spec.critical.parameter == "learning_rate_fraction"))
+
+
+def configuration_parameters(spec: Spec, config: dict) -> dict:
+    """All parameter values of one configuration: the spec's base values, then its axis values."""
+    p = {**spec.base, **config, **spec.settings}
+    p["input_dim"] = p["input_dim"] or p["width"]
+    p["output_dim"] = p["output_dim"] or p["width"]
+    return p
+
+
+def data_generator(spec: Spec, p: dict) -> np.random.Generator:
+    return np.random.default_rng([spec.seed, 1, p["data_seed"]])
+
+
+def init_generator(spec: Spec, p: dict) -> np.random.Generator:
+    return np.random.default_rng([spec.seed, 2, p["seed"]])
+
+
+def build_problem(spec: Spec, p: dict):
+    return make_problem(make_network(p), p, data_generator(spec, p))
+
+
+def build_init(spec: Spec, p: dict, problem) -> tuple:
+    return make_init(problem.network.widths, p, problem, init_generator(spec, p))
+
+
+def minimum_sharpness(problem) -> float:
+    """Sharpness at a balanced global minimum of a deep linear network.
+
+    The minimizer's end-to-end matrix is the least-squares solution (``Φ``, resp.
+    ``C_yx C_xx⁻¹``); Procedure 1 of Arora et al. 2019 factors it into balanced weights, and the
+    Hessian there is evaluated numerically (all balanced factorizations of one end-to-end matrix
+    differ by orthogonal changes of basis, so S does not depend on the one chosen). For the
+    whitened loss this is ``S = N σ_1(Φ)^{2−2/N}`` (bound ``min_sharpness_balanced`` of
+    :mod:`linflow.bounds`, after Arora, Cohen & Hazan 2018).
+    """
+    if not isinstance(problem.network, DeepLinearNetwork):
+        raise ValueError("sharpness_reference='minimum' needs a deep linear network (activation='linear'); "
+                         f"got {problem.network!r}; use sharpness_reference='initial'")
+    c_xx = problem.input_covariance
+    if np.linalg.matrix_rank(c_xx) < c_xx.shape[0]:
+        raise ValueError(f"sharpness_reference='minimum' needs n_samples ≥ input_dim (invertible XXᵀ); got {problem!r}")
+    w_star = np.linalg.solve(c_xx.T, problem.cross_covariance.T).T
+    return problem.sharpness(balanced(problem.network.widths, w_star))
+
+
+def _sharpness(problem, weights) -> float:
+    try:
+        return problem.sharpness(weights)
+    except NonDifferentiableError:
+        return np.nan
+
+
+def run_task(spec: Spec, configs: list, shape: tuple) -> dict:
+    """Simulate the configurations ``configs`` (C order of a region of shape ``shape``).
+
+    Returns
+    -------
+    dict
+        Variable name → ndarray of shape ``shape`` (``shape + (R,)`` for time series), and
+        ``"engine"`` → the engine that ran.
+    """
+    specs = variables(spec)
+    n_rec = len(recorded_steps(spec))
+    out = {name: np.full((len(configs),) + ((n_rec,) if v.series else ()), v.fill, dtype=v.dtype)
+           for name, v in specs.items()}
+    params = [configuration_parameters(spec, c) for c in configs]
+    groups: dict = {}
+    for i, p in enumerate(params):
+        groups.setdefault(tuple(p[name] for name in _NON_BATCHED), []).append(i)
+    engine = None
+    for members in groups.values():
+        engine = _run_group(spec, [params[i] for i in members], np.asarray(members), out)
+    out = {name: value.reshape(tuple(shape) + value.shape[1:]) for name, value in out.items()}
+    out["engine"] = engine
+    return out
+
+
+def _run_group(spec: Spec, params: list, index: np.ndarray, out: dict) -> str:
+    first = params[0]
+    problem = build_problem(spec, first)
+    inits = [build_init(spec, p, problem) for p in params]
+    weights0 = tuple(np.stack([w[j] for w in inits]) for j in range(len(inits[0])))
+    if "stability_step" in out:
+        if spec.settings["sharpness_reference"] == "minimum":
+            stability = np.full(len(params), 2.0 / minimum_sharpness(problem))
+        else:
+            stability = np.array([2.0 / problem.sharpness(w) for w in inits])
+        out["stability_step"][index] = stability
+    else:
+        stability = np.ones(len(params))
+    if "initial_sharpness" in out:
+        out["initial_sharpness"][index] = [_sharpness(problem, w) for w in inits]
+    if "initial_imbalance" in out:
+        out["initial_imbalance"][index] = [
+            max((float(np.linalg.norm(b)) for b in problem._balancedness(w)), default=0.0) for w in inits]
+
+    if spec.critical is not None:
+        return _run_critical(spec, problem, weights0, stability, index, out)
+
+    rates = np.array([p["learning_rate"] if p["learning_rate"] is not None else p["learning_rate_fraction"]
+                      for p in params]) * stability
+    result = simulate_descent(
+        problem, weights0, learning_rate=rates, n_steps=spec.n_steps,
+        record_every=spec.record_every if "loss" in out else spec.n_steps,
+        loss_tolerance=spec.loss_tolerance, divergence_threshold=spec.divergence_threshold,
+        backend=spec.backend, track_balancedness="balancedness_drift" in out, **optimizer_arguments(first),
+    )
+    out["final_loss"][index] = result.final_loss
+    out["status"][index] = result.status_codes
+    out["converged_step"][index] = result.converged_step
+    out["divergence_step"][index] = result.divergence_step
+    out["learning_rate_used"][index] = result.learning_rates
+    if "loss" in out:
+        out["loss"][index] = result.losses
+    if "balancedness_drift" in out:
+        out["balancedness_drift"][index] = result.balancedness_drift
+    if "final_sharpness" in out:
+        out["final_sharpness"][index] = [_sharpness(problem, result.trajectory(i)) for i in range(len(params))]
+    return result.backend
+
+
+def _run_critical(spec: Spec, problem, weights0, stability, index, out) -> str:
+    from ..descent import DEFAULT_BACKEND
+    from ..tables._bisect import critical_step_sizes
+
+    c = spec.critical
+    crit = critical_step_sizes(
+        problem, weights0, low=c.low * stability, high=c.high * stability, n_steps=spec.n_steps,
+        loss_tolerance=spec.loss_tolerance, grid=c.grid, rounds=c.rounds, backend=spec.backend,
+    )
+    out["critical_lower"][index] = crit.lower / stability
+    out["critical_upper"][index] = crit.upper / stability
+    return spec.backend or DEFAULT_BACKEND
