@@ -298,13 +298,14 @@ def parse_spec(raw: dict) -> Spec:
     settings = _settings(raw)
     critical = _critical(raw, axes)
 
-    rates = [n for n in CRITICAL_PARAMETERS if n in axes or base.get(n) is not None
-             or (critical is not None and critical.parameter == n)]
+    rates = [f"axes.{n}" for n in CRITICAL_PARAMETERS if n in axes]
+    rates += [f"optimizer.{n}" for n in CRITICAL_PARAMETERS if base[n] is not None]
+    rates += [] if critical is None else [f"refine.critical.parameter = {critical.parameter!r}"]
     if len(rates) != 1:
         raise ValueError(
             "give the step size exactly once, as optimizer.learning_rate or "
             "optimizer.learning_rate_fraction, an axis, or refine.critical.parameter; got "
-            f"{rates or 'none'}"
+            f"{', '.join(rates) or 'none'}"
         )
     if critical is not None:
         if tolerance is None:
