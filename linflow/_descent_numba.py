@@ -46,6 +46,7 @@ and Inf propagate and divergence is detected exactly (theory.md §7).
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -277,21 +278,27 @@ def _end_to_end_data_loss(delta, top, res, loss, x, y, d_out, d0, one):
 
 
 @njit(**_JIT)
-def _backward_update(cur, new, h, delta, lr, widths, w_off, h_off, d_off, x, whitened, cols, one, z, slope, activated):
-    """``new = cur − lr·G`` with ``G_j = Δ_j H_{j−1}ᵀ`` and ``Δ_{j−1} = W_jᵀ Δ_j``, top down.
+def _backward_update(
+    cur, new, grad, fused, h, delta, lr, widths, w_off, h_off, d_off, x, whitened, cols, one, z, slope, activated
+):
+    """Gradient ``G_j = Δ_j H_{j−1}ᵀ`` with ``Δ_{j−1} = W_jᵀ Δ_j``, top down.
 
+    With ``fused`` (GD) each ``G_j`` is not stored: the step ``new = cur − lr·G`` is fused into
+    the product that forms it (one rounding); otherwise ``G`` goes to ``grad`` (same layout as
+    the weights) for the optimizer's update (:func:`_optimizer_step`).
     ``one``: the runtime integer 1, as in :func:`_forward_loss`. With ``activated``,
     ``Δ_{j−1} = σ'(Z_{j−1}) ⊙ W_jᵀ Δ_j`` (the hidden ``H`` in ``h`` are already activated).
     """
     prefer_wide_vectors()
-    yes, no, zero = one == 1, one == 0, one - one
+    no, zero = one == 0, one - one
+    out = new if fused else grad
     n_layers = widths.shape[0] - 1
     for j in range(n_layers, 0, -1):
         dj, dp = widths[j], widths[j - 1]
         if j > 1:
             # G_j = Δ_j H_{j−1}ᵀ, fused with the step (whitened, linear: H_1 = W_1 read in place)
             src, src_off = (cur, w_off[0]) if (j == 2 and whitened and not activated) else (h, h_off[j - 1])
-            _matmul(new, w_off[j - 1], dp, one, delta, d_off[j], cols, one, src, src_off, one, cols, dj, cols, dp, yes, cur, lr)
+            _matmul(out, w_off[j - 1], dp, one, delta, d_off[j], cols, one, src, src_off, one, cols, dj, cols, dp, fused, cur, lr)
             # Δ_{j−1} = W_jᵀ Δ_j, times σ'(Z_{j−1}) elementwise for an activated network
             _matmul(delta, d_off[j - 1], cols, one, cur, w_off[j - 1], one, dp, delta, d_off[j], cols, one, dp, dj, cols, no, cur, lr)
             if activated:
@@ -300,9 +307,71 @@ def _backward_update(cur, new, h, delta, lr, widths, w_off, h_off, d_off, x, whi
             rate = vload(lr, 0)
             shift = d_off[1] * LANES
             for q in range(0, dj * dp * LANES, LANES):  # G_1 = Δ_1 Iᵀ
-                vstore(new, q, vfnma(rate, vload(delta, shift + q), vload(cur, q)))
+                g = vload(delta, shift + q)
+                if fused:
+                    vstore(new, q, vfnma(rate, g, vload(cur, q)))
+                else:
+                    vstore(grad, q, g)
         else:  # G_1 = Δ_1 Xᵀ
-            _matmul(new, zero, dp, one, delta, d_off[1], cols, one, x, zero, one, x.shape[1], dj, cols, dp, yes, cur, lr)
+            _matmul(out, zero, dp, one, delta, d_off[1], cols, one, x, zero, one, x.shape[1], dj, cols, dp, fused, cur, lr)
+
+
+@njit(**_JIT)
+def _optimizer_step(cur, new, grad, s_old, s_new, lr, n_params, code, hyper, k):
+    """``new = cur − lr·u`` with the direction ``u`` of optimizer ``code`` (``engine_code`` of
+    :mod:`linflow.optimizers`: 1 momentum, 2 Scalar RMSProp, 3 RMSProp, 4 Adam) from the
+    gradient ``grad`` at step ``k``; its state goes from ``s_old`` to ``s_new``.
+
+    ``hyper = [β₁ (momentum β), β₂, ε, flag]`` (flag: Nesterov, or ``ν_0 = s(g_0)``). The
+    formulas and the order of operations are those of :mod:`linflow.optimizers` (the NumPy
+    reference); a zero denominator gives a zero direction. State layout per lane: momentum
+    ``v`` at entries ``0 … P−1``; Scalar RMSProp ``ν`` at entry 0; RMSProp ``ν`` at
+    ``0 … P−1``; Adam ``m`` at ``0 … P−1`` and ``v`` at ``P … 2P−1``.
+    """
+    b1, b2, eps, flag = hyper[0], hyper[1], hyper[2], hyper[3] != 0.0
+    first = k == 0 and flag
+    if code == 2:
+        for t in range(LANES):
+            s = 0.0
+            for p in range(n_params):
+                g = grad[p * LANES + t]
+                s += g * g
+            nu = s if first else s_old[t]
+            nu = b2 * nu + (1.0 - b2) * s
+            s_new[t] = nu
+            denom = np.sqrt(nu) + eps
+            rate = lr[t]
+            for p in range(n_params):
+                e = p * LANES + t
+                u = grad[e] / denom if denom > 0.0 else 0.0
+                new[e] = cur[e] - rate * u
+        return
+    c1 = 1.0 - b1 ** (k + 1)
+    c2 = 1.0 - b2 ** (k + 1)
+    root_c2 = np.sqrt(c2)
+    second = n_params * LANES
+    for p in range(n_params):
+        for t in range(LANES):
+            e = p * LANES + t
+            g = grad[e]
+            if code == 1:
+                v = b1 * s_old[e] + g
+                s_new[e] = v
+                u = g + b1 * v if flag else v
+            elif code == 3:
+                nu = g * g if first else s_old[e]
+                nu = b2 * nu + (1.0 - b2) * (g * g)
+                s_new[e] = nu
+                denom = np.sqrt(nu) + eps
+                u = g / denom if denom > 0.0 else 0.0
+            else:
+                m = b1 * s_old[e] + (1.0 - b1) * g
+                v = b2 * s_old[second + e] + (1.0 - b2) * (g * g)
+                s_new[e] = m
+                s_new[second + e] = v
+                denom = np.sqrt(v) / root_c2 + eps
+                u = (m / c1) / denom if denom > 0.0 else 0.0
+            new[e] = cur[e] - lr[t] * u
 
 
 @njit(**_JIT)
@@ -411,28 +480,86 @@ def _keep_alive(*owners):
     """Nothing; a use of ``owners`` at this point keeps them (and their borrowed views) alive."""
 
 
+class KernelProblem(NamedTuple):
+    """The network and loss as the kernels see them (built by :func:`kernel_problem`).
+
+    ``widths`` (N + 1,) and the row offsets of :func:`layout`; ``x``, ``y``: the data X, Y
+    (whitened: a dummy X and Φ); ``cols``: columns of the forward products (m, or d_0 when
+    whitened or through ``W_e``); ``e2e``: a linear data loss run through ``W_e``
+    (:func:`end_to_end_is_cheaper`); ``activated``, ``slope``: σ(z) = max(z, slope·z).
+    """
+
+    widths: np.ndarray
+    w_off: np.ndarray
+    h_off: np.ndarray
+    b_off: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    whitened: bool
+    cols: int
+    e2e: bool
+    activated: bool
+    slope: float
+
+
+class KernelRun(NamedTuple):
+    """What to run: initial weights ``params0`` (B, P), learning rates, steps, recording,
+    stopping rules, monitoring, and the optimizer (``opt_code``, ``opt_hyper``: see
+    :func:`_optimizer_step`; code 0 is GD, fused into the gradient products)."""
+
+    params0: np.ndarray
+    lrs: np.ndarray
+    n_steps: int
+    record_steps: np.ndarray
+    loss_tolerance: float
+    threshold: float
+    reference: np.ndarray
+    has_reference: bool
+    record_weights: bool
+    track: bool
+    opt_code: int
+    opt_hyper: np.ndarray
+    state_size: int
+
+
+class KernelOutputs(NamedTuple):
+    """Arrays the kernel fills, trajectory index first (``state``: the final optimizer state,
+    (B, state_size))."""
+
+    final: np.ndarray
+    losses: np.ndarray
+    final_loss: np.ndarray
+    recorded: np.ndarray
+    divergence_step: np.ndarray
+    converged_step: np.ndarray
+    drift: np.ndarray
+    ref_distance: np.ndarray
+    state: np.ndarray
+
+
 @njit(**_JIT)
-def _run_chunks(
-    first, last, one, params0, lrs, widths, w_off, h_off, b_off, x, y, whitened, cols, n_steps,
-    record_steps, loss_tolerance, threshold, reference, has_reference, recorded, record_weights,
-    final, losses, final_loss, divergence_step, converged_step, drift, ref_distance, slope, activated,
-    track, e2e,
-):
+def _run_chunks(first, last, one, prob, run, out):
     """All steps of chunks ``first … last−1`` (8 trajectories each, the last one possibly
     partial); threads run disjoint ranges (``nogil``). One function, not a loop around a
     per-chunk kernel: numba re-optimizes every inlined callee once per level of calls, and a
-    level less saved ~1.5 s of the first compilation.
+    level less saved ~1.5 s of the first compilation. Arguments: :class:`KernelProblem`,
+    :class:`KernelRun`, :class:`KernelOutputs`.
     """
     prefer_wide_vectors()
     # The callers own every argument for the whole call, so the kernels get borrowed views
     # (no reference counting per call: :func:`linflow._simd.borrow`); the buffers allocated
     # below are borrowed likewise and their owners kept alive to the end (``owners``).
-    params0, lrs, widths = borrow(params0), borrow(lrs), borrow(widths)
-    w_off, h_off, b_off = borrow(w_off), borrow(h_off), borrow(b_off)
-    x, y, record_steps, reference = borrow(x), borrow(y), borrow(record_steps), borrow(reference)
-    recorded, final, losses, final_loss = borrow(recorded), borrow(final), borrow(losses), borrow(final_loss)
-    drift, ref_distance = borrow(drift), borrow(ref_distance)
-    divergence_step, converged_step = borrow(divergence_step), borrow(converged_step)
+    widths, w_off, h_off, b_off = borrow(prob.widths), borrow(prob.w_off), borrow(prob.h_off), borrow(prob.b_off)
+    x, y = borrow(prob.x), borrow(prob.y)
+    whitened, cols, e2e, activated, slope = prob.whitened, prob.cols, prob.e2e, prob.activated, prob.slope
+    params0, lrs, record_steps, reference = borrow(run.params0), borrow(run.lrs), borrow(run.record_steps), borrow(run.reference)
+    n_steps, loss_tolerance, threshold = run.n_steps, run.loss_tolerance, run.threshold
+    has_reference, record_weights, track = run.has_reference, run.record_weights, run.track
+    code, hyper, n_state = run.opt_code, borrow(run.opt_hyper), run.state_size
+    recorded, final, losses, final_loss = borrow(out.recorded), borrow(out.final), borrow(out.losses), borrow(out.final_loss)
+    drift, ref_distance, final_state = borrow(out.drift), borrow(out.ref_distance), borrow(out.state)
+    divergence_step, converged_step = borrow(out.divergence_step), borrow(out.converged_step)
+    fused = code == 0
     batch, n_params = params0.shape
     cur = _aligned_zeros(n_params * LANES)
     prev = _aligned_zeros(n_params * LANES)
@@ -454,9 +581,15 @@ def _run_chunks(
     loss = _aligned_zeros(one * LANES)  # (one: not a literal, which would compile another copy)
     step_drift = _aligned_zeros(one * LANES)
     lr = _aligned_zeros(one * LANES)
-    owners = (cur, prev, h, delta, z, res, bal0, gram, loss, step_drift, lr)
+    # Optimizer with state: the gradient, and the state of θ_k and of θ_{k−1} (swapped with the
+    # weights, so that a diverged lane keeps the state of the iterate it keeps).
+    grad = _aligned_zeros(LANES if fused else n_params * LANES)
+    state = _aligned_zeros(max(n_state, 1) * LANES)
+    state_prev = _aligned_zeros(max(n_state, 1) * LANES)
+    owners = (cur, prev, h, delta, z, res, bal0, gram, loss, step_drift, lr, grad, state, state_prev)
     cur, prev, h, delta, z, res = borrow(cur), borrow(prev), borrow(h), borrow(delta), borrow(z), borrow(res)
     bal0, gram, loss, step_drift, lr = borrow(bal0), borrow(gram), borrow(loss), borrow(step_drift), borrow(lr)
+    grad, state, state_prev = borrow(grad), borrow(state), borrow(state_prev)
     d_owner, d_off = d_off, borrow(d_off)
     active = np.zeros(LANES, dtype=np.bool_)
     for chunk in range(first, last):
@@ -469,6 +602,9 @@ def _run_chunks(
                 # padding lanes of a partial chunk: zeros, never NaN left by an earlier chunk
                 cur[p * LANES + t] = params0[start + t, p] if t < n_lanes else 0.0
                 prev[p * LANES + t] = cur[p * LANES + t]
+        for e in range(n_state * LANES):
+            state[e] = 0.0
+            state_prev[e] = 0.0
         if track:
             _balancedness(cur, gram, bal0, widths, w_off, b_off, one == 1, step_drift, activated)
 
@@ -493,6 +629,8 @@ def _run_chunks(
                         final_loss[b] = value
                     for p in range(n_params):
                         cur[p * LANES + t] = prev[p * LANES + t]
+                    for p in range(n_state):
+                        state[p * LANES + t] = state_prev[p * LANES + t]
                     continue
                 final_loss[b] = value
                 if is_record:
@@ -525,21 +663,28 @@ def _run_chunks(
                 n_active += active[t]
             if k == n_steps or n_active == 0:
                 break
-            # θ_{k+1} = θ_k − η ∇f(θ_k) into prev; stopped lanes (and padding) keep their weights.
+            # θ_{k+1} = θ_k − η u_k into prev; stopped lanes (and padding) keep their weights.
             # (the end-to-end data path seeds Δ_N with cols = d_0: its backward pass is the whitened one)
             _backward_update(
-                cur, prev, h, delta, lr, widths, w_off, h_off, d_off, x, whitened or e2e, cols, one, z,
-                slope, activated,
+                cur, prev, grad, fused, h, delta, lr, widths, w_off, h_off, d_off, x, whitened or e2e, cols,
+                one, z, slope, activated,
             )
+            if not fused:
+                _optimizer_step(cur, prev, grad, state, state_prev, lr, n_params, code, hyper, k)
             if n_active < LANES:
                 for t in range(LANES):
                     if not active[t]:
                         for p in range(n_params):
                             prev[p * LANES + t] = cur[p * LANES + t]
+                        for p in range(n_state):
+                            state_prev[p * LANES + t] = state[p * LANES + t]
             cur, prev = prev, cur
+            state, state_prev = state_prev, state
         for t in range(n_lanes):
             for p in range(n_params):
                 final[start + t, p] = cur[p * LANES + t]
+            for p in range(n_state):
+                final_state[start + t, p] = state[p * LANES + t]
     _keep_alive(owners, d_owner)
 
 
@@ -624,31 +769,61 @@ def run_descent_numba(setup) -> DescentResult:
     reference = kernel_array(setup.reference) if has_reference else np.zeros((1, 1, 1))
     recorded = np.full((batch, n_rec, n_params), np.nan) if setup.record_weights else np.zeros((1, 1, 1))
 
-    final = np.empty((batch, n_params))
-    losses = np.full((batch, n_rec), np.nan)
-    final_loss = np.full(batch, np.nan)
-    divergence_step = np.full(batch, -1, dtype=np.int64)
-    converged_step = np.full(batch, -1, dtype=np.int64)
-    drift = np.zeros(batch)
-    ref_distance = np.zeros(batch)
-    args = (
-        params0, kernel_array(setup.learning_rates), widths, w_off, h_off, b_off, x, y, whitened,
-        cols, setup.n_steps, kernel_array(setup.record_steps, np.int64), setup.loss_tolerance,
-        setup.divergence_threshold, reference, has_reference, recorded, setup.record_weights,
-        final, losses, final_loss, divergence_step, converged_step, drift, ref_distance, slope, activated,
-        setup.track_balancedness, e2e,
+    optimizer = setup.optimizer
+    n_state = sum(n_params if per_param else 1 for _, per_param in optimizer.engine_state)
+    out = KernelOutputs(
+        final=np.empty((batch, n_params)),
+        losses=np.full((batch, n_rec), np.nan),
+        final_loss=np.full(batch, np.nan),
+        recorded=recorded,
+        divergence_step=np.full(batch, -1, dtype=np.int64),
+        converged_step=np.full(batch, -1, dtype=np.int64),
+        drift=np.zeros(batch),
+        ref_distance=np.zeros(batch),
+        state=np.zeros((batch, max(n_state, 1))),
+    )
+    prob = KernelProblem(widths, w_off, h_off, b_off, x, y, whitened, int(cols), e2e, activated, slope)
+    run = KernelRun(
+        params0=params0,
+        lrs=kernel_array(setup.learning_rates),
+        n_steps=setup.n_steps,
+        record_steps=kernel_array(setup.record_steps, np.int64),
+        loss_tolerance=setup.loss_tolerance,
+        threshold=setup.divergence_threshold,
+        reference=reference,
+        has_reference=has_reference,
+        record_weights=setup.record_weights,
+        track=setup.track_balancedness,
+        opt_code=optimizer.engine_code,
+        opt_hyper=kernel_array(optimizer.engine_hyperparameters()),
+        state_size=n_state,
     )
     n_chunks = (batch + LANES - 1) // LANES
-    _run_chunks(0, min(n_chunks, 1), 1, *args)  # compiles (or loads) before threads start
-    _run_threaded(n_chunks, args)
+    _run_chunks(0, min(n_chunks, 1), 1, prob, run, out)  # compiles (or loads) before threads start
+    _run_threaded(n_chunks, (prob, run, out))
     return assemble_result(
-        setup, final, losses, final_loss, divergence_step, converged_step, drift,
-        ref_distance if has_reference else None, recorded if setup.record_weights else None,
-        backend="numba",
+        setup, out.final, out.losses, out.final_loss, out.divergence_step, out.converged_step, out.drift,
+        out.ref_distance if has_reference else None, recorded if setup.record_weights else None,
+        backend="numba", extra=engine_state_arrays(optimizer, out.state, problem.network.shapes),
     )
 
 
-def _run_threaded(n_chunks: int, args) -> None:
+def engine_state_arrays(optimizer, flat, shapes) -> dict:
+    """The optimizer state of an engine, ``(B, S)`` in the layout of ``optimizer.engine_state``,
+    as ``DescentResult.extra`` holds it (per-parameter entries split into layers)."""
+    n_params = sum(a * b for a, b in shapes)
+    extra, start = {}, 0
+    for name, per_param in optimizer.engine_state:
+        if per_param:
+            extra[name] = split_params(flat[:, start : start + n_params], shapes)
+            start += n_params
+        else:
+            extra[name] = flat[:, start].copy()
+            start += 1
+    return extra
+
+
+def _run_threaded(n_chunks: int, args: tuple) -> None:
     """Chunks 1 … n_chunks−1 (chunk 0 ran already) over ``numba.get_num_threads()`` threads.
 
     Several ranges per thread balance the load when trajectories stop early (divergence).
@@ -688,7 +863,7 @@ def split_params(flat, shapes) -> tuple:
 
 def assemble_result(
     setup, final, losses, final_loss, divergence_step, converged_step, drift, ref_distance,
-    recorded, *, backend,
+    recorded, *, backend, extra=None,
 ) -> DescentResult:
     """Build the :class:`DescentResult` from the kernel outputs (``final`` is ``(B, P)``)."""
     shapes = setup.problem.network.shapes
@@ -709,4 +884,5 @@ def assemble_result(
         weights=split_params(recorded, shapes) if recorded is not None else None,
         batched=setup.batched,
         backend=backend,
+        extra={} if extra is None else extra,
     )
