@@ -183,3 +183,31 @@ def test_import_linflow_imports_no_dask_xarray_zarr():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
     assert callable(linflow.sweep)
+
+
+def test_optimizer_axis_runs_each_optimizer_object():
+    from linflow.optimizers import GD, Adam, Momentum, RMSProp
+
+    spec = load_spec("""
+n_steps = 120
+[optimizer]
+learning_rate = 0.02
+momentum = 0.8
+beta2 = 0.95
+[execution]
+backend = "numpy"
+[axes]
+optimizer = ["gd", "momentum", "rmsprop", "adam"]
+seed = [0, 1]
+""")
+    ds = linflow.sweep(spec, progress=False)
+    objects = {"gd": GD(), "momentum": Momentum(0.8), "rmsprop": RMSProp(0.95), "adam": Adam(beta2=0.95)}
+    losses = set()
+    for name, optimizer in objects.items():
+        p = configuration_parameters(spec, {"optimizer": name, "seed": 1})
+        problem = build_problem(spec, p)
+        res = simulate_descent(problem, build_init(spec, p, problem), learning_rate=0.02, n_steps=120,
+                               optimizer=optimizer, backend="numpy")
+        assert float(ds.final_loss.sel(optimizer=name, seed=1)) == float(res.final_loss)
+        losses.add(float(res.final_loss))
+    assert len(losses) == 4  # four different update rules

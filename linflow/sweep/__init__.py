@@ -33,10 +33,11 @@ Parameters (each may be set in its section *or* swept under ``[axes]`` by its ax
                                                                  (axis: init)
                 scale = 0.1 (axis: init_scale), delta = 0.0, margin_fraction = 0.5,
                 seed = 0 (axis: seed)
-    [optimizer] kind = "gd" | "scalar_rmsprop" | "rmsprop"       (axis: optimizer)
+    [optimizer] kind = "gd" | "momentum" | "scalar_rmsprop" | "rmsprop" | "adam"  (axis: optimizer)
                 learning_rate = η  or  learning_rate_fraction = f (η = f · 2/S), exactly one;
                 sharpness_reference = "minimum" (S at a balanced global minimum) | "initial"
-                (S at each initialization), not an axis; beta2 = 0.99, eps = 0.0
+                (S at each initialization), not an axis; momentum = 0.9, beta1 (Adam's 0.9),
+                beta2 = 0.99, eps (the optimizer's default: 0 for RMSProp, 1e-8 for Adam)
 
 The whitened loss is ``½‖W_e − Φ‖_F²`` with a random teacher ``Φ = U diag(s) Vᵀ`` (``s`` =
 ``spectrum``, else ``linspace(1, 0.5, k)`` scaled to ``target_norm``); regression is
@@ -79,7 +80,7 @@ Execution::
 
     [execution]
     task_size = 1024     # most configurations per task (= per chunk of the store)
-    backend = "numba" | "numpy"   # default: numba for GD, numpy for RMSProp
+    backend = "numba" | "numpy"   # default: the numba engine
 
 Variables: ``final_loss``, ``status`` (0 = MAX_STEPS: ran all steps without converging,
 1 = CONVERGED, 2 = DIVERGED), ``converged_step`` and ``divergence_step`` (−1: never),

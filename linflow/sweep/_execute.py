@@ -66,13 +66,10 @@ class _Progress:
 
 
 def expected_engine(spec) -> str:
-    """The engine(s) the spec's runs use (``[execution] backend``, else each optimizer's default)."""
-    from ..descent import _resolve_backend
+    """The engine the spec's runs use: ``[execution] backend``, else the default engine."""
+    from ..descent import DEFAULT_BACKEND
 
-    if spec.critical is not None or spec.backend is not None:
-        return spec.backend or _resolve_backend(None)
-    optimizers = dict(zip(spec.axis_names, (a.values for a in spec.axes))).get("optimizer", (spec.base["optimizer"],))
-    return ", ".join(sorted({_resolve_backend(None, o) for o in optimizers}))
+    return spec.backend or DEFAULT_BACKEND
 
 
 def open_results(store, in_memory: bool):

@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from .. import init as initializers
+from .. import optimizers
 from ..homogeneous import HomogeneousNetwork
 from ..network import DeepLinearNetwork
 from ..problem import Problem
@@ -142,19 +143,19 @@ INITS = {
 
 
 # ---------------------------------------------------------------------- optimizers
-def _gd(p: dict) -> dict:
-    return {"optimizer": "gd"}
+def _given(p: dict, *names) -> dict:
+    """The optimizer's hyper-parameters the spec sets (the others keep the optimizer's defaults)."""
+    return {name: p[name] for name in names if p[name] is not None}
 
 
-def _rmsprop(kind: str) -> Callable:
-    def make(p: dict) -> dict:
-        return {"optimizer": kind, "beta2": p["beta2"], "eps": p["eps"]}
-
-    return make
-
-
-#: Optimizer name → keyword arguments of :func:`linflow.simulate_descent`.
-OPTIMIZERS = {"gd": _gd, "scalar_rmsprop": _rmsprop("scalar_rmsprop"), "rmsprop": _rmsprop("rmsprop")}
+#: Optimizer name → constructor of a :mod:`linflow.optimizers` object from the parameters.
+OPTIMIZERS = {
+    "gd": lambda p: optimizers.GD(),
+    "momentum": lambda p: optimizers.Momentum(p["momentum"]),
+    "scalar_rmsprop": lambda p: optimizers.ScalarRMSProp(**_given(p, "beta2", "eps")),
+    "rmsprop": lambda p: optimizers.RMSProp(**_given(p, "beta2", "eps")),
+    "adam": lambda p: optimizers.Adam(**_given(p, "beta1", "beta2", "eps")),
+}
 
 #: Where ``learning_rate_fraction`` takes its ``2/S``.
 SHARPNESS_REFERENCES = ("minimum", "initial")
@@ -184,8 +185,11 @@ PARAMETERS = (
     _P("learning_rate", "optimizer", "learning_rate", float, None, "positive", True, "step size η"),
     _P("learning_rate_fraction", "optimizer", "learning_rate_fraction", float, None, "positive", True,
        "η as a fraction of 2/S (see sharpness_reference)"),
-    _P("beta2", "optimizer", "beta2", float, 0.99, "unit", False, "RMSProp β₂"),
-    _P("eps", "optimizer", "eps", float, 0.0, "nonnegative", False, "RMSProp ε"),
+    _P("momentum", "optimizer", "momentum", float, 0.9, "halfunit", False, "momentum β (heavy ball)"),
+    _P("beta1", "optimizer", "beta1", float, None, "halfunit", False, "Adam β₁ (default: Adam's 0.9)"),
+    _P("beta2", "optimizer", "beta2", float, 0.99, "unit", False, "RMSProp / Adam β₂"),
+    _P("eps", "optimizer", "eps", float, None, "nonnegative", False,
+       "RMSProp / Adam ε (default: the optimizer's, 0 resp. 1e-8)"),
 )
 
 PARAMETER = {p.name: p for p in PARAMETERS}
@@ -214,5 +218,5 @@ def make_init(widths, p: dict, problem: Problem, rng: np.random.Generator) -> tu
     return INITS[p["init"]](widths, p, problem, rng)
 
 
-def optimizer_arguments(p: dict) -> dict:
+def make_optimizer(p: dict):
     return OPTIMIZERS[p["optimizer"]](p)

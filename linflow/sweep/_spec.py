@@ -119,6 +119,7 @@ def _check_domain(value, domain, key: str):
         "positive": lambda v: v <= 0,
         "nonnegative": lambda v: v < 0,
         "unit": lambda v: not 0 < v < 1,
+        "halfunit": lambda v: not 0 <= v < 1,
         "any": lambda v: False,
     }
     if isinstance(domain, tuple):
@@ -126,7 +127,7 @@ def _check_domain(value, domain, key: str):
             raise ValueError(f"{_where(key)} must be one of {domain}; got {key}={value!r}")
         return value
     if bad[domain](value):
-        words = {"positive": "> 0", "nonnegative": "≥ 0", "unit": "in (0, 1)"}[domain]
+        words = {"positive": "> 0", "nonnegative": "≥ 0", "unit": "in (0, 1)", "halfunit": "in [0, 1)"}[domain]
         raise ValueError(f"{_where(key)} must be {words}; got {key}={value!r}")
     return value
 

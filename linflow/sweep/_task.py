@@ -19,7 +19,7 @@ from ..homogeneous import NonDifferentiableError
 from ..init import balanced
 from ..network import DeepLinearNetwork
 from ..results import Status
-from ._registry import PARAMETERS, make_init, make_network, make_problem, optimizer_arguments
+from ._registry import PARAMETERS, make_init, make_network, make_optimizer, make_problem
 from ._spec import Spec
 
 #: The dimension of time-series observables.
@@ -188,7 +188,7 @@ def _run_group(spec: Spec, params: list, index: np.ndarray, out: dict) -> str:
         problem, weights0, learning_rate=rates, n_steps=spec.n_steps,
         record_every=spec.record_every if "loss" in out else spec.n_steps,
         loss_tolerance=spec.loss_tolerance, divergence_threshold=spec.divergence_threshold,
-        backend=spec.backend, track_balancedness="balancedness_drift" in out, **optimizer_arguments(first),
+        backend=spec.backend, track_balancedness="balancedness_drift" in out, optimizer=make_optimizer(first),
     )
     out["final_loss"][index] = result.final_loss
     out["status"][index] = result.status_codes
