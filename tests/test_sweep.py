@@ -208,6 +208,6 @@ seed = [0, 1]
         problem = build_problem(spec, p)
         res = simulate_descent(problem, build_init(spec, p, problem), learning_rate=0.02, n_steps=120,
                                optimizer=optimizer, backend="numpy")
-        assert float(ds.final_loss.sel(optimizer=name, seed=1)) == float(res.final_loss)
-        losses.add(float(res.final_loss))
+        assert float(ds.final_loss.sel(optimizer=name, seed=1)) == float(res.final_loss[0])
+        losses.add(float(res.final_loss[0]))
     assert len(losses) == 4  # four different update rules
