@@ -211,3 +211,21 @@ seed = [0, 1]
         assert float(ds.final_loss.sel(optimizer=name, seed=1)) == float(res.final_loss[0])
         losses.add(float(res.final_loss[0]))
     assert len(losses) == 4  # four different update rules
+
+
+def test_table_sweep_summarizes_a_store(tmp_path, capsys):
+    from linflow.cli import main
+    from linflow.sweep._table import sweep_table
+
+    store = tmp_path / "s.zarr"
+    ds = linflow.sweep(SPEC, store=store, progress=False)
+    table = sweep_table(store, over=("data_seed", "init_scale"), variables=("final_loss", "status"))
+    assert [r["learning_rate_fraction"] for r in table.rows] == ds.learning_rate_fraction.values.tolist()
+    for row in table.rows:
+        point = ds.sel(learning_rate_fraction=row["learning_rate_fraction"])
+        assert row["final_loss"] == float(np.median(point.final_loss.values))
+        assert row["converged"] == float(np.mean(point.status.values == 1))
+    assert main(["table", "sweep", str(store), "--over", "data_seed", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("learning_rate_fraction,init_scale,") and len(lines) == 1 + 9
+    assert main(["table", "sweep", str(store), "--over", "depth"]) == 2
