@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 
 # Loaded on first attribute access, so that `import linflow` imports neither SymPy nor
 # Hypothesis: the SymPy-backed modules, and the claims/strategies (Hypothesis).
-_LAZY_MODULES = ("bounds", "curvature", "symbolic", "claims", "strategies")
+_LAZY_MODULES = ("analysis", "bounds", "curvature", "symbolic", "claims", "strategies")
 _LAZY_ATTRIBUTES = {"Claim": "linflow.claims._core", "check_claim": "linflow.claims._core"}
 
 
@@ -37,6 +37,7 @@ def __getattr__(name):
 
 __all__ = [
     "Claim",
+    "analysis",
     "DeepLinearNetwork",
     "HomogeneousNetwork",
     "HomogeneousProblem",
