@@ -18,14 +18,9 @@ from .results import DescentResult, FlowResult, Status
 __version__ = "0.1.0"
 
 # Loaded on first attribute access, so that `import linflow` imports neither SymPy nor
-<<<<<<< HEAD
 # Hypothesis: the SymPy-backed modules, and the claims/strategies (Hypothesis); nor dask, xarray
 # or Zarr: the sweep package (callable: ``linflow.sweep(spec)`` runs a sweep).
-_LAZY_MODULES = ("bounds", "curvature", "symbolic", "claims", "strategies", "sweep")
-=======
-# Hypothesis: the SymPy-backed modules, and the claims/strategies (Hypothesis).
-_LAZY_MODULES = ("analysis", "bounds", "curvature", "symbolic", "claims", "strategies")
->>>>>>> speed
+_LAZY_MODULES = ("analysis", "bounds", "curvature", "symbolic", "claims", "strategies", "sweep")
 _LAZY_ATTRIBUTES = {"Claim": "linflow.claims._core", "check_claim": "linflow.claims._core"}
 
 
