@@ -9,7 +9,13 @@ import pytest
 import linflow
 from linflow import simulate_descent
 from linflow.sweep import load_spec, make_plan
-from linflow.sweep._task import build_init, build_problem, configuration_parameters, minimum_sharpness
+from linflow.sweep._task import (
+    build_init,
+    build_instance,
+    build_problem,
+    configuration_parameters,
+    minimum_sharpness,
+)
 
 xr = pytest.importorskip("xarray")
 
@@ -40,9 +46,10 @@ init_scale = {logspace = [0.05, 0.5, 3]}
 def _direct(spec, config):
     """One configuration through a single, unbatched simulate_descent call."""
     p = configuration_parameters(spec, config)
-    problem = build_problem(spec, p)
+    instance = build_instance(spec, p)
+    problem = instance.problem
     w0 = build_init(spec, p, problem)
-    eta = p["learning_rate_fraction"] * 2.0 / minimum_sharpness(problem)
+    eta = p["learning_rate_fraction"] * 2.0 / minimum_sharpness(instance)
     res = simulate_descent(problem, w0, learning_rate=eta, n_steps=spec.n_steps, record_every=spec.record_every,
                            loss_tolerance=spec.loss_tolerance, backend=spec.backend)
     return problem, res
@@ -75,11 +82,12 @@ def test_sweep_equals_direct_simulate_descent_calls():
 def test_minimum_reference_is_the_balanced_minimum_sharpness():
     spec = load_spec(SPEC.replace('kind = "regression"', 'kind = "whitened"'))
     p = configuration_parameters(spec, {"data_seed": 3})
-    problem = build_problem(spec, p)
+    instance = build_instance(spec, p)
+    problem = instance.problem
     s1 = np.linalg.svd(problem.target, compute_uv=False)[0]
     n = p["depth"]
     # S = N σ₁^{2−2/N} (whitened, balanced minimum); the numeric value comes from eigvalsh.
-    np.testing.assert_allclose(minimum_sharpness(problem), n * s1 ** (2 - 2 / n), rtol=1e-10)
+    np.testing.assert_allclose(minimum_sharpness(instance), n * s1 ** (2 - 2 / n), rtol=1e-10)
     assert np.isclose(np.linalg.norm(problem.target), p["target_norm"], rtol=1e-12)
 
 

@@ -115,3 +115,13 @@ def test_latin_hypercube_puts_one_point_in_each_stratum():
     log_scale = (np.log(plan.values["init_scale"]) - np.log(0.01)) / (np.log(1.0) - np.log(0.01))
     for u in (frac, log_scale):
         assert sorted(np.floor(u * 10).astype(int)) == list(range(10))
+
+
+def test_configurations_that_cannot_be_built_are_refused_before_any_task(tmp_path):
+    import linflow
+
+    text = BASE.replace("seed = [0, 1]", "n_observations = [4, 17]") + '[network]\nwidth = 4\ndepth = 2\n' \
+        '[loss]\nkind = "matrix_completion"\n'
+    with pytest.raises(ValueError, match="n_observations=17.*at most d_N·d_0 = 16"):
+        linflow.sweep(text, store=tmp_path / "s.zarr", progress=False)
+    assert not (tmp_path / "s.zarr").exists()

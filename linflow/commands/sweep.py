@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -38,7 +39,10 @@ def _client(args: argparse.Namespace):
         return Client(args.scheduler)
     if args.workers < 1:
         raise ValueError(f"--workers must be ≥ 1; got --workers={args.workers}")
-    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    # Each worker runs one task at a time; its numba engine gets its share of the cores.
+    threads = max(1, (os.cpu_count() or 1) // args.workers)
+    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                           env={"NUMBA_NUM_THREADS": str(threads)})
     return Client(cluster)
 
 

@@ -18,7 +18,7 @@ from typing import Optional
 from ._plan import make_plan
 from ._spec import load_spec
 from ._store import open_store, pending_tasks, write_task
-from ._task import run_task
+from ._task import check_configurations, run_task
 
 
 @dataclass
@@ -87,6 +87,7 @@ def run_sweep(spec, *, store=None, client=None, resume: bool = True, progress: O
     report = SweepReport() if report is None else report
     spec = load_spec(spec)
     plan = make_plan(spec)
+    check_configurations(spec, plan)
     start = time.perf_counter()
     group, store = open_store(store, spec, plan, resume=resume, engine=expected_engine(spec), version=__version__)
     report.store = store

@@ -11,12 +11,12 @@ kind names to constructors: :data:`NETWORKS`, :data:`LOSSES`, :data:`INITS` and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import NamedTuple
 
 import numpy as np
 
 from .. import init as initializers
-from .. import optimizers
+from .. import losses, optimizers
 from ..homogeneous import HomogeneousNetwork
 from ..network import DeepLinearNetwork
 from ..problem import Problem
@@ -58,16 +58,25 @@ NETWORKS = {"linear": _make_network, "relu": _make_network, "leaky_relu": _make_
 
 
 # ---------------------------------------------------------------------- losses and data
-def target_matrix(rows: int, cols: int, p: dict, rng: np.random.Generator) -> np.ndarray:
-    """A ``rows × cols`` teacher ``Φ = U diag(s) Vᵀ`` with Haar-random ``U, V``.
+class Instance(NamedTuple):
+    """A problem and its ground truth: the teacher ``Φ`` (whitened, regression) or the matrix
+    ``W*`` whose entries are observed (completion)."""
 
-    ``s`` is the spec's ``spectrum`` (zero padded), else ``linspace(1, 0.5, k)`` scaled to
-    ``‖Φ‖_F = target_norm`` (well conditioned, distinct singular values).
+    problem: Problem
+    truth: np.ndarray
+
+
+def target_matrix(rows: int, cols: int, p: dict, rng: np.random.Generator) -> np.ndarray:
+    """A ``rows × cols`` teacher ``Φ = U diag(s) Vᵀ`` of rank ``k`` with Haar-random ``U, V``.
+
+    ``k`` is the spec's ``rank`` (default ``min(rows, cols)``); ``s`` its ``spectrum`` (zero
+    padded), else ``linspace(1, 0.5, k)`` scaled to ``‖Φ‖_F = target_norm`` (distinct singular
+    values).
     """
-    k = min(rows, cols)
+    k = min(rows, cols) if p["rank"] is None else min(p["rank"], rows, cols)
     if p["spectrum"] is not None:
         s = np.zeros(k)
-        s[: len(p["spectrum"])] = p["spectrum"]
+        s[: min(k, len(p["spectrum"]))] = p["spectrum"][:k]
     else:
         s = np.linspace(1.0, 0.5, k) if k > 1 else np.ones(1)
         s *= p["target_norm"] / np.linalg.norm(s)
@@ -76,21 +85,35 @@ def target_matrix(rows: int, cols: int, p: dict, rng: np.random.Generator) -> np
     return (u[:, :k] * s) @ v[:, :k].T
 
 
-def _whitened(network, p: dict, rng: np.random.Generator) -> Problem:
+def _whitened(network, p: dict, rng: np.random.Generator) -> Instance:
     """``½‖W_e − Φ‖_F²`` with a random teacher (:func:`target_matrix`)."""
-    return Problem(network, target=target_matrix(network.widths[-1], network.widths[0], p, rng))
+    phi = target_matrix(network.widths[-1], network.widths[0], p, rng)
+    return Instance(Problem(network, losses.Whitened(phi)), phi)
 
 
-def _regression(network, p: dict, rng: np.random.Generator) -> Problem:
+def _regression(network, p: dict, rng: np.random.Generator) -> Instance:
     """``(1/2m)‖W_e X − Y‖_F²`` with ``X ~ N(0, 1)``, ``Y = ΦX + noise·N(0, 1)``."""
     d0, dn = network.widths[0], network.widths[-1]
     phi = target_matrix(dn, d0, p, rng)
     x = rng.standard_normal((d0, p["n_samples"]))
     y = phi @ x + p["noise"] * rng.standard_normal((dn, p["n_samples"]))
-    return Problem(network, X=x, Y=y)
+    return Instance(Problem(network, losses.Regression(x, y)), phi)
 
 
-LOSSES = {"whitened": _whitened, "regression": _regression}
+def _matrix_completion(network, p: dict, rng: np.random.Generator) -> Instance:
+    """``(1/(2|Ω|)) Σ_Ω (W_e − W*)²`` on ``n_observations`` entries of a low-rank ``W*`` drawn
+    uniformly without replacement (Arora, Cohen, Hu & Luo 2019, Sec. 2 setting); ``W*`` from
+    :func:`target_matrix` (rank ``rank``), observed without noise."""
+    d0, dn = network.widths[0], network.widths[-1]
+    truth = target_matrix(dn, d0, p, rng)
+    if p["n_observations"] > d0 * dn:
+        raise ValueError(f"n_observations must be at most d_N·d_0 = {dn * d0}; got n_observations={p['n_observations']}")
+    mask = np.zeros(dn * d0, dtype=bool)
+    mask[rng.choice(dn * d0, size=p["n_observations"], replace=False)] = True
+    return Instance(Problem(network, losses.MatrixCompletion(mask.reshape(dn, d0), truth)), truth)
+
+
+LOSSES = {"whitened": _whitened, "regression": _regression, "matrix_completion": _matrix_completion}
 
 
 # ---------------------------------------------------------------------- initializations
@@ -170,8 +193,11 @@ PARAMETERS = (
     _P("output_dim", "network", "output_dim", int, None, "positive", False, "d_N (default: width)"),
     _P("negative_slope", "network", "negative_slope", float, 0.1, "nonnegative", False, "leaky ReLU slope"),
     _P("loss", "loss", "kind", str, "whitened", _choices(LOSSES), False,
-       "whitened ½‖W_e − Φ‖² or regression (1/2m)‖W_e X − Y‖²"),
+       "whitened ½‖W_e − Φ‖², regression (1/2m)‖W_e X − Y‖², matrix_completion"),
     _P("target_norm", "loss", "target_norm", float, 1.0, "positive", False, "‖Φ‖_F of the teacher"),
+    _P("rank", "loss", "rank", int, None, "positive", False, "rank of the teacher (default: full)"),
+    _P("n_observations", "loss", "n_observations", int, 16, "positive", False,
+       "observed entries (matrix_completion)"),
     _P("n_samples", "loss", "n_samples", int, 32, "positive", False, "m, regression samples"),
     _P("noise", "loss", "noise", float, 0.0, "nonnegative", False, "label noise std (regression)"),
     _P("data_seed", "loss", "data_seed", int, 0, "nonnegative", False, "seed of teacher and data"),
@@ -203,14 +229,15 @@ SETTINGS = {
 }
 
 #: Observables a spec may keep, beyond final_loss, status, converged_step, divergence_step.
-OBSERVABLES = ("loss", "balancedness_drift", "final_sharpness", "initial_sharpness", "initial_imbalance")
+OBSERVABLES = ("loss", "balancedness_drift", "final_sharpness", "initial_sharpness", "initial_imbalance",
+               "effective_rank", "reconstruction_error")
 
 
 def make_network(p: dict):
     return NETWORKS[p["activation"]](p)
 
 
-def make_problem(network, p: dict, rng: np.random.Generator) -> Problem:
+def make_instance(network, p: dict, rng: np.random.Generator) -> Instance:
     return LOSSES[p["loss"]](network, p, rng)
 
 

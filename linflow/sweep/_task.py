@@ -10,16 +10,18 @@ or on the worker that ran it.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..descent import simulate_descent
 from ..homogeneous import NonDifferentiableError
+from ..analysis import effective_rank
 from ..init import balanced
-from ..network import DeepLinearNetwork
+from ..network import DeepLinearNetwork, end_to_end
 from ..results import Status
-from ._registry import PARAMETERS, make_init, make_network, make_optimizer, make_problem
+from ._registry import PARAMETERS, Instance, make_init, make_instance, make_network, make_optimizer
 from ._spec import Spec
 
 #: The dimension of time-series observables.
@@ -67,6 +69,9 @@ def variables(spec: Spec) -> dict:
         "final_sharpness": "λ_max of the Hessian at the last iterate (NaN where not differentiable)",
         "initial_sharpness": "λ_max of the Hessian at the initialization",
         "initial_imbalance": "max_j ‖B_j(θ_0)‖_F at the initialization",
+        "effective_rank": "effective rank exp(H(σ/Σσ)) of the final W_e (Roy & Vetterli 2007); NaN for ReLU",
+        "reconstruction_error": "‖W_e − W*‖_F / ‖W*‖_F at the last iterate, W* the teacher / completed "
+                                "matrix; NaN for ReLU",
     }
     for name in spec.observables:
         out[name] = Variable("float64", np.nan, name == "loss", descriptions[name])
@@ -100,32 +105,74 @@ def init_generator(spec: Spec, p: dict) -> np.random.Generator:
     return np.random.default_rng([spec.seed, 2, p["seed"]])
 
 
+def build_instance(spec: Spec, p: dict) -> Instance:
+    """The configuration's problem and ground truth (data drawn from ``(seed, data_seed)``)."""
+    return make_instance(make_network(p), p, data_generator(spec, p))
+
+
 def build_problem(spec: Spec, p: dict):
-    return make_problem(make_network(p), p, data_generator(spec, p))
+    return build_instance(spec, p).problem
 
 
 def build_init(spec: Spec, p: dict, problem) -> tuple:
     return make_init(problem.network.widths, p, problem, init_generator(spec, p))
 
 
-def minimum_sharpness(problem) -> float:
+def minimum_sharpness(instance: Instance) -> float:
     """Sharpness at a balanced global minimum of a deep linear network.
 
     The minimizer's end-to-end matrix is the least-squares solution (``Φ``, resp.
-    ``C_yx C_xx⁻¹``); Procedure 1 of Arora et al. 2019 factors it into balanced weights, and the
+    ``C_yx C_xx⁻¹``), or the observed matrix ``W*`` itself for noise-free matrix completion (it
+    has loss 0); Procedure 1 of Arora et al. 2019 factors it into balanced weights, and the
     Hessian there is evaluated numerically (all balanced factorizations of one end-to-end matrix
     differ by orthogonal changes of basis, so S does not depend on the one chosen). For the
     whitened loss this is ``S = N σ_1(Φ)^{2−2/N}`` (bound ``min_sharpness_balanced`` of
     :mod:`linflow.bounds`, after Arora, Cohen & Hazan 2018).
     """
+    problem = instance.problem
     if not isinstance(problem.network, DeepLinearNetwork):
         raise ValueError("sharpness_reference='minimum' needs a deep linear network (activation='linear'); "
                          f"got {problem.network!r}; use sharpness_reference='initial'")
-    c_xx = problem.input_covariance
-    if np.linalg.matrix_rank(c_xx) < c_xx.shape[0]:
-        raise ValueError(f"sharpness_reference='minimum' needs n_samples ≥ input_dim (invertible XXᵀ); got {problem!r}")
-    w_star = np.linalg.solve(c_xx.T, problem.cross_covariance.T).T
+    if problem.loss_function.kind in ("whitened", "regression"):
+        c_xx = problem.input_covariance
+        if np.linalg.matrix_rank(c_xx) < c_xx.shape[0]:
+            raise ValueError("sharpness_reference='minimum' needs n_samples ≥ input_dim (invertible XXᵀ); "
+                             f"got {problem!r}")
+        w_star = np.linalg.solve(c_xx.T, problem.cross_covariance.T).T
+    else:
+        w_star = instance.truth
     return problem.sharpness(balanced(problem.network.widths, w_star))
+
+
+def check_configurations(spec: Spec, plan) -> None:
+    """Build every distinct problem, initialization kind and optimizer of the sweep once.
+
+    Raises the ``ValueError`` / ``TypeError`` a task would raise (e.g. more observations than
+    entries, a margin initialization on a non-square target), before any task runs. Seeds do
+    not change whether a configuration can be built, so one value of each is tried.
+    """
+    varying = [name for name in plan.values if name in _NON_BATCHED + ("init",) and name != "data_seed"]
+    if plan.sampled:
+        candidates = plan.configurations((slice(0, plan.shape[0]),))
+    else:
+        grids = [plan.values[name] if name in varying else plan.values[name][:1] for name in plan.dims]
+        candidates = [dict(zip(plan.dims, (v.item() for v in values))) for values in itertools.product(*grids)]
+    seen = set()
+    for config in candidates:
+        p = configuration_parameters(spec, config)
+        key = tuple(p[name] for name in varying)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            instance = build_instance(spec, p)
+            build_init(spec, p, instance.problem)
+            make_optimizer(p)
+            if spec.settings["sharpness_reference"] == "minimum" and _uses_fraction(spec):
+                minimum_sharpness(instance)
+        except (TypeError, ValueError) as exc:
+            shown = ", ".join(f"{k}={config[k]!r}" for k in config)
+            raise type(exc)(f"configuration {shown}: {exc}") from exc
 
 
 def _sharpness(problem, weights) -> float:
@@ -162,12 +209,13 @@ def run_task(spec: Spec, configs: list, shape: tuple) -> dict:
 
 def _run_group(spec: Spec, params: list, index: np.ndarray, out: dict) -> str:
     first = params[0]
-    problem = build_problem(spec, first)
+    instance = build_instance(spec, first)
+    problem = instance.problem
     inits = [build_init(spec, p, problem) for p in params]
     weights0 = tuple(np.stack([w[j] for w in inits]) for j in range(len(inits[0])))
     if "stability_step" in out:
         if spec.settings["sharpness_reference"] == "minimum":
-            stability = np.full(len(params), 2.0 / minimum_sharpness(problem))
+            stability = np.full(len(params), 2.0 / minimum_sharpness(instance))
         else:
             stability = np.array([2.0 / problem.sharpness(w) for w in inits])
         out["stability_step"][index] = stability
@@ -201,6 +249,13 @@ def _run_group(spec: Spec, params: list, index: np.ndarray, out: dict) -> str:
         out["balancedness_drift"][index] = result.balancedness_drift
     if "final_sharpness" in out:
         out["final_sharpness"][index] = [_sharpness(problem, result.trajectory(i)) for i in range(len(params))]
+    if ("effective_rank" in out or "reconstruction_error" in out) and problem.has_end_to_end:
+        w_e = end_to_end(result.final_weights)
+        if "effective_rank" in out:
+            out["effective_rank"][index] = effective_rank(w_e)
+        if "reconstruction_error" in out:
+            out["reconstruction_error"][index] = (np.linalg.norm(w_e - instance.truth, axis=(-2, -1))
+                                                  / np.linalg.norm(instance.truth))
     return result.backend
 
 
