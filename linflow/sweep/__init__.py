@@ -26,9 +26,9 @@ Parameters (each may be set in its section *or* swept under ``[axes]`` by its ax
 
     [network]   activation = "linear" | "relu" | "leaky_relu"   (axis: activation)
                 depth = 3, width = 4, input_dim = width, output_dim = width, negative_slope = 0.1
-    [loss]      kind = "whitened" | "regression"                 (axis: loss)
-                target_norm = 1.0, spectrum = [s1, s2, ...] (not an axis), n_samples = 32,
-                noise = 0.0, data_seed = 0
+    [loss]      kind = "whitened" | "regression" | "matrix_completion"   (axis: loss)
+                target_norm = 1.0, rank (default: full), spectrum = [s1, s2, ...] (not an
+                axis), n_samples = 32, noise = 0.0, n_observations = 16, data_seed = 0
     [init]      kind = "gaussian" | "orthogonal" | "near_identity" | "balanced" | "margin"
                                                                  (axis: init)
                 scale = 0.1 (axis: init_scale), delta = 0.0, margin_fraction = 0.5,
@@ -36,12 +36,14 @@ Parameters (each may be set in its section *or* swept under ``[axes]`` by its ax
     [optimizer] kind = "gd" | "momentum" | "scalar_rmsprop" | "rmsprop" | "adam"  (axis: optimizer)
                 learning_rate = η  or  learning_rate_fraction = f (η = f · 2/S), exactly one;
                 sharpness_reference = "minimum" (S at a balanced global minimum) | "initial"
-                (S at each initialization), not an axis; momentum = 0.9, beta1 (Adam's 0.9),
+                (S at each initialization: one dense Hessian per trajectory, costly), not an axis; momentum = 0.9, beta1 (Adam's 0.9),
                 beta2 = 0.99, eps (the optimizer's default: 0 for RMSProp, 1e-8 for Adam)
 
 The whitened loss is ``½‖W_e − Φ‖_F²`` with a random teacher ``Φ = U diag(s) Vᵀ`` (``s`` =
 ``spectrum``, else ``linspace(1, 0.5, k)`` scaled to ``target_norm``); regression is
-``(1/2m)‖W_e X − Y‖_F²`` with ``X ~ N(0, 1)``, ``Y = ΦX + noise · N(0, 1)``. Init kinds:
+``(1/2m)‖W_e X − Y‖_F²`` with ``X ~ N(0, 1)``, ``Y = ΦX + noise · N(0, 1)``; matrix completion
+observes ``n_observations`` entries of ``W* = Φ``, drawn uniformly without replacement, with the
+loss ``(1/(2|Ω|)) Σ_Ω (W_e − W*)²`` (Arora, Cohen, Hu & Luo 2019). Init kinds:
 Gaussian entries of std ``scale``; ``scale`` × Haar orthogonal; identity + N(0, scale²);
 balanced (Procedure 1 of Arora et al. 2019) with ``‖W_e‖_F = scale`` plus ``N(0, delta²)``
 entries; ``margin``: balanced with deficiency margin ``c = margin_fraction · σ_min(Φ)``
@@ -86,7 +88,10 @@ Variables: ``final_loss``, ``status`` (0 = MAX_STEPS: ran all steps without conv
 1 = CONVERGED, 2 = DIVERGED), ``converged_step`` and ``divergence_step`` (−1: never),
 ``learning_rate_used``; ``stability_step`` (2/S) with ``learning_rate_fraction``; the kept
 observables (``loss`` over dimension ``step``, ``balancedness_drift``, ``final_sharpness``,
-``initial_sharpness``, ``initial_imbalance``); and ``completed``, the mask of finished tasks.
+``initial_sharpness``, ``initial_imbalance``, ``effective_rank`` and ``reconstruction_error``
+``‖W_e − Φ‖_F/‖Φ‖_F`` of the final end-to-end matrix); and ``completed``, the mask of finished
+tasks. Entries whose ``completed`` is False are not computed yet (a killed run): they read as
+NaN (floats) or 0 (integers).
 """
 
 from __future__ import annotations

@@ -144,6 +144,21 @@ def minimum_sharpness(instance: Instance) -> float:
     return problem.sharpness(balanced(problem.network.widths, w_star))
 
 
+#: Minimum sharpness per (spec, problem) in this process: tasks of one problem share it (a dense
+#: eigendecomposition each time cost up to a second per task under load).
+_MINIMUM_SHARPNESS: dict = {}
+_CACHE_SIZE = 4096
+
+
+def _cached_minimum_sharpness(spec: Spec, p: dict, instance: Instance) -> float:
+    key = (spec.canonical, tuple(p[name] for name in _NON_BATCHED))
+    if key not in _MINIMUM_SHARPNESS:
+        if len(_MINIMUM_SHARPNESS) >= _CACHE_SIZE:
+            _MINIMUM_SHARPNESS.clear()
+        _MINIMUM_SHARPNESS[key] = minimum_sharpness(instance)
+    return _MINIMUM_SHARPNESS[key]
+
+
 def check_configurations(spec: Spec, plan) -> None:
     """Build every distinct problem, initialization kind and optimizer of the sweep once.
 
@@ -169,7 +184,7 @@ def check_configurations(spec: Spec, plan) -> None:
             build_init(spec, p, instance.problem)
             make_optimizer(p)
             if spec.settings["sharpness_reference"] == "minimum" and _uses_fraction(spec):
-                minimum_sharpness(instance)
+                _cached_minimum_sharpness(spec, p, instance)
         except (TypeError, ValueError) as exc:
             shown = ", ".join(f"{k}={config[k]!r}" for k in config)
             raise type(exc)(f"configuration {shown}: {exc}") from exc
@@ -215,7 +230,7 @@ def _run_group(spec: Spec, params: list, index: np.ndarray, out: dict) -> str:
     weights0 = tuple(np.stack([w[j] for w in inits]) for j in range(len(inits[0])))
     if "stability_step" in out:
         if spec.settings["sharpness_reference"] == "minimum":
-            stability = np.full(len(params), 2.0 / minimum_sharpness(instance))
+            stability = np.full(len(params), 2.0 / _cached_minimum_sharpness(spec, first, instance))
         else:
             stability = np.array([2.0 / problem.sharpness(w) for w in inits])
         out["stability_step"][index] = stability
