@@ -84,7 +84,7 @@ def plot_phase_diagram(ds, *, x: str, y: str, color: str = "status"):
     from matplotlib.lines import Line2D
     from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm
     from matplotlib.patches import Patch
-    from matplotlib.ticker import NullFormatter
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
     xs, ys, values = phase_data(ds, x, y, color)
     fig, ax = plt.subplots(figsize=(6.4, 4.8), constrained_layout=True)
@@ -105,12 +105,13 @@ def plot_phase_diagram(ds, *, x: str, y: str, color: str = "status"):
         art = ax.pcolormesh(_edges(xs), _edges(ys), np.ma.masked_invalid(values.astype(float)),
                             cmap=cmap, norm=norm, shading="flat")
         logx, logy = _geometric(xs), _geometric(ys)
-    if logx:
-        ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())
-    if logy:
-        ax.set_yscale("log")
-        ax.yaxis.set_minor_formatter(NullFormatter())
+    for axis, log in ((ax.xaxis, logx), (ax.yaxis, logy)):
+        if log:
+            (ax.set_xscale if axis is ax.xaxis else ax.set_yscale)("log")
+            # Ticks at 1, 2, 5 × 10^k written plainly: phase diagrams often span one or two decades.
+            axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(FormatStrFormatter("%g"))
+            axis.set_minor_formatter(NullFormatter())
     if x == "learning_rate_fraction":
         ax.axvline(1.0, color="k", lw=0.8, ls="--", label="η = 2/S")
     ax.set_xlabel(x)
@@ -120,7 +121,7 @@ def plot_phase_diagram(ds, *, x: str, y: str, color: str = "status"):
         handles = [Patch(color=PHASES[c][1], label=PHASES[c][0]) for c in present]
         if x == "learning_rate_fraction":
             handles.append(Line2D([], [], color="k", lw=0.8, ls="--", label="η = 2/S"))
-        ax.legend(handles=handles, loc="upper right", fontsize="small", framealpha=0.9)
+        ax.legend(handles=handles, loc="lower left", fontsize="small", framealpha=0.9)
     else:
         fig.colorbar(art, ax=ax, label=color)
     title = ds.attrs.get("title", "sweep")
