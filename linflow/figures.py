@@ -304,14 +304,14 @@ _SPECS = (
 
 
 # ---------------------------------------------------------------------- phase-diagram
-def _phase_diagram(*, store=None, x=None, y=None, color: str = "status"):
+def _phase_diagram(*, store=None, x=None, y=None, color: str = "status", level: int = 0):
     if store is None:
         raise FeatureUnavailable("phase-diagram draws a sweep store: linflow plot phase-diagram STORE.zarr --x AXIS --y AXIS")
     if x is None or y is None:
         raise ValueError(f"phase-diagram needs --x and --y, two axes of the sweep; got x={x!r}, y={y!r}")
     from .sweep._phase_diagram import open_sweep, phase_data, plot_phase_diagram
 
-    ds = open_sweep(store)
+    ds = open_sweep(store, level)
     fig = plot_phase_diagram(ds, x=x, y=y, color=color)
     xs, ys, values = phase_data(ds, x, y, color)
     return fig, {"x": xs, "y": ys, "values": values, "dataset": ds}
@@ -322,7 +322,8 @@ _SPECS += (
         "phase-diagram", "a variable of a sweep store (default: the status) over two of its axes",
         (Option("x", str, None, "axis on the horizontal (required)"),
          Option("y", str, None, "axis on the vertical (required)"),
-         Option("color", str, "status", "variable to colour by (default status: converged / edge / diverged)")),
+         Option("color", str, "status", "variable to colour by (default status: converged / edge / diverged)"),
+         Option("level", int, 0, "boundary refinement level to draw (default 0: the grid; dots: simulated points)")),
         _phase_diagram,
         arguments=(("store", "STORE.zarr", "sweep store written by linflow sweep"),),
     ),

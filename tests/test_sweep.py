@@ -237,3 +237,58 @@ def test_table_sweep_summarizes_a_store(tmp_path, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("learning_rate_fraction,init_scale,") and len(lines) == 1 + 9
     assert main(["table", "sweep", str(store), "--over", "depth"]) == 2
+
+
+BOUNDARY = """
+n_steps = 400
+loss_tolerance = 1e-8
+[network]
+depth = 2
+width = 3
+[loss]
+kind = "regression"
+n_samples = 12
+[optimizer]
+sharpness_reference = "minimum"
+[execution]
+backend = "numpy"
+task_size = 16
+[axes]
+init_scale = {logspace = [0.05, 1.0, 4]}
+learning_rate_fraction = {logspace = [0.5, 2.5, 5]}
+"""
+
+
+def test_boundary_points_split_mixed_cells_and_fill_uniform_ones():
+    from linflow.sweep._boundary import boundary_points
+
+    status = np.array([[1, 1, 2], [1, 1, 2]])
+    need, filled = boundary_points(status)
+    assert need.shape == (3, 5)
+    # Cell (0, 0) is uniform (all 1): its new points take 1; cell (0, 1) is mixed: simulated.
+    np.testing.assert_array_equal(need.astype(int), [[0, 0, 0, 1, 0], [0, 0, 1, 1, 1], [0, 0, 0, 1, 0]])
+    np.testing.assert_array_equal(filled, [[1, 1, 1, -1, 2], [1, 1, -1, -1, -1], [1, 1, 1, -1, 2]])
+
+
+def test_boundary_refinement_matches_the_full_fine_grid_where_simulated(tmp_path):
+    from linflow.sweep._boundary import refine_coordinates
+    from linflow.sweep._execute import open_boundary, run_sweep
+
+    spec = BOUNDARY + '[refine.boundary]\nx = "learning_rate_fraction"\ny = "init_scale"\nlevels = 2\n'
+    store = str(tmp_path / "b.zarr")
+    base, report = run_sweep(spec, store=store, progress=False)
+    level2 = open_boundary(store, 2).load()
+    simulated = level2.computed.values
+    assert 0 < simulated.sum() < simulated.size  # refined only near the boundary
+    xs = refine_coordinates(refine_coordinates(base.learning_rate_fraction.values))
+    ys = refine_coordinates(refine_coordinates(base.init_scale.values))
+    np.testing.assert_allclose(level2.learning_rate_fraction.values, xs, rtol=0)
+    fine_spec = BOUNDARY.replace("init_scale = {logspace = [0.05, 1.0, 4]}", f"init_scale = {ys.tolist()}") \
+                        .replace("learning_rate_fraction = {logspace = [0.5, 2.5, 5]}",
+                                 f"learning_rate_fraction = {xs.tolist()}")
+    fine = linflow.sweep(fine_spec, progress=False)
+    np.testing.assert_array_equal(level2.status.values[simulated], fine.status.values[simulated])
+    np.testing.assert_array_equal(level2.final_loss.values[simulated], fine.final_loss.values[simulated])
+    # A rerun reuses the stored grid and levels: nothing is simulated again.
+    _, again = run_sweep(spec, store=store, progress=False)
+    assert again.n_computed == 0

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import sys
 import time
+
+import numpy as np
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -105,7 +107,68 @@ def run_sweep(spec, *, store=None, client=None, resume: bool = True, progress: O
     finally:
         bar.close()
         report.seconds = time.perf_counter() - start
-    return open_results(store, in_memory=not isinstance(store, str)), report
+    in_memory = not isinstance(store, str)
+    results = open_results(store, in_memory=in_memory)
+    if spec.boundary is not None:
+        _refine(spec, plan, results.load(), store, client, report, progress)
+        report.seconds = time.perf_counter() - start
+    return results, report
+
+
+def boundary_group(level: int) -> str:
+    """The store group of boundary refinement level ``level``."""
+    return f"boundary_{level}"
+
+
+def open_boundary(store, level: int):
+    """Boundary refinement level ``level`` of a store (``xarray.Dataset``), or None if absent."""
+    import xarray as xr
+
+    try:
+        ds = xr.open_zarr(store, group=boundary_group(level))
+    except (FileNotFoundError, KeyError, OSError, ValueError):
+        return None
+    return ds if ds.attrs.get("boundary_level") == level else None
+
+
+def _refine(spec, plan, base, store, client, report: SweepReport, progress) -> None:
+    """Boundary refinement levels after the grid; each level stored once complete."""
+    from ._boundary import refine_boundary
+
+    def compute(configs):
+        regions = [slice(i, min(i + spec.task_size, len(configs))) for i in range(0, len(configs), spec.task_size)]
+        out = {}
+        bar = _Progress(len(regions), 0, progress)
+        try:
+            if client is None:
+                results = []
+                for sl in regions:
+                    results.append(run_task(spec, configs[sl], (sl.stop - sl.start,)))
+                    bar.update()
+            else:
+                futures = [client.submit(run_task, spec, configs[sl], (sl.stop - sl.start,), pure=False) for sl in regions]
+                try:
+                    results = client.gather(futures)
+                finally:
+                    client.cancel(futures)
+        finally:
+            bar.close()
+        report.n_computed += len(regions)
+        report.n_tasks += len(regions)
+        report.n_trajectories += len(configs)
+        for name in results[0]:
+            if name != "engine":
+                out[name] = np.concatenate([r[name] for r in results])
+        return out
+
+    def save(ds):
+        ds.to_zarr(store, group=boundary_group(ds.attrs["boundary_level"]), mode="w", zarr_format=2, consolidated=True)
+
+    def load(level):
+        ds = open_boundary(store, level)
+        return None if ds is None else ds.load()
+
+    refine_boundary(spec, plan, base, compute, load=load, save=save)
 
 
 def _shape(region: tuple) -> tuple:

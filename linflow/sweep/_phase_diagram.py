@@ -21,8 +21,8 @@ PHASES = {
 }
 
 
-def open_sweep(store):
-    """``xarray.open_zarr(store)``, with a clear error if it is not a finished sweep store."""
+def open_sweep(store, level: int = 0):
+    """The sweep in ``store`` (``level`` > 0: that boundary refinement level), with clear errors."""
     import os
 
     import xarray as xr
@@ -32,6 +32,15 @@ def open_sweep(store):
     ds = xr.open_zarr(store)
     if ds.attrs.get("format", "").split("-")[:2] != ["linflow", "sweep"]:
         raise ValueError(f"store is not a linflow sweep store; got store={os.fspath(store)!r}")
+    if level:
+        from ._execute import open_boundary
+
+        refined = open_boundary(store, level)
+        if refined is None:
+            raise ValueError(f"level must be a boundary refinement level in the store ([refine.boundary]); "
+                             f"got level={level!r}")
+        refined["completed"] = refined["computed"] | True  # every point of a level has a status
+        return refined
     return ds
 
 
@@ -98,6 +107,12 @@ def plot_phase_diagram(ds, *, x: str, y: str, color: str = "status"):
         finite = np.asarray(values, dtype=float)[np.isfinite(values)]
         positive = finite.size and finite.min() > 0 and finite.max() / finite.min() > 100
         cmap, norm = "viridis", (LogNorm(finite.min(), finite.max()) if positive else None)
+    if "computed" in ds and values.ndim == 2 and color == "status":
+        # Refined level: mark the simulated points (the others took their cell's common status).
+        sim = ds["computed"].transpose(y, x, ...).values
+        sim = sim.reshape(sim.shape[:2] + (-1,)).any(axis=-1)
+        yy, xx = np.nonzero(sim)
+        ax.scatter(xs[xx], ys[yy], s=2, c="k", linewidths=0, zorder=3)
     if values.ndim == 1:  # a sample: scatter
         art = ax.scatter(xs, ys, c=values, cmap=cmap, norm=norm, s=30, edgecolors="none")
         logx, logy = np.all(xs > 0) and xs.max() / xs.min() > 20, np.all(ys > 0) and ys.max() / ys.min() > 20

@@ -67,6 +67,18 @@ class Critical:
 
 
 @dataclass(frozen=True)
+class Boundary:
+    """``[refine.boundary]``: refine the grid of axes ``x`` × ``y`` where the status changes."""
+
+    x: str
+    y: str
+    levels: int
+
+
+MAX_BOUNDARY_LEVELS = 6
+
+
+@dataclass(frozen=True)
 class Spec:
     """A validated sweep spec. ``canonical`` is its normalized JSON (stored in the results)."""
 
@@ -82,6 +94,7 @@ class Spec:
     axes: tuple
     sample: Optional[Sample]
     critical: Optional[Critical]
+    boundary: Optional[Boundary]
     task_size: int
     backend: Optional[str]
     canonical: str
@@ -210,7 +223,7 @@ def _section(raw: dict, name: str) -> dict:
 
 def _critical(raw: dict, axes: dict) -> Optional[Critical]:
     refine = _section(raw, "refine")
-    _unknown(refine, ("critical",), "refine")
+    _unknown(refine, ("critical", "boundary"), "refine")
     if "critical" not in refine:
         return None
     table = _typed(refine["critical"], dict, "refine.critical")
@@ -234,6 +247,36 @@ def _critical(raw: dict, axes: dict) -> Optional[Critical]:
         raise ValueError(f"{_where('refine.critical.parameter')} names a swept axis; got "
                          f"refine.critical.parameter={parameter!r} and axes.{parameter}")
     return Critical(parameter, low, high, grid, rounds)
+
+
+def _boundary(raw: dict, axes: dict, critical) -> Optional[Boundary]:
+    table = _section(raw, "refine").get("boundary")
+    if table is None:
+        return None
+    table = _typed(table, dict, "refine.boundary")
+    _unknown(table, ("x", "y", "levels"), "refine.boundary")
+    names = []
+    for key in ("x", "y"):
+        where = f"refine.boundary.{key}"
+        if key not in table:
+            raise ValueError(f"{_where(where)} is required (an axis of floats)")
+        name = _typed(table[key], str, where)
+        if name not in axes or PARAMETER[name].kind is not float or len(axes[name].values) < 2:
+            raise ValueError(f"{_where(where)} must name an axis of floats with at least 2 values; got {where}={name!r}")
+        if list(axes[name].values) != sorted(axes[name].values):
+            raise ValueError(f"{_where(where)} must name an increasing axis; got axes.{name}={list(axes[name].values)!r}")
+        names.append(name)
+    if names[0] == names[1]:
+        raise ValueError(f"{_where('refine.boundary.y')} must differ from refine.boundary.x; got {names[1]!r} twice")
+    levels = _typed(table.get("levels", 2), int, "refine.boundary.levels")
+    if not 1 <= levels <= MAX_BOUNDARY_LEVELS:
+        raise ValueError(f"{_where('refine.boundary.levels')} must be in 1 … {MAX_BOUNDARY_LEVELS}; "
+                         f"got refine.boundary.levels={levels!r}")
+    if critical is not None:
+        raise ValueError(f"{_where('refine.boundary')} cannot be combined with refine.critical")
+    if "sample" in raw:
+        raise ValueError(f"{_where('refine.boundary')} refines a grid; it cannot be combined with [sample]")
+    return Boundary(names[0], names[1], levels)
 
 
 def _settings(raw: dict) -> dict:
@@ -298,6 +341,7 @@ def parse_spec(raw: dict) -> Spec:
         base.setdefault(param.name, param.default)
     settings = _settings(raw)
     critical = _critical(raw, axes)
+    boundary = _boundary(raw, axes, critical)
 
     rates = [f"axes.{n}" for n in CRITICAL_PARAMETERS if n in axes]
     rates += [f"optimizer.{n}" for n in CRITICAL_PARAMETERS if base[n] is not None]
@@ -349,14 +393,15 @@ def parse_spec(raw: dict) -> Spec:
         "parameters": base, "settings": settings,
         "axes": {a.name: {"values": list(a.values), "interval": a.interval} for a in axes.values()},
         "sample": None if sample is None else sample.__dict__,
-        "refine": {"critical": None if critical is None else critical.__dict__},
+        "refine": {"critical": None if critical is None else critical.__dict__,
+                   "boundary": None if boundary is None else boundary.__dict__},
         "execution": {"task_size": task_size, "backend": backend},
     }
     return Spec(
         name=normalized["name"], seed=seed, n_steps=n_steps, record_every=record_every,
         loss_tolerance=tolerance, divergence_threshold=divergence, observables=observables,
         base=base, settings=settings, axes=tuple(axes.values()), sample=sample, critical=critical,
-        task_size=task_size, backend=backend,
+        boundary=boundary, task_size=task_size, backend=backend,
         canonical=json.dumps(normalized, sort_keys=True, ensure_ascii=False),
     )
 
