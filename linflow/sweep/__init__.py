@@ -78,6 +78,17 @@ converges (never diverged and final loss ≤ ``loss_tolerance``) by batched bise
     grid = 8          # step sizes per configuration per round
     rounds = 3        # batched engine calls
 
+Or refine a 2-D phase boundary: after the grid, ``levels`` times halve the spacing of two
+float axes and simulate only the new points in cells whose four corners differ in ``status``;
+the other new points take their cell's common status. Level ℓ is stored as the group
+``boundary_ℓ`` (``xarray.open_zarr(store, group="boundary_2")``; variable ``computed`` marks the
+simulated points; ``linflow plot phase-diagram STORE --level 2``)::
+
+    [refine.boundary]
+    x = "learning_rate_fraction"
+    y = "init_scale"
+    levels = 2        # 1 … 6
+
 Execution::
 
     [execution]
