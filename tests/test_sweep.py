@@ -174,7 +174,7 @@ def test_phase_diagram_draws_the_store(tmp_path):
 
     store = tmp_path / "s.zarr"
     ds = linflow.sweep(SPEC, store=store, progress=False)
-    fig, data = figures.build("phase-diagram", store=str(store), x="learning_rate_fraction", y="init_scale")
+    _, data = figures.build("phase-diagram", store=str(store), x="learning_rate_fraction", y="init_scale")
     # Over data_seed the status is reduced by its most frequent value (ties: the lowest code).
     status = ds.status.transpose("init_scale", "learning_rate_fraction", "data_seed").values
     expected = [[np.bincount(c, minlength=3).argmax() for c in row] for row in status]
@@ -276,7 +276,7 @@ def test_boundary_refinement_matches_the_full_fine_grid_where_simulated(tmp_path
 
     spec = BOUNDARY + '[refine.boundary]\nx = "learning_rate_fraction"\ny = "init_scale"\nlevels = 2\n'
     store = str(tmp_path / "b.zarr")
-    base, report = run_sweep(spec, store=store, progress=False)
+    base, _ = run_sweep(spec, store=store, progress=False)
     level2 = open_boundary(store, 2).load()
     simulated = level2.computed.values
     assert 0 < simulated.sum() < simulated.size  # refined only near the boundary

@@ -56,7 +56,7 @@ def test_local_cluster_of_two_processes_gives_the_local_numbers():
 def _completed_tasks(store) -> int:
     try:
         done = zarr.open_group(str(store), mode="r")["completed"][...]
-    except Exception:  # not created yet
+    except (FileNotFoundError, KeyError, ValueError, zarr.errors.BaseZarrError):  # not created yet
         return 0
     return int(done.sum()) // 4
 
@@ -83,7 +83,8 @@ def test_killed_sweep_resumes_without_recomputing_finished_tasks(tmp_path):
     assert len(finished_chunks) == finished
     mtimes = {c: (store / "final_loss" / c).stat().st_mtime_ns for c in finished_chunks}
 
-    rerun = subprocess.run(_sweep_cli(spec, store), env=_env(), capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(_sweep_cli(spec, store), env=_env(), capture_output=True, text=True, timeout=300,
+                           check=False)
     assert rerun.returncode == 0, rerun.stderr
     assert f"{12 - finished} tasks computed, {finished} already there, 12 in all" in rerun.stdout, rerun.stdout
     assert {c: (store / "final_loss" / c).stat().st_mtime_ns for c in finished_chunks} == mtimes

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import signal
 import sys
 
 
@@ -41,16 +43,37 @@ def _client(args: argparse.Namespace):
         raise ValueError(f"--workers must be ≥ 1; got --workers={args.workers}")
     # Each worker runs one task at a time; its numba engine gets its share of the cores.
     threads = max(1, (os.cpu_count() or 1) // args.workers)
-    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           env={"NUMBA_NUM_THREADS": str(threads)})
+    # The worker processes inherit an ignored SIGINT: Ctrl-C reaches the whole process group,
+    # and only this process should react (cancel, keep the finished tasks, shut the cluster down).
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR,
+                               env={"NUMBA_NUM_THREADS": str(threads)})
+    finally:
+        signal.signal(signal.SIGINT, previous)
     return Client(cluster)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..sweep._execute import SweepReport, run_sweep
-    from ..sweep._spec import load_spec
+    from ..sweep._execute import SweepReport
 
     report = SweepReport()
+    try:
+        return _run(args, report)
+    except KeyboardInterrupt:
+        # Also when Ctrl-C lands while the cluster starts or shuts down. Dask logs every
+        # cancelled task and killed worker during that shutdown: noise here.
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        print(f"\ninterrupted: {report.n_skipped + report.n_computed} of {report.n_tasks} tasks are in "
+              f"{args.out}; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace, report) -> int:
+    from ..sweep._execute import run_sweep
+    from ..sweep._spec import load_spec
+
     client = None
     try:
         spec = load_spec(args.spec)
@@ -60,10 +83,6 @@ def run(args: argparse.Namespace) -> int:
     except (TypeError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: {report.n_skipped + report.n_computed} of {report.n_tasks} tasks are in "
-              f"{args.out}; rerun the same command to resume", file=sys.stderr)
-        return 130
     finally:
         if client is not None:
             cluster = getattr(client, "cluster", None)

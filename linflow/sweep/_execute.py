@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import sys
 import time
-
-import numpy as np
 from dataclasses import dataclass, field
 from typing import Optional
+
+import numpy as np
 
 from ._plan import make_plan
 from ._spec import load_spec

@@ -90,8 +90,8 @@ def plot_phase_diagram(ds, *, x: str, y: str, color: str = "status"):
     from ..plotting import _pyplot
 
     plt = _pyplot()
-    from matplotlib.lines import Line2D
     from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
     from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 

@@ -18,7 +18,14 @@ from typing import Optional
 
 import numpy as np
 
-from ._registry import BY_SECTION_KEY, OBSERVABLES, PARAMETER, PARAMETERS, SETTINGS, SHARPNESS_REFERENCES
+from ._registry import (
+    BY_SECTION_KEY,
+    OBSERVABLES,
+    PARAMETER,
+    PARAMETERS,
+    SETTINGS,
+    SHARPNESS_REFERENCES,
+)
 
 TOP_LEVEL = {
     "name": str, "seed": int, "n_steps": int, "record_every": int, "observables": list,

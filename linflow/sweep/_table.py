@@ -51,7 +51,6 @@ def sweep_table(store, *, over=(), variables=()) -> Table:
         elif not over:
             data[v] = np.where(done, values, np.iinfo(values.dtype).min)
             columns.append(Column(v, v))
-    axes = tuple(dims.index(d) for d in over)
     rows = []
     for index in itertools.product(*(range(ds.sizes[d]) for d in keep)):
         where = dict(zip(keep, index))
@@ -79,8 +78,8 @@ def sweep_table(store, *, over=(), variables=()) -> Table:
         rows.append(row)
     n_missing = int(done.size - done.sum())
     notes = [
-        f"Sweep {ds.attrs.get('title', '')!r}: {ds.attrs.get('n_steps')} steps per run, engine "
-        f"{ds.attrs.get('engine')}, linflow {ds.attrs.get('linflow_version')}; spec in the store's attrs.",
+        (f"Sweep {ds.attrs.get('title', '')!r}: {ds.attrs.get('n_steps')} steps per run, engine "
+         f"{ds.attrs.get('engine')}, linflow {ds.attrs.get('linflow_version')}; spec in the store's attrs."),
     ]
     if over:
         notes.append(f"Median over {', '.join(over)} (missing values left out); status as fractions of finished runs.")

@@ -15,13 +15,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..analysis import effective_rank
 from ..descent import simulate_descent
 from ..homogeneous import NonDifferentiableError
-from ..analysis import effective_rank
 from ..init import balanced
 from ..network import DeepLinearNetwork, end_to_end
 from ..results import Status
-from ._registry import PARAMETERS, Instance, make_init, make_instance, make_network, make_optimizer
+from ._registry import (
+    PARAMETERS,
+    Instance,
+    make_init,
+    make_instance,
+    make_network,
+    make_optimizer,
+)
 from ._spec import Spec
 
 #: The dimension of time-series observables.
