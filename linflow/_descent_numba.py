@@ -37,6 +37,19 @@ forward and backward passes with ``cols = d_0``, seeded with ``Δ_N = R Xᵀ/m``
 residual ``R`` (never from covariances), as in the reference, so that small losses keep their
 relative accuracy.
 
+Losses (:mod:`linflow.losses`, read from ``problem.loss_function``): the whitened and regression
+losses as above; matrix sensing and completion are losses of ``W_e`` and run the whitened passes
+(``H_N = W_e``) with ``Δ_N = ∇L(W_e)``; the logistic and cross-entropy losses replace the
+residual by ``∇ℓ(H_N)`` (per sample, or through ``W_e`` for a linear network when cheaper); an
+:class:`~linflow.losses.EndToEnd` loss with ``numba.njit`` functions gets its own compiled copy
+of the batch kernel that calls them (:func:`end_to_end_kernel`).
+
+Optimizers (:mod:`linflow.optimizers`): GD keeps the step fused into the gradient products;
+any other optimizer has the products write ``G`` into a gradient buffer and a lane kernel
+(:func:`_optimizer_step`) applies its update, with its state swapped together with the weights
+so that a diverged trajectory keeps the state of the iterate it keeps. The batch kernel takes
+three typed records (:class:`KernelProblem`, :class:`KernelRun`, :class:`KernelOutputs`).
+
 Arithmetic. The product kernels accumulate 4×4 blocks of the output (16 vector accumulators)
 with fused multiply-adds, the sum over k in increasing k; a GD step is fused into the product
 that forms its gradient (``W ← W − η·G``, one rounding, as ``fma``). No fast-math flags: NaN
@@ -168,7 +181,8 @@ def _mask(delta, d_off, z, z_off, count, slope):
 # --------------------------------------------------------------------------- one GD step
 @njit(**_JIT)
 def _forward_loss(
-    w, h, delta, loss, widths, w_off, h_off, d_off, x, y, whitened, cols, one, z, slope, activated, e2e, res
+    w, h, delta, loss, widths, w_off, h_off, d_off, x, y, whitened, cols, one, z, slope, activated, e2e, res,
+    loss_code, aux,
 ):
     """Forward pass ``H_j``, residual, ``Δ_N`` and the loss of every lane.
 
@@ -180,6 +194,12 @@ def _forward_loss(
     With ``e2e`` (linear data loss through the end-to-end matrix, ``cols = d_0``) the forward
     pass is the whitened one, ``H_N = W_e``; then ``R = W_e X − Y`` goes to ``res`` and
     ``Δ_N = R Xᵀ/m`` replaces ``W_e`` (the reference's ``end_to_end_gradient``).
+
+    ``loss_code`` (:data:`LOSS_CODES`) selects the loss of the top ``H_N``: squared (whitened
+    or regression, data ``y``), a loss of ``W_e`` (sensing, completion: ``whitened`` is set, so
+    ``H_N = W_e``; data ``y`` and ``aux``), or a loss of the outputs (logistic, cross-entropy:
+    labels in ``y``). In every case ``Δ_N`` becomes the gradient of the loss with respect to
+    ``H_N`` (through ``W_e X`` on the end-to-end data path).
     """
     prefer_wide_vectors()
     no, zero = one == 0, one - one
@@ -215,12 +235,21 @@ def _forward_loss(
         if activated and j < n_layers:
             _activate(h, z, h_off[j], dj * cols, slope)
     top = d_off[n_layers]
-    if e2e:
-        _end_to_end_data_loss(delta, top, res, loss, x, y, widths[n_layers], cols, one)
-        return
-    scale = 0.5 if whitened else 0.5 / cols
-    gscale = 1.0 if whitened else 1.0 / cols
-    _residual_loss(delta, top * LANES, y, widths[n_layers], cols, gscale, scale, loss)
+    d_out = widths[n_layers]
+    if loss_code == END_TO_END:
+        return  # the user's loss of W_e: ``loss_hook`` in :func:`_run_chunks`
+    if loss_code == SENSING:
+        _sensing_loss(delta, top * LANES, y, aux, d_out * cols, loss)
+    elif loss_code == COMPLETION:
+        _completion_loss(delta, top * LANES, y, aux, d_out * cols, loss)
+    elif e2e:
+        _end_to_end_data_loss(delta, top, res, loss, x, y, d_out, cols, one, loss_code)
+    elif loss_code == SQUARED:
+        scale = 0.5 if whitened else 0.5 / cols
+        gscale = 1.0 if whitened else 1.0 / cols
+        _residual_loss(delta, top * LANES, y, d_out, cols, gscale, scale, loss)
+    else:
+        _output_loss(delta, top * LANES, y, d_out, cols, loss_code, loss)
 
 
 @njit(**_JIT)
@@ -257,24 +286,195 @@ def _residual_loss(buf, q, y, rows, cols, gscale, scale, loss):
 
 
 @njit(**_JIT)
-def _end_to_end_data_loss(delta, top, res, loss, x, y, d_out, d0, one):
+def _end_to_end_data_loss(delta, top, res, loss, x, y, d_out, d0, one, loss_code):
     """Data loss and ``Δ_N`` from ``W_e`` (at row ``top`` of ``delta``, ``d_out × d0``).
 
-    ``R = W_e X − Y`` (into ``res``), loss ``‖R‖²/(2m)`` summed from the residual itself (not
-    from covariances, so that a small loss keeps its relative accuracy, as in the reference),
-    and ``Δ_N = R Xᵀ/m`` over ``W_e``: ``∇L(W_e)`` of the data loss (Arora, Cohen & Hazan 2018,
-    eq. (5) for the chain rule that the backward pass then applies).
+    ``Z = W_e X`` (into ``res``), the loss of the outputs ``Z`` and ``Δ_N = ∇ℓ(Z) Xᵀ`` over
+    ``W_e``: ``∇L(W_e)`` (Arora, Cohen & Hazan 2018, eq. (5) for the chain rule that the
+    backward pass then applies). Squared loss: ``R = Z − Y``, loss ``‖R‖²/(2m)`` summed from the
+    residual itself (not from covariances, so that a small loss keeps its relative accuracy),
+    ``Δ_N = (R Xᵀ)/m`` as the reference's ``end_to_end_gradient``.
     """
     prefer_wide_vectors()
     no, zero = one == 0, one - one
     m = x.shape[1]
     _matmul(res, zero, m, one, delta, top, d0, one, x, zero, m, one, d_out, d0, m, no, delta, loss)
+    if loss_code != SQUARED:
+        _output_loss(res, zero, y, d_out, m, loss_code, loss)  # res ← ∇ℓ(Z), with its 1/m
+        _matmul(delta, top, d0, one, res, zero, m, one, x, zero, one, m, d_out, m, d0, no, delta, loss)
+        return
     # R = W_e X − Y stays unscaled: Δ_N = R Xᵀ/m is formed from it below.
     _residual_loss(res, zero, y, d_out, m, 1.0, 0.5 / m, loss)
     _matmul(delta, top, d0, one, res, zero, m, one, x, zero, one, m, d_out, m, d0, no, delta, loss)
     count = vsplat(float(m))
     for q in range(top * LANES, (top + d_out * d0) * LANES, LANES):
         vstore(delta, q, vdiv(vload(delta, q), count))  # as the reference: (R Xᵀ) / m
+
+
+# --------------------------------------------------------------------------- losses (issue 12)
+#: Kernel codes of the losses (``Loss.kind`` of :mod:`linflow.losses`).
+SQUARED, SENSING, COMPLETION, LOGISTIC, CROSS_ENTROPY, END_TO_END = 0, 1, 2, 3, 4, 5
+LOSS_CODES = {
+    "whitened": SQUARED, "regression": SQUARED, "sensing": SENSING, "completion": COMPLETION,
+    "logistic": LOGISTIC, "cross_entropy": CROSS_ENTROPY, "end_to_end": END_TO_END,
+}
+
+
+@njit(**_JIT)
+def loss_hook(buf, q, rows, cols, loss):
+    """The loss of an :class:`linflow.losses.EndToEnd` problem: none in the cached kernel.
+
+    :func:`end_to_end_kernel` compiles a copy of :func:`_run_chunks` in which this name is
+    bound to a hook that calls the user's ``numba.njit`` functions (:func:`make_loss_hook`).
+    """
+
+
+def make_loss_hook(value, gradient):
+    """A compiled hook ``(buf, q, rows, cols, loss)`` that, for every lane, reads ``E = W_e``
+    (``rows × cols`` at flat index ``q``), sets ``loss[lane] = value(E)`` and overwrites ``E``
+    with ``gradient(E)``: user ``numba.njit`` functions called inside the engine's loop."""
+
+    @njit(nogil=True, error_model="numpy")
+    def hook(buf, q, rows, cols, loss):
+        e2e = np.empty((rows, cols))
+        for t in range(LANES):
+            for i in range(rows):
+                for j in range(cols):
+                    e2e[i, j] = buf[q + (i * cols + j) * LANES + t]
+            loss[t] = value(e2e)
+            grad = gradient(e2e)
+            for i in range(rows):
+                for j in range(cols):
+                    buf[q + (i * cols + j) * LANES + t] = grad[i, j]
+
+    return hook
+
+
+_END_TO_END_KERNELS: dict = {}
+
+
+def end_to_end_kernel(loss):
+    """:func:`_run_chunks` compiled with ``loss_hook`` calling ``loss``'s njit functions.
+
+    Not cached on disk (numba cannot cache a function bound to other dispatchers): the first
+    run of each user loss in a process compiles the engine anew (a few seconds); the kernel is
+    then kept for the process.
+
+    Raises
+    ------
+    ValueError
+        ``value`` or ``gradient`` is a plain Python function (names the remedies).
+    """
+    from numba.core.dispatcher import Dispatcher
+
+    value, gradient = loss.value_function, loss.gradient_function
+    for label, fn in (("value", value), ("gradient", gradient)):
+        if not isinstance(fn, Dispatcher):
+            raise ValueError(
+                f"backend='numba' calls an EndToEnd loss's functions inside its compiled loop, so they must be "
+                f"numba.njit functions; got {label}={fn!r} (a plain Python callable). Pass @numba.njit functions, "
+                f"or use backend='numpy'"
+            )
+    key = (value, gradient)
+    if key not in _END_TO_END_KERNELS:
+        import types
+
+        hook = make_loss_hook(value, gradient)
+        py = _run_chunks.py_func
+        namespace = dict(py.__globals__, loss_hook=hook)
+        fn = types.FunctionType(py.__code__, namespace, "_run_chunks_end_to_end", py.__defaults__, py.__closure__)
+        _END_TO_END_KERNELS[key] = njit(nogil=True, error_model="numpy")(fn)
+    return _END_TO_END_KERNELS[key]
+
+
+@njit(**_JIT)
+def _sensing_loss(buf, q, b, a, n, loss):
+    """Matrix sensing on ``E = W_e`` (``n = d_N d_0`` entries at flat index ``q``), in place
+    ``E ← ∇L(E)``: ``r_i = ⟨A_i, E⟩ − b_i``, ``L = (1/2m) Σ r_i²``, ``∇L = (Σ_i r_i A_i)/m``
+    (Arora, Cohen, Hu & Luo 2019, Sec. 2); ``a`` is A as ``(m, n)``, ``b`` is ``(1, m)``.
+    """
+    m = a.shape[0]
+    r = np.empty(m)
+    for t in range(LANES):
+        total = 0.0
+        for i in range(m):
+            s = 0.0
+            for e in range(n):
+                s += a[i, e] * buf[q + e * LANES + t]
+            r[i] = s - b[0, i]
+            total += r[i] * r[i]
+        loss[t] = 0.5 / m * total
+        for e in range(n):
+            g = 0.0
+            for i in range(m):
+                g += r[i] * a[i, e]
+            buf[q + e * LANES + t] = g / m
+
+
+@njit(**_JIT)
+def _completion_loss(buf, q, filled, weight, n, loss):
+    """Matrix completion on ``E = W_e``, in place ``E ← ∇L(E)``: with ``w = mask/|Ω|`` and
+    ``r = E − values`` (0 off the mask), ``L = ½ Σ w r²``, ``∇L = w ⊙ r`` (Arora, Cohen, Hu &
+    Luo 2019, Sec. 2); ``filled`` and ``weight`` are ``(1, n)``, row-major."""
+    for t in range(LANES):
+        total = 0.0
+        for e in range(n):
+            r = buf[q + e * LANES + t] - filled[0, e]
+            wr = weight[0, e] * r
+            total += wr * r
+            buf[q + e * LANES + t] = wr
+        loss[t] = 0.5 * total
+
+
+@njit(**_JIT)
+def _log1p_exp(v):
+    """``log(1 + e^v)`` = NumPy's ``logaddexp(0, v)``, its algorithm step for step (no overflow)."""
+    if v == 0.0:
+        return np.log(2.0)
+    if -v > 0.0:
+        return np.log1p(np.exp(v))
+    if -v <= 0.0:
+        return v + np.log1p(np.exp(-v))
+    return -v  # NaN
+
+
+@njit(**_JIT)
+def _output_loss(buf, q, labels, rows, cols, loss_code, loss):
+    """Classification losses of the outputs ``Z`` (``rows × cols`` at flat index ``q``), in place
+    ``Z ← ∇ℓ(Z)`` (with its ``1/m``), the loss per lane in ``loss``; ``labels`` is ``(1, m)``.
+
+    Logistic (one row, labels ±1): ``ℓ = (1/m) Σ log(1 + e^{−y_i z_i})``,
+    ``∇ℓ = −y σ(−y z)/m``, ``σ(x) = exp(−log(1 + e^{−x}))``. Cross-entropy (labels are class
+    indices): ``ℓ = (1/m) Σ_i −log softmax(z_i)_{y_i}`` with the column maximum subtracted,
+    ``∇ℓ = (softmax(z) − e_y)/m``. The formulas of :mod:`linflow.losses`, operation for operation.
+    """
+    m = cols
+    for t in range(LANES):
+        total = 0.0
+        for i in range(m):
+            if loss_code == LOGISTIC:
+                y = labels[0, i]
+                e = q + i * LANES + t
+                margin = buf[e] * y
+                total += _log1p_exp(-margin)
+                buf[e] = -y * np.exp(-_log1p_exp(margin)) / m
+            else:
+                top = -np.inf
+                for c in range(rows):
+                    v = buf[q + (c * cols + i) * LANES + t]
+                    top = v if v > top or c == 0 else top
+                s = 0.0
+                for c in range(rows):
+                    s += np.exp(buf[q + (c * cols + i) * LANES + t] - top)
+                log_s = np.log(s)
+                y = int(labels[0, i])
+                for c in range(rows):
+                    e = q + (c * cols + i) * LANES + t
+                    log_p = (buf[e] - top) - log_s
+                    if c == y:
+                        total -= log_p
+                    buf[e] = (np.exp(log_p) - (1.0 if c == y else 0.0)) / m
+        loss[t] = total / m
 
 
 @njit(**_JIT)
@@ -483,10 +683,12 @@ def _keep_alive(*owners):
 class KernelProblem(NamedTuple):
     """The network and loss as the kernels see them (built by :func:`kernel_problem`).
 
-    ``widths`` (N + 1,) and the row offsets of :func:`layout`; ``x``, ``y``: the data X, Y
-    (whitened: a dummy X and Φ); ``cols``: columns of the forward products (m, or d_0 when
-    whitened or through ``W_e``); ``e2e``: a linear data loss run through ``W_e``
-    (:func:`end_to_end_is_cheaper`); ``activated``, ``slope``: σ(z) = max(z, slope·z).
+    ``widths`` (N + 1,) and the row offsets of :func:`layout`; ``x``, ``y``, ``aux``: the
+    loss's data (:func:`loss_arrays`); ``cols``: columns of the forward products (m, or d_0
+    when the network's input is the identity: losses of ``W_e``, or a data loss run through
+    ``W_e``); ``whitened``: a loss of ``W_e`` (``H_0 = I``); ``e2e``: a linear data loss run
+    through ``W_e`` (:func:`end_to_end_is_cheaper`); ``activated``, ``slope``:
+    σ(z) = max(z, slope·z); ``loss_code``: :data:`LOSS_CODES`.
     """
 
     widths: np.ndarray
@@ -500,6 +702,8 @@ class KernelProblem(NamedTuple):
     e2e: bool
     activated: bool
     slope: float
+    loss_code: int
+    aux: np.ndarray
 
 
 class KernelRun(NamedTuple):
@@ -550,8 +754,9 @@ def _run_chunks(first, last, one, prob, run, out):
     # (no reference counting per call: :func:`linflow._simd.borrow`); the buffers allocated
     # below are borrowed likewise and their owners kept alive to the end (``owners``).
     widths, w_off, h_off, b_off = borrow(prob.widths), borrow(prob.w_off), borrow(prob.h_off), borrow(prob.b_off)
-    x, y = borrow(prob.x), borrow(prob.y)
+    x, y, aux = borrow(prob.x), borrow(prob.y), borrow(prob.aux)
     whitened, cols, e2e, activated, slope = prob.whitened, prob.cols, prob.e2e, prob.activated, prob.slope
+    loss_code = prob.loss_code
     params0, lrs, record_steps, reference = borrow(run.params0), borrow(run.lrs), borrow(run.record_steps), borrow(run.reference)
     n_steps, loss_tolerance, threshold = run.n_steps, run.loss_tolerance, run.threshold
     has_reference, record_weights, track = run.has_reference, run.record_weights, run.track
@@ -612,8 +817,10 @@ def _run_chunks(first, last, one, prob, run, out):
         for k in range(n_steps + 1):
             _forward_loss(
                 cur, h, delta, loss, widths, w_off, h_off, d_off, x, y, whitened, cols, one, z, slope,
-                activated, e2e, res,
+                activated, e2e, res, loss_code, aux,
             )
+            if loss_code == END_TO_END:
+                loss_hook(delta, d_off[n_layers] * LANES, widths[n_layers], cols, loss)
             is_record = rec < record_steps.shape[0] and record_steps[rec] == k
             for t in range(n_lanes):
                 if not active[t]:
@@ -719,11 +926,55 @@ def kernel_array(a, dtype=np.float64) -> np.ndarray:
     return np.require(a, dtype=dtype, requirements=["C", "W"])
 
 
-def problem_arrays(problem):
-    """``(whitened, cols, x, y)`` for the kernels: X and Y (Φ and a dummy X when whitened)."""
-    if problem.is_whitened:
-        return True, problem.network.widths[0], np.zeros((1, 1)), kernel_array(problem.target)
-    return False, problem.n_samples, kernel_array(problem.X), kernel_array(problem.Y)
+def _check_end_to_end_gradient(loss, weights) -> None:
+    """The compiled loop trusts the shape of the user's gradient: check it once, at ``θ_0``."""
+    e2e = np.linalg.multi_dot(weights[::-1]) if len(weights) > 1 else weights[0]
+    got = np.shape(loss.gradient_function(np.ascontiguousarray(e2e)))
+    if got != e2e.shape:
+        raise ValueError(
+            f"the EndToEnd gradient must return an array shaped like W_e {e2e.shape}; got shape {got} from "
+            f"gradient={loss.gradient_function!r}"
+        )
+
+
+def loss_arrays(loss, widths) -> tuple:
+    """``(code, whitened, cols, x, y, aux)`` for the kernels, from the loss's public data.
+
+    ``whitened``: a loss of ``W_e`` (network input ``I``, ``cols = d_0``). Data: whitened Φ;
+    regression X, Y; sensing ``y = b`` (1, m) and ``aux = A`` as (m, d_N d_0); completion
+    ``y`` = values with zeros off the mask and ``aux = mask/|Ω|``, both (1, d_N d_0);
+    logistic and cross-entropy X and the labels as (1, m) floats; an :class:`EndToEnd` loss
+    none (its functions are called through :func:`end_to_end_kernel`).
+
+    Raises
+    ------
+    ValueError
+        A loss the engine has no kernel for (names the remedy).
+    """
+    kind = getattr(loss, "kind", None)
+    if kind not in LOSS_CODES:
+        raise ValueError(
+            f"backend='numba' has no kernel for the loss {loss!r} (kind={kind!r}); use backend='numpy', "
+            f"which runs any loss through the problem's own gradient"
+        )
+    code = LOSS_CODES[kind]
+    dummy = np.zeros((1, 1))
+    if code == END_TO_END:
+        return code, True, int(widths[0]), dummy, dummy, dummy
+    if code == SQUARED and not loss.acts_on_outputs:  # whitened: ½‖W_e − Φ‖²
+        return code, True, loss.target.shape[1], dummy, kernel_array(loss.target), dummy
+    if code == SENSING:
+        a = loss.A.reshape(loss.A.shape[0], -1)
+        return code, True, loss.A.shape[2], dummy, kernel_array(loss.b.reshape(1, -1)), kernel_array(a)
+    if code == COMPLETION:
+        mask = loss.mask
+        filled = np.where(mask, loss.values, 0.0).reshape(1, -1)
+        weight = (mask / float(mask.sum())).reshape(1, -1)
+        return code, True, mask.shape[1], dummy, kernel_array(filled), kernel_array(weight)
+    x = kernel_array(loss.X)
+    if code == SQUARED:
+        return code, False, x.shape[1], x, kernel_array(loss.Y), dummy
+    return code, False, x.shape[1], x, kernel_array(np.asarray(loss.labels, dtype=np.float64).reshape(1, -1)), dummy
 
 
 def activation_of(problem) -> tuple:
@@ -753,8 +1004,15 @@ def run_descent_numba(setup) -> DescentResult:
     widths = np.asarray(problem.network.widths, dtype=np.int64)
     batch = setup.batch_size
     n_params = problem.network.n_params
-    whitened, cols, x, y = problem_arrays(problem)
+    loss = problem.loss_function
+    loss_code, whitened, cols, x, y, aux = loss_arrays(loss, widths)
+    kernel = _run_chunks
+    if loss_code == END_TO_END:
+        kernel = end_to_end_kernel(loss)
+        _check_end_to_end_gradient(loss, tuple(w[0] for w in setup.weights0))
     activated, slope = activation_of(problem)
+    if activated and whitened:
+        raise ValueError(f"a loss of W_e needs a deep linear network; got problem={problem!r}")
     e2e = not whitened and not activated and end_to_end_is_cheaper(widths, cols)
     if e2e:
         cols = int(widths[0])  # H_0 = I: the forward products carry d_0 columns, not m
@@ -780,7 +1038,7 @@ def run_descent_numba(setup) -> DescentResult:
         ref_distance=np.zeros(batch),
         state=np.zeros((batch, max(n_state, 1))),
     )
-    prob = KernelProblem(widths, w_off, h_off, b_off, x, y, whitened, int(cols), e2e, activated, slope)
+    prob = KernelProblem(widths, w_off, h_off, b_off, x, y, whitened, int(cols), e2e, activated, slope, loss_code, aux)
     run = KernelRun(
         params0=params0,
         lrs=kernel_array(setup.learning_rates),
@@ -797,8 +1055,8 @@ def run_descent_numba(setup) -> DescentResult:
         state_size=n_state,
     )
     n_chunks = (batch + LANES - 1) // LANES
-    _run_chunks(0, min(n_chunks, 1), 1, prob, run, out)  # compiles (or loads) before threads start
-    _run_threaded(n_chunks, (prob, run, out))
+    kernel(0, min(n_chunks, 1), 1, prob, run, out)  # compiles (or loads) before threads start
+    _run_threaded(kernel, n_chunks, (prob, run, out))
     return assemble_result(
         setup, out.final, out.losses, out.final_loss, out.divergence_step, out.converged_step, out.drift,
         out.ref_distance if has_reference else None, recorded if setup.record_weights else None,
@@ -821,20 +1079,21 @@ def engine_state_arrays(optimizer, flat, shapes) -> dict:
     return extra
 
 
-def _run_threaded(n_chunks: int, args: tuple) -> None:
-    """Chunks 1 … n_chunks−1 (chunk 0 ran already) over ``numba.get_num_threads()`` threads.
+def _run_threaded(kernel, n_chunks: int, args: tuple) -> None:
+    """``kernel`` (:func:`_run_chunks` or a copy) on chunks 1 … n_chunks−1 (chunk 0 ran
+    already) over ``numba.get_num_threads()`` threads.
 
     Several ranges per thread balance the load when trajectories stop early (divergence).
     """
     n_threads = min(numba.get_num_threads(), n_chunks - 1)
     if n_threads <= 1:
         if n_chunks > 1:
-            _run_chunks(1, n_chunks, 1, *args)
+            kernel(1, n_chunks, 1, *args)
         return
     bounds = np.linspace(1, n_chunks, 4 * n_threads + 1).astype(np.int64)
     ranges = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
     pool = _thread_pool(n_threads)
-    for future in [pool.submit(_run_chunks, a, b, 1, *args) for a, b in ranges]:
+    for future in [pool.submit(kernel, a, b, 1, *args) for a, b in ranges]:
         future.result()
 
 
