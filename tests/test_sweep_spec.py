@@ -125,3 +125,13 @@ def test_configurations_that_cannot_be_built_are_refused_before_any_task(tmp_pat
     with pytest.raises(ValueError, match="n_observations=17.*at most d_N·d_0 = 16"):
         linflow.sweep(text, store=tmp_path / "s.zarr", progress=False)
     assert not (tmp_path / "s.zarr").exists()
+
+
+@pytest.mark.parametrize("name", ["eos_phase", "step_size", "implicit_regularization"])
+def test_example_specs_are_valid(name):
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "sweeps" / f"{name}.toml"
+    spec = load_spec(path)
+    plan = make_plan(spec)
+    assert plan.size > 1 and len(plan.tasks()) > 1
