@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._phase_diagram import _geometric
+from ._plan import is_geometric
 from ._task import variables
 
 STATUS = "status"
@@ -22,7 +22,7 @@ STATUS = "status"
 def refine_coordinates(values: np.ndarray) -> np.ndarray:
     """``2n − 1`` values: the old ones and the midpoints between them (geometric if the axis is)."""
     v = np.asarray(values, dtype=float)
-    mid = np.sqrt(v[1:] * v[:-1]) if _geometric(v) else 0.5 * (v[1:] + v[:-1])
+    mid = np.sqrt(v[1:] * v[:-1]) if is_geometric(v) else 0.5 * (v[1:] + v[:-1])
     out = np.empty(2 * v.size - 1)
     out[::2], out[1::2] = v, mid
     return out

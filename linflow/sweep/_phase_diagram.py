@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..results import Status
-from ._plan import SAMPLE_DIM
+from ._plan import SAMPLE_DIM, is_geometric
 
 #: Status → (label, colour) of the phase diagram.
 PHASES = {
@@ -42,15 +42,6 @@ def open_sweep(store, level: int = 0):
         refined["completed"] = refined["computed"] | True  # every point of a level has a status
         return refined
     return ds
-
-
-def _geometric(values: np.ndarray) -> bool:
-    v = np.asarray(values, dtype=float)
-    if v.size < 3 or np.any(v <= 0):
-        return False
-    ratios = v[1:] / v[:-1]
-    # Logarithmic when consecutive ratios agree to 1e-6 (they are exact up to rounding of geomspace).
-    return bool(np.allclose(ratios, ratios[0], rtol=1e-6) and not np.isclose(ratios[0], 1.0))
 
 
 def _most_frequent(values: np.ndarray, axis: tuple) -> np.ndarray:
@@ -119,7 +110,7 @@ def plot_phase_diagram(ds, *, x: str, y: str, color: str = "status"):
     else:
         art = ax.pcolormesh(_edges(xs), _edges(ys), np.ma.masked_invalid(values.astype(float)),
                             cmap=cmap, norm=norm, shading="flat")
-        logx, logy = _geometric(xs), _geometric(ys)
+        logx, logy = is_geometric(xs), is_geometric(ys)
     for axis, log in ((ax.xaxis, logx), (ax.yaxis, logy)):
         if log:
             (ax.set_xscale if axis is ax.xaxis else ax.set_yscale)("log")
@@ -149,7 +140,7 @@ def _edges(centers: np.ndarray) -> np.ndarray:
     c = np.asarray(centers, dtype=float)
     if c.size == 1:
         return np.array([c[0] * 0.9, c[0] * 1.1]) if c[0] > 0 else np.array([c[0] - 0.5, c[0] + 0.5])
-    if _geometric(c):
+    if is_geometric(c):
         mid = np.sqrt(c[1:] * c[:-1])
         return np.concatenate([[c[0] ** 2 / mid[0]], mid, [c[-1] ** 2 / mid[-1]]])
     mid = 0.5 * (c[1:] + c[:-1])

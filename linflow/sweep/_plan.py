@@ -108,3 +108,13 @@ def make_plan(spec: Spec) -> Plan:
     shape = tuple(len(a.values) for a in spec.axes)
     values = {a.name: np.asarray(a.values) for a in spec.axes}
     return Plan(dims, shape, chunk_lengths(shape, spec.task_size), values, False)
+
+
+def is_geometric(values: np.ndarray) -> bool:
+    """Whether axis values form a geometric (log-spaced) progression of at least 3 points."""
+    v = np.asarray(values, dtype=float)
+    if v.size < 3 or np.any(v <= 0):
+        return False
+    ratios = v[1:] / v[:-1]
+    # Logarithmic when consecutive ratios agree to 1e-6 (they are exact up to rounding of geomspace).
+    return bool(np.allclose(ratios, ratios[0], rtol=1e-6) and not np.isclose(ratios[0], 1.0))
