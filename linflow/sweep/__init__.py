@@ -10,8 +10,7 @@ different spec on it is refused. ``xarray.open_zarr(PATH)`` reopens it. With ``c
 another, each spread over all cores by the numba engine. This module (``linflow.sweep``) is
 itself callable: ``linflow.sweep(spec)`` is :func:`sweep`.
 
-Spec schema (TOML, read with :mod:`tomllib`; or the equivalent dict)
-----------------------------------------------------------------------
+**Spec schema** (TOML, read with :mod:`tomllib`; or the equivalent dict).
 Top level::
 
     name = "eos_phase"           # title (optional)
