@@ -3,9 +3,9 @@ final optimizer state), and the update rules against hand computations."""
 
 import numpy as np
 import pytest
+from descent_agreement import assert_agrees_with_reference, loss_cases, optimizer_cases
 from hypothesis import given, settings
 
-from descent_agreement import assert_agrees_with_reference, loss_cases, optimizer_cases
 from linflow import DeepLinearNetwork, HomogeneousNetwork, Problem, Status, flatten, init, simulate_descent
 from linflow._descent_numba import LANES
 from linflow.network import unflatten
@@ -44,7 +44,9 @@ def _hand_directions(opt, grads):
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
-@pytest.mark.parametrize("opt", [Momentum(0.9), Momentum(0.8, nesterov=True), Adam(0.9, 0.99, 1e-3), Adam(0.0, 0.5, 0.0)])
+@pytest.mark.parametrize(
+    "opt", [Momentum(0.9), Momentum(0.8, nesterov=True), Adam(0.9, 0.99, 1e-3), Adam(0.0, 0.5, 0.0)]
+)
 def test_momentum_and_adam_follow_their_definitions(opt, backend):
     prob, w = _problem(1)
     eta, n = 0.02, 4
@@ -88,7 +90,9 @@ def test_diverged_trajectory_keeps_the_state_of_its_last_good_iterate():
     prob, w = _problem(4)
     opt = Momentum(0.9)
     lr = np.array([1e-3, 50.0])
-    runs = [simulate_descent(prob, w, learning_rate=lr, n_steps=30, optimizer=opt, backend=b) for b in ("numba", "numpy")]
+    runs = [
+        simulate_descent(prob, w, learning_rate=lr, n_steps=30, optimizer=opt, backend=b) for b in ("numba", "numpy")
+    ]
     for res in runs:
         assert res.status[0] is Status.MAX_STEPS and res.status[1] is Status.DIVERGED
         k = int(res.divergence_step[1])

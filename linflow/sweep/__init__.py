@@ -35,8 +35,9 @@ Parameters (each may be set in its section *or* swept under ``[axes]`` by its ax
     [optimizer] kind = "gd" | "momentum" | "scalar_rmsprop" | "rmsprop" | "adam"  (axis: optimizer)
                 learning_rate = η  or  learning_rate_fraction = f (η = f · 2/S), exactly one;
                 sharpness_reference = "minimum" (S at a balanced global minimum) | "initial"
-                (S at each initialization: one dense Hessian per trajectory, costly), not an axis; momentum = 0.9, beta1 (Adam's 0.9),
-                beta2 = 0.99, eps (the optimizer's default: 0 for RMSProp, 1e-8 for Adam)
+                (S at each initialization: one dense Hessian per trajectory, costly), not an axis;
+                momentum = 0.9, beta1 (Adam's 0.9), beta2 = 0.99,
+                eps (the optimizer's default: 0 for RMSProp, 1e-8 for Adam)
 
 The whitened loss is ``½‖W_e − Φ‖_F²`` with a random teacher ``Φ = U diag(s) Vᵀ`` (``s`` =
 ``spectrum``, else ``linspace(1, 0.5, k)`` scaled to ``target_norm``); regression is

@@ -75,7 +75,9 @@ def refine_boundary(spec, plan, base, compute, *, load=lambda level: None, save=
         xs, ys = refine_coordinates(current[b.x].values), refine_coordinates(current[b.y].values)
         need, status = boundary_points(current[STATUS].values)
         computed = np.zeros(need.shape, dtype=bool)
-        previous_computed = current["computed"].values if "computed" in current else np.ones(current[STATUS].shape, bool)
+        previous_computed = (
+            current["computed"].values if "computed" in current else np.ones(current[STATUS].shape, bool)
+        )
         computed[..., ::2, ::2] = previous_computed
         data = {}
         for name in names:

@@ -146,7 +146,9 @@ def _refine(spec, plan, base, store, client, report: SweepReport, progress) -> N
                     results.append(run_task(spec, configs[sl], (sl.stop - sl.start,)))
                     bar.update()
             else:
-                futures = [client.submit(run_task, spec, configs[sl], (sl.stop - sl.start,), pure=False) for sl in regions]
+                futures = [
+                    client.submit(run_task, spec, configs[sl], (sl.stop - sl.start,), pure=False) for sl in regions
+                ]
                 try:
                     results = client.gather(futures)
                 finally:

@@ -56,10 +56,14 @@ def phase_data(ds, x: str, y: str, color: str):
     """``(x values, y values, 2-D array [y, x])`` of ``color`` on a grid, reduced over other dims."""
     for name, what in ((x, "x"), (y, "y")):
         if name not in ds.coords:
-            raise ValueError(f"{what} must be an axis of the sweep ({', '.join(map(str, ds.coords))}); got {what}={name!r}")
+            raise ValueError(
+                f"{what} must be an axis of the sweep ({', '.join(map(str, ds.coords))}); got {what}={name!r}"
+            )
     if color not in ds.data_vars or color == "completed":
-        raise ValueError(f"color must be a variable of the sweep ({', '.join(v for v in ds.data_vars if v != 'completed')}); "
-                         f"got color={color!r}")
+        raise ValueError(
+            f"color must be a variable of the sweep ({', '.join(v for v in ds.data_vars if v != 'completed')}); "
+            f"got color={color!r}"
+        )
     da = ds[color]
     if "step" in da.dims:
         da = da.isel(step=-1)

@@ -107,7 +107,9 @@ def _matrix_completion(network, p: dict, rng: np.random.Generator) -> Instance:
     d0, dn = network.widths[0], network.widths[-1]
     truth = target_matrix(dn, d0, p, rng)
     if p["n_observations"] > d0 * dn:
-        raise ValueError(f"n_observations must be at most d_N·d_0 = {dn * d0}; got n_observations={p['n_observations']}")
+        raise ValueError(
+            f"n_observations must be at most d_N·d_0 = {dn * d0}; got n_observations={p['n_observations']}"
+        )
     mask = np.zeros(dn * d0, dtype=bool)
     mask[rng.choice(dn * d0, size=p["n_observations"], replace=False)] = True
     return Instance(Problem(network, losses.MatrixCompletion(mask.reshape(dn, d0), truth)), truth)

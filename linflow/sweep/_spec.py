@@ -12,11 +12,11 @@ import json
 import math
 import numbers
 import os
-import tomllib
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
+import tomllib
 
 from ._registry import (
     BY_SECTION_KEY,
@@ -269,9 +269,13 @@ def _boundary(raw: dict, axes: dict, critical) -> Optional[Boundary]:
             raise ValueError(f"{_where(where)} is required (an axis of floats)")
         name = _typed(table[key], str, where)
         if name not in axes or PARAMETER[name].kind is not float or len(axes[name].values) < 2:
-            raise ValueError(f"{_where(where)} must name an axis of floats with at least 2 values; got {where}={name!r}")
+            raise ValueError(
+                f"{_where(where)} must name an axis of floats with at least 2 values; got {where}={name!r}"
+            )
         if list(axes[name].values) != sorted(axes[name].values):
-            raise ValueError(f"{_where(where)} must name an increasing axis; got axes.{name}={list(axes[name].values)!r}")
+            raise ValueError(
+                f"{_where(where)} must name an increasing axis; got axes.{name}={list(axes[name].values)!r}"
+            )
         names.append(name)
     if names[0] == names[1]:
         raise ValueError(f"{_where('refine.boundary.y')} must differ from refine.boundary.x; got {names[1]!r} twice")

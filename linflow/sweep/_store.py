@@ -100,7 +100,8 @@ def open_store(store, spec: Spec, plan: Plan, *, resume: bool, engine: str, vers
             raise ValueError(f"store {store!r} is a Zarr store but not a linflow sweep; choose another path")
         if group.attrs["spec"] != spec.canonical:
             raise ValueError(
-                f"store {store!r} holds a sweep of a different spec ({_spec_difference(group.attrs['spec'], spec.canonical)}); "
+                f"store {store!r} holds a sweep of a different spec "
+                f"({_spec_difference(group.attrs['spec'], spec.canonical)}); "
                 "rerun with the original spec to resume, write to a new store, or pass --no-resume "
                 "(resume=False) to overwrite it"
             )

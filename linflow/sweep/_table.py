@@ -28,7 +28,9 @@ def sweep_table(store, *, over=(), variables=()) -> Table:
     scalar = [v for v in ds.data_vars if v != "completed" and set(ds[v].dims) <= set(dims)]
     for v in variables:
         if v not in scalar:
-            raise ValueError(f"variables must be scalar variables of the sweep {tuple(scalar)}; got variables={tuple(variables)!r}")
+            raise ValueError(
+                f"variables must be scalar variables of the sweep {tuple(scalar)}; got variables={tuple(variables)!r}"
+            )
     chosen = list(variables) or scalar
     done = ds["completed"].values
     keep = tuple(d for d in dims if d not in over)
