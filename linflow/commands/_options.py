@@ -1,0 +1,126 @@
+"""Option types and output-path checks shared by the subcommands.
+
+The types are argparse ``type=`` callables: a bad value becomes argparse's one-line error
+``linflow CMD: error: argument --OPT: <requirement>; got 'VALUE'`` (exit status 2) before any
+work starts. Output paths are checked the same way, so a long computation is never lost to a
+path that cannot be written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = [
+    "CLIError",
+    "finite_float",
+    "positive_float",
+    "nonnegative_float",
+    "nonnegative_int",
+    "positive_int",
+    "check_output_file",
+    "check_output_directory",
+]
+
+
+class CLIError(Exception):
+    """A user error found by a subcommand: printed as one line, exit status 2."""
+
+
+def _number(text: str, kind, what: str):
+    try:
+        return kind(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}") from None
+
+
+def finite_float(text: str) -> float:
+    """A finite float (``nan``/``inf`` refused)."""
+    value = _number(text, float, "a finite number")
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number; got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite float > 0."""
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive; got {text!r}")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    """A finite float ≥ 0."""
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be ≥ 0; got {text!r}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    """An integer ≥ 0 (seeds, counts)."""
+    value = _number(text, int, "an integer")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer ≥ 0; got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An integer ≥ 1."""
+    value = _number(text, int, "an integer")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer ≥ 1; got {text!r}")
+    return value
+
+
+def _probe_directory(directory: Path, option: str, value: str) -> None:
+    """Raise :class:`CLIError` unless a file can be created in the existing ``directory``."""
+    try:
+        # Creating a file is the only reliable test (os.access is always true for root and
+        # ignores read-only file systems).
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise CLIError(f"{option} {value!r}: cannot write in {str(directory)!r} ({exc.strerror or exc})") from None
+
+
+def check_output_file(value: str, option: str) -> Path:
+    """Check that ``value`` can be written as a file: its directory exists and is writable,
+    and it is not a directory. Nothing is created."""
+    if not value:
+        raise CLIError(f"{option} must name a file; got {value!r}")
+    path = Path(value)
+    if path.is_dir():
+        raise CLIError(f"{option} {value!r} is a directory; expected a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.exists():
+        raise CLIError(f"{option} {value!r}: directory {str(parent)!r} does not exist")
+    if not parent.is_dir():
+        raise CLIError(f"{option} {value!r}: {str(parent)!r} is not a directory")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise CLIError(f"{option} {value!r}: the file is not writable")
+    _probe_directory(parent, option, value)
+    return path
+
+
+def check_output_directory(value: str, option: str) -> Path:
+    """Check that ``value`` is, or can be created as, a writable directory: the nearest
+    existing ancestor must be a writable directory. Nothing is created."""
+    if not value:
+        raise CLIError(f"{option} must name a directory; got {value!r}")
+    path = Path(value)
+    existing = path
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        if existing == path:
+            raise CLIError(f"{option} {value!r} is an existing file; expected a directory")
+        raise CLIError(f"{option} {value!r}: {str(existing)!r} is a file, not a directory")
+    _probe_directory(existing, option, value)
+    return path
