@@ -43,7 +43,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     if args.plot is not None:
         path = check_output_file(args.plot, "--plot")
         if path.suffix.lower() not in PLOT_EXTENSIONS:
-            raise CLIError(f"--plot {args.plot!r}: the extension must be one of {', '.join(PLOT_EXTENSIONS)}")
+            raise CLIError(f"--plot {args.plot!r}: path must end in {', '.join(PLOT_EXTENSIONS)}")
 
 
 def run(args: argparse.Namespace) -> int:

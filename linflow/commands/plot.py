@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
+
+from ._options import CLIError, check_output_file
+from .compare import PLOT_EXTENSIONS
+from .table import option_type
 
 
 def register(subparsers) -> None:
@@ -24,7 +27,7 @@ def register(subparsers) -> None:
         spec = figures.get(name)
         fp = sub.add_parser(name, help=spec.summary, description=spec.summary + ".")
         for opt in spec.options:
-            fp.add_argument(opt.flag, dest=opt.name, type=opt.type, default=opt.default, help=opt.help,
+            fp.add_argument(opt.flag, dest=opt.name, type=option_type(opt.type), default=opt.default, help=opt.help,
                             nargs="+" if opt.multiple else None)
         fp.add_argument("--out", metavar="FILE", required=True, help="output file (.png, .svg or .pdf)")
         fp.set_defaults(func=run, figure=name)
@@ -36,13 +39,18 @@ def run(args: argparse.Namespace) -> int:
     from ..plotting import save_figure
 
     spec = figures.get(args.figure)
+    path = check_output_file(args.out, "--out")
+    if path.suffix.lower() not in PLOT_EXTENSIONS:
+        raise CLIError(f"--out {args.out!r}: path must end in {', '.join(PLOT_EXTENSIONS)}")
     params = {o.name: (tuple(getattr(args, o.name)) if o.multiple else getattr(args, o.name)) for o in spec.options}
     start = time.perf_counter()
     try:
         fig, _ = spec.build(**params)
+    except (TypeError, ValueError, RuntimeError) as exc:  # RuntimeError: no figure from these parameters
+        raise CLIError(str(exc)) from exc
+    try:
         save_figure(fig, args.out)
-    except (TypeError, ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except OSError as exc:
+        raise CLIError(f"--out {args.out!r}: cannot write ({exc.strerror or exc})") from exc
     print(f"wrote {args.out} ({time.perf_counter() - start:.1f} s)")
     return 0

@@ -6,6 +6,14 @@ import argparse
 import sys
 import time
 
+from ._options import CLIError, check_output_file, finite_float, nonnegative_int
+
+
+def option_type(kind):
+    """The command-line type of a table or figure option: floats must be finite and integers
+    (sizes, depths, seeds) ≥ 0; anything else (strings) as given. The builders check the rest."""
+    return {float: finite_float, int: nonnegative_int}.get(kind, kind)
+
 
 def register(subparsers) -> None:
     from .. import tables
@@ -25,7 +33,7 @@ def register(subparsers) -> None:
         tp = sub.add_parser(name, help=module.SUMMARY, description=module.SUMMARY + ".")
         for opt in module.OPTIONS:
             tp.add_argument(
-                opt.flag, dest=opt.name, type=opt.type, default=opt.default, help=opt.help,
+                opt.flag, dest=opt.name, type=option_type(opt.type), default=opt.default, help=opt.help,
                 nargs="+" if opt.multiple else None, metavar=opt.name.upper().rstrip("S") if opt.multiple else None,
                 choices=opt.choices or None,
             )
@@ -59,16 +67,25 @@ def run(args: argparse.Namespace) -> int:
     from .. import tables
 
     module = tables.get(args.table)
+    if args.out is not None:
+        check_output_file(args.out, "--out")
     start = time.perf_counter()
     try:
         table = module.build(**table_params(module, args), progress=False if args.no_progress else None)
     except (TypeError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise CLIError(str(exc)) from exc
+    except KeyboardInterrupt:
+        print(f"linflow table {args.table}: interrupted after {time.perf_counter() - start:.1f} s; "
+              "no table written", file=sys.stderr)
+        raise
     text = table.render(args.format)
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        try:
+            with open(args.out, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            sys.stdout.write(text)  # the table is not lost
+            raise CLIError(f"--out {args.out!r}: cannot write ({exc.strerror or exc}); the table is above") from exc
         print(f"wrote {args.out} ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
     else:
         sys.stdout.write(text)
