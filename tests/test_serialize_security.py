@@ -212,3 +212,17 @@ def test_user_classes_come_only_from_a_module_the_caller_passes(tmp_path):
         assert rebuilt.total == 3.0
     with pytest.raises(TypeError, match="module must be"):
         lc.load_counterexample(path, module=42)
+
+
+# ----------------------------------------------------------------------- strings never reach SymPy's parser
+def test_strings_are_refused_where_sympy_would_parse_them(tmp_path):
+    from linflow._codegen import numpy_function, ordered_symbols
+    from linflow.symbolic.scalar import ScalarNetwork
+
+    marker = tmp_path / "marker"
+    payload = PAYLOAD.format(marker=str(marker))
+    for call in (lambda: numpy_function(payload), lambda: ordered_symbols(payload),
+                 lambda: ScalarNetwork(2).flow_derivative(payload)):
+        with pytest.raises(TypeError, match="expr must be a SymPy expression"):
+            call()
+    assert not marker.exists()
