@@ -416,10 +416,11 @@ def _run_chunks(
     first, last, one, params0, lrs, widths, w_off, h_off, b_off, x, y, whitened, cols, n_steps,
     record_steps, loss_tolerance, threshold, reference, has_reference, recorded, record_weights,
     final, losses, final_loss, divergence_step, converged_step, drift, ref_distance, slope, activated,
-    track, e2e,
+    track, e2e, abort,
 ):
     """All steps of chunks ``first … last−1`` (8 trajectories each, the last one possibly
-    partial); threads run disjoint ranges (``nogil``). One function, not a loop around a
+    partial); threads run disjoint ranges (``nogil``). ``abort[0] != 0`` (set on Ctrl-C)
+    stops the range within a step. One function, not a loop around a
     per-chunk kernel: numba re-optimizes every inlined callee once per level of calls, and a
     level less saved ~1.5 s of the first compilation.
     """
@@ -460,6 +461,8 @@ def _run_chunks(
     d_owner, d_off = d_off, borrow(d_off)
     active = np.zeros(LANES, dtype=np.bool_)
     for chunk in range(first, last):
+        if abort[0] != 0:
+            break
         start = chunk * LANES
         n_lanes = min(LANES, batch - start)
         for t in range(LANES):
@@ -523,7 +526,7 @@ def _run_chunks(
             n_active = 0
             for t in range(n_lanes):
                 n_active += active[t]
-            if k == n_steps or n_active == 0:
+            if k == n_steps or n_active == 0 or abort[0] != 0:
                 break
             # θ_{k+1} = θ_k − η ∇f(θ_k) into prev; stopped lanes (and padding) keep their weights.
             # (the end-to-end data path seeds Δ_N with cols = d_0: its backward pass is the whitened one)
@@ -636,10 +639,9 @@ def run_descent_numba(setup) -> DescentResult:
         cols, setup.n_steps, kernel_array(setup.record_steps, np.int64), setup.loss_tolerance,
         setup.divergence_threshold, reference, has_reference, recorded, setup.record_weights,
         final, losses, final_loss, divergence_step, converged_step, drift, ref_distance, slope, activated,
-        setup.track_balancedness, e2e,
+        setup.track_balancedness, e2e, np.zeros(1, dtype=np.int64),
     )
     n_chunks = (batch + LANES - 1) // LANES
-    _run_chunks(0, min(n_chunks, 1), 1, *args)  # compiles (or loads) before threads start
     _run_threaded(n_chunks, args)
     return assemble_result(
         setup, final, losses, final_loss, divergence_step, converged_step, drift,
@@ -649,20 +651,32 @@ def run_descent_numba(setup) -> DescentResult:
 
 
 def _run_threaded(n_chunks: int, args) -> None:
-    """Chunks 1 … n_chunks−1 (chunk 0 ran already) over ``numba.get_num_threads()`` threads.
+    """Chunk 0 (compiling or loading the kernel), then chunks 1 … n_chunks−1 over
+    ``numba.get_num_threads()`` threads of the pool.
 
-    Several ranges per thread balance the load when trajectories stop early (divergence).
+    Several ranges per thread balance the load when trajectories stop early (divergence). The
+    kernels run in the pool even for one thread, so that the main thread only waits and Ctrl-C
+    reaches it at once: it then sets the ``abort`` flag (the last argument) the kernels poll.
     """
-    n_threads = min(numba.get_num_threads(), n_chunks - 1)
-    if n_threads <= 1:
-        if n_chunks > 1:
-            _run_chunks(1, n_chunks, 1, *args)
-        return
-    bounds = np.linspace(1, n_chunks, 4 * n_threads + 1).astype(np.int64)
-    ranges = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    n_threads = max(1, min(numba.get_num_threads(), n_chunks - 1))
     pool = _thread_pool(n_threads)
-    for future in [pool.submit(_run_chunks, a, b, 1, *args) for a, b in ranges]:
-        future.result()
+    _wait_for(pool, [(0, min(n_chunks, 1))], args)  # compiles before several threads would
+    if n_chunks > 1:
+        bounds = np.linspace(1, n_chunks, 4 * n_threads + 1).astype(np.int64)
+        _wait_for(pool, [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a], args)
+
+
+def _wait_for(pool: ThreadPoolExecutor, ranges, args) -> None:
+    """Run the chunk ranges in the pool; on any interruption stop them instead of waiting."""
+    futures = [pool.submit(_run_chunks, a, b, 1, *args) for a, b in ranges]
+    try:
+        for future in futures:
+            future.result()
+    except BaseException:  # KeyboardInterrupt: running kernels stop within a step
+        args[-1][0] = 1
+        for future in futures:
+            future.cancel()
+        raise
 
 
 _POOLS: dict = {}
