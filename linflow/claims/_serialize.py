@@ -357,7 +357,7 @@ def load_npz(path, *, user_module=None):
         _check_json(metadata, "metadata")
         instance = _Reader(arrays, user_module).rebuild(header["structure"])
     except ArchiveError as exc:
-        raise ArchiveError(f"{str(path)!r} is not a valid linflow counterexample archive: {exc}") from None
+        raise ArchiveError(f"path={str(path)!r} is not a valid linflow counterexample archive: {exc}") from None
     return instance, metadata
 
 

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         table = module.build(**table_params(module, args), progress=False if args.no_progress else None)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RuntimeError) as exc:  # RuntimeError: no table from these parameters
         raise CLIError(str(exc)) from exc
     except KeyboardInterrupt:
         print(f"linflow table {args.table}: interrupted after {time.perf_counter() - start:.1f} s; "
