@@ -482,10 +482,10 @@ def cli_cases() -> list:
         (["plot", "nope"], "nope"), (["report", "--out", str(tmp / "r"), "--tables", "nope", "--no-checks"], "nope"),
         (["frobnicate"], "frobnicate"),
     ]
-    for kind, value in bad_files.items():
+    for value in bad_files.values():
         specs += [(["compare", "--plot", value], "--plot"), (["table", "iterations", "--out", value, "--no-progress"], "--out"),
                   (["plot", "gd-gf-distance", "--out", value], "--out")]
-    for kind, value in bad_dirs.items():
+    for value in bad_dirs.values():
         specs += [(["check", "--claim", "descent_lemma", "--save", value], "--save"), (["report", "--out", value, "--quick"], "--out")]
     specs.append((["plot", "gd-gf-distance", "--out", str(tmp / "f.doc")], "--out"))
     # Table and figure options: parse-time refusals, then values only the builders can judge.
@@ -526,7 +526,7 @@ def _cli_call(argv):
 def _limit_memory(gib: float) -> None:
     """Cap the address space: an absurd allocation then fails at once (MemoryError)."""
     limit = int(gib * 2**30)
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))

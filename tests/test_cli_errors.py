@@ -173,7 +173,7 @@ def test_claim_module_paths(value, tmp_path, capsys):
 def test_a_proof_that_exits_fails(tmp_path, capsys):
     (tmp_path / "quits.py").write_text("import sys\ndef main():\n    sys.exit(0)\n")
     (tmp_path / "quits_at_import.py").write_text("import sys\nsys.exit(0)\n")
-    code, out, err = run_cli(["prove", "--directory", str(tmp_path)], capsys)
+    code, out, _ = run_cli(["prove", "--directory", str(tmp_path)], capsys)
     assert code == 1 and "0/2 proofs passed" in out and out.count("called sys.exit(0)") == 2
 
 

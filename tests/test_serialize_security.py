@@ -74,7 +74,7 @@ def test_a_module_named_in_the_archive_is_never_imported(tmp_path, monkeypatch):
             structure = {"kind": "namedtuple", "module": module, "name": name,
                          "fields": {"x": {"kind": "value", "value": 1}}}
             path = _archive(tmp_path / "b.npz", _header(structure, module_path=str(evil)))
-            name_read, instance, metadata = lc.load_counterexample(path)
+            _, instance, metadata = lc.load_counterexample(path)
             assert instance.x == 1 and type(instance).__module__ != "os"
             assert metadata["module_path"] == str(evil)  # stored, never used
     assert not marker.exists()

@@ -309,7 +309,7 @@ def _check_json(value, where: str, depth: int = 0, budget: Optional[list] = None
     if depth > MAX_DEPTH or budget[0] > MAX_NODES:
         raise ArchiveError(f"{where}: nested deeper than {MAX_DEPTH} levels or more than {MAX_NODES} entries")
     if isinstance(value, dict):
-        for k, v in value.items():
+        for v in value.values():
             _check_json(v, where, depth + 1, budget)
     elif isinstance(value, list):
         for v in value:

@@ -15,7 +15,12 @@ import sys
 import time
 import traceback
 
-from ._options import CLIError, check_output_directory, nonnegative_float, nonnegative_int
+from ._options import (
+    CLIError,
+    check_output_directory,
+    nonnegative_float,
+    nonnegative_int,
+)
 
 #: Default number of Hypothesis instances per claim: keeps the full run ≲ 1 min on 2 cores.
 DEFAULT_EXAMPLES = 20
@@ -79,7 +84,7 @@ def _load_module(lc, path: str):
         raise CLIError(f"--module {path!r}: syntax error at line {exc.lineno}: {exc.msg}") from exc
     except SystemExit as exc:
         raise CLIError(f"--module {path!r} called sys.exit({exc.code!r}) while being imported") from exc
-    except Exception as exc:  # noqa: BLE001 - the user's code raised while being imported
+    except Exception as exc:  # the user's code raised while being imported
         where = traceback.extract_tb(exc.__traceback__)[-1]
         raise CLIError(
             f"--module {path!r} raised {type(exc).__name__} at line {where.lineno} while being imported: {exc}"
