@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -115,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
         _print_table(outcomes)
         print(f"INTERRUPTED at {paths[len(outcomes)].stem}; not run: "
               f"{', '.join(p.stem for p in paths[len(outcomes):])}")
-        raise
+        print("linflow prove: interrupted", file=sys.stderr)
+        return 130
     return _print_table(outcomes)
 
 

@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
         done = exc.result
         print(f"interrupted during {done.interrupted}: wrote the partial report {done.report} "
               f"({len(done.tables)} tables, {len(done.figures)} figures)")
-        raise
+        print("linflow report: interrupted", file=sys.stderr)
+        return 130
     print(f"wrote {result.report} ({len(result.tables)} tables, {len(result.figures)} figures, "
           f"{result.timings['total']:.1f} s)")
     for what, why in result.skipped.items():

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"linflow table {args.table}: interrupted after {time.perf_counter() - start:.1f} s; "
               "no table written", file=sys.stderr)
-        raise
+        return 130
     text = table.render(args.format)
     if args.out:
         try:
