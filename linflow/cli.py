@@ -85,7 +85,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("linflow: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     if not getattr(args, "func", None):
-        parser.print_help()
+        print(f"linflow: error: a COMMAND is required, one of: {', '.join(SUBCOMMANDS)} (see linflow -h)",
+              file=sys.stderr)
         return EXIT_USAGE
     prog = f"linflow {args.command}"
     try:

@@ -480,7 +480,7 @@ def cli_cases() -> list:
         (["bounds", "nope"], "nope"), (["prove", "nope"], "nope"), (["prove", "--directory", str(tmp / "none")], "--directory"),
         (["table", "nope"], "nope"), (["table", "iterations", "--format", "docx"], "--format"),
         (["plot", "nope"], "nope"), (["report", "--out", str(tmp / "r"), "--tables", "nope", "--no-checks"], "nope"),
-        (["frobnicate"], "frobnicate"),
+        (["frobnicate"], "frobnicate"), ([], "COMMAND"), (["table"], "NAME"), (["plot"], "NAME"),
     ]
     for value in bad_files.values():
         specs += [(["compare", "--plot", value], "--plot"), (["table", "iterations", "--out", value, "--no-progress"], "--out"),

@@ -186,6 +186,9 @@ def test_unknown_names(capsys, tmp_path):
     assert_one_line_error(["table", "iterations", "--format", "docx"], capsys, "--format", "docx")
     assert_one_line_error(["report", "--out", str(tmp_path), "--tables", "nope", "--no-checks"], capsys, "nope")
     assert_one_line_error(["frobnicate"], capsys, "frobnicate")
+    assert_one_line_error([], capsys, "COMMAND is required", "check")
+    assert_one_line_error(["table"], capsys, "NAME is required", "step-size")
+    assert_one_line_error(["plot"], capsys, "NAME is required", "gd-gf-distance")
 
 
 def test_debug_shows_the_traceback(tmp_path, capsys):

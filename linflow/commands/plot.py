@@ -7,7 +7,7 @@ import time
 
 from ._options import CLIError, check_output_file
 from .compare import PLOT_EXTENSIONS
-from .table import option_type
+from .table import _missing_name, option_type
 
 
 def register(subparsers) -> None:
@@ -31,7 +31,7 @@ def register(subparsers) -> None:
                             nargs="+" if opt.multiple else None)
         fp.add_argument("--out", metavar="FILE", required=True, help="output file (.png, .svg or .pdf)")
         fp.set_defaults(func=run, figure=name)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(func=lambda args: _missing_name("plot", figures.names()))
 
 
 def run(args: argparse.Namespace) -> int:

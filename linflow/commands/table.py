@@ -39,7 +39,7 @@ def register(subparsers) -> None:
             )
         add_output_arguments(tp)
         tp.set_defaults(func=run, table=name)
-    p.set_defaults(func=lambda args: _missing_name(p))
+    p.set_defaults(func=lambda args: _missing_name("table", tables.names()))
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,9 +49,8 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
 
 
-def _missing_name(parser) -> int:
-    parser.print_help()
-    return 2
+def _missing_name(command: str, names) -> int:
+    raise CLIError(f"a NAME is required, one of: {', '.join(names)} (see linflow {command} -h)")
 
 
 def table_params(module, args: argparse.Namespace) -> dict:
