@@ -26,7 +26,9 @@ def as_expression(expr, name: str = "expr") -> sm.Basic:
         For a string or anything SymPy has no explicit conversion for.
     """
     if isinstance(expr, str):
-        raise TypeError(f"{name} must be a SymPy expression, not a string (strings are never parsed); got {name}={expr[:80]!r}")
+        raise TypeError(
+            f"{name} must be a SymPy expression, not a string (strings are never parsed); got {name}={expr[:80]!r}"
+        )
     try:
         return sm.sympify(expr, strict=True)
     except sm.SympifyError:
