@@ -179,6 +179,9 @@ def run_case(case: Case, time_limit: float) -> Outcome:
             except Exception as exc:  # noqa: BLE001 - judged below
                 result, error = None, exc
         signal.setitimer(signal.ITIMER_REAL, 0)
+        if error is not None and time.perf_counter() - start >= 0.99 * time_limit:
+            # The limit's interrupt came back as another exception (Hypothesis wraps it).
+            raise _CaseTimeout()
         if case.group == "cli":
             verdict, detail = judge_cli(case, result if error is None else None, out.getvalue(), err.getvalue())
             if error is not None:
@@ -404,6 +407,104 @@ def api_cases() -> list:
                     expect, finite, quick and "[numba]" not in fname, errors,
                 ))
     cases += _claim_cases()
+    cases += _bound_cases()
+    cases += _strategy_cases()
+    return cases
+
+
+def _bound_cases() -> list:
+    """Every registered bound at hostile values of each parameter, from a valid point."""
+    import itertools
+
+    from linflow import bounds
+
+    cases = []
+    grid = (2, 0.5, -1.0, 3, 0.1)
+    for bound in bounds.all():
+        names = bound.parameter_names
+        valid = None
+        for combo in itertools.islice(itertools.product(grid, repeat=len(names)), 5000):
+            try:
+                value = bound.evaluate(**dict(zip(names, combo)))
+            except (ValueError, TypeError):
+                continue
+            if np.isfinite(value):
+                valid = dict(zip(names, combo))
+                break
+        if valid is None:
+            print(f"note: no valid point of bound {bound.name!r} on the grid {grid}; its cases are skipped")
+            continue
+        for name in names:
+            for label, value, expect, finite, quick in [
+                _v("nan", NAN, finite=False), _v("inf", INF, finite=False), _v("'x'", "x"), _v("1+1j", 1 + 1j),
+                _v("None", None), _v("np.float64", np.float64(valid[name]), ACCEPT),
+                _v("-1", -1.0, EITHER), _v("0", 0.0, EITHER), _v("1e300", 1e300, EITHER),
+                _v("1e-300", 1e-300, EITHER), _v("-1e300", -1e300, EITHER, quick=False), _v("2**60", 2**60, EITHER, quick=False),
+            ]:
+                kwargs = dict(valid, **{name: value})
+                cases.append(Case("api", f"bounds.get({bound.name!r}).evaluate({name}={label})",
+                                  _api_call(lambda b=bound: b.evaluate, kwargs), name, expect, finite, quick))
+    return cases
+
+
+def _strategy_cases() -> list:
+    """Public Hypothesis strategies with hostile arguments; one draw makes lazy checks run."""
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    from linflow import strategies as lst
+    from linflow.symbolic import ScalarNetwork
+
+    def draw(factory):
+        """Build the strategy and draw one example (generation only: no shrinking)."""
+
+        def call(**kwargs):
+            strategy = factory(**kwargs)
+            drawn = []
+
+            @settings(max_examples=1, database=None, derandomize=True, phases=[Phase.generate],
+                      suppress_health_check=list(HealthCheck))
+            @given(strategy)
+            def probe(example):
+                drawn.append(example)
+
+            probe()
+            return drawn[0] if drawn else None
+
+        return call
+
+    B = _base()
+    specs = [
+        ("strategies.widths", lst.widths, dict(), {
+            "min_depth": counts(zero=EITHER)[:8], "max_depth": [_v("-1", -1), _v("0", 0), _v("10**6", 10**6, EITHER, quick=False)],
+            "min_width": counts()[:8], "max_width": [_v("0", 0), _v("nan", NAN, finite=False)]}),
+        ("strategies.targets", lst.targets, dict(shape=(2, 3)), {
+            "shape": [_v("()", ()), _v("(2, -3)", (2, -3)), _v("(2.5, 3)", (2.5, 3)), _v("'x'", "x"), _v("(0, 3)", (0, 3))],
+            "min_singular_value": positives(zero=EITHER)[:8], "max_singular_value": [_v("-1", -1.0), _v("nan", NAN, finite=False)]}),
+        ("strategies.weights", lst.weights, dict(widths=(3, 4, 2)), {
+            "widths": widths_values()[:10], "min_value": [_v("nan", NAN, finite=False), _v("'x'", "x")],
+            "max_value": [_v("-2", -2.0), _v("inf", INF, finite=False)]}),
+        ("strategies.balanced_weights", lst.balanced_weights, dict(widths=(3, 4, 2)), {
+            "widths": widths_values()[:10], "min_singular_value": positives()[:8]}),
+        ("strategies.learning_rates", lst.learning_rates, dict(bound=1.0), {
+            "bound": positives()[:9], "min_fraction": positives()[:8], "max_fraction": [_v("2", 2.0, EITHER), _v("-1", -1.0)]}),
+        ("strategies.deficiency_margin_weights", lst.deficiency_margin_weights,
+         dict(widths=(2, 2, 2), target=np.eye(2), margin=0.1), {
+             "margin": positives()[:8], "target": matrices((2, 2))[:9], "max_delta": [_v("-1", -1.0), _v("nan", NAN, finite=False)]}),
+        ("strategies.instances", lst.instances, dict(), {
+            "widths": [_v("()", ()), _v("(3, 0)", (3, 0)), _v("'x'", "x")], "learning_rate": positives(none=ACCEPT)[:8],
+            "target": matrices((2, 3))[:9], "weights": [_v("B.w0 for other widths", B.w0)]}),
+    ]
+    cases = []
+    for fname, factory, valid, attacks in specs:
+        for argument, values in attacks.items():
+            for label, value, expect, finite, quick in values:
+                kwargs = dict(valid, **{argument: value})
+                # (instances builds problems per draw: seconds a case, so only in the full run)
+                cases.append(Case("api", f"{fname}({argument}={label})", _api_call(lambda f=factory: draw(f), kwargs),
+                                  argument, expect, finite, quick and fname != "strategies.instances"))
+    for label, value in [("-1", -1), ("0", 0), ("1.5", 1.5), ("'2'", "2"), ("True", True), ("None", None)]:
+        cases.append(Case("api", f"symbolic.ScalarNetwork(depth={label})",
+                          _api_call(lambda: ScalarNetwork, {"depth": value}), "depth"))
     return cases
 
 
@@ -537,14 +638,14 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="a representative subset (CI)")
     parser.add_argument("--only", choices=("api", "cli"), help="one group of cases")
     parser.add_argument("--match", default="", help="only cases whose name contains this text")
-    parser.add_argument("--time-limit", type=float, default=None, help="seconds per case (default 10, quick 4)")
+    parser.add_argument("--time-limit", type=float, default=None, help="seconds per case (default 10, quick 3)")
     parser.add_argument("--memory-gib", type=float, default=8.0, help="address-space cap in GiB (default 8)")
     parser.add_argument("--show", choices=("all", "bad", "poor"), default="all", help="rows to print")
     parser.add_argument("--json", metavar="FILE", help="also write the outcomes as JSON")
     parser.add_argument("--enforce", nargs="*", default=None, metavar="PREFIX",
                         help="exit 1 only for BAD cases whose name starts with one of these (default: all)")
     args = parser.parse_args(argv)
-    time_limit = args.time_limit or (4.0 if args.quick else 10.0)
+    time_limit = args.time_limit or (3.0 if args.quick else 10.0)
     _limit_memory(args.memory_gib)
 
     cases = []
