@@ -23,6 +23,7 @@ __all__ = [
     "positive_int",
     "check_output_file",
     "check_output_directory",
+    "missing_name",
 ]
 
 
@@ -124,3 +125,8 @@ def check_output_directory(value: str, option: str) -> Path:
         raise CLIError(f"{option} {value!r}: {str(existing)!r} is a file, not a directory")
     _probe_directory(existing, option, value)
     return path
+
+
+def missing_name(command: str, names) -> int:
+    """The error of ``linflow table`` / ``linflow plot`` without a NAME."""
+    raise CLIError(f"a NAME is required, one of: {', '.join(names)} (see linflow {command} -h)")

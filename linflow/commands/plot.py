@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from ._options import CLIError, check_output_file
+from ._options import CLIError, check_output_file, missing_name
 from .compare import PLOT_EXTENSIONS
-from .table import _missing_name, option_type
+from .table import option_type
 
 
 def register(subparsers) -> None:
@@ -31,7 +31,7 @@ def register(subparsers) -> None:
                             nargs="+" if opt.multiple else None)
         fp.add_argument("--out", metavar="FILE", required=True, help="output file (.png, .svg or .pdf)")
         fp.set_defaults(func=run, figure=name)
-    p.set_defaults(func=lambda args: _missing_name("plot", figures.names()))
+    p.set_defaults(func=lambda args: missing_name("plot", figures.names()))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from ._options import CLIError, check_output_file, finite_float, nonnegative_int
+from ._options import CLIError, check_output_file, finite_float, missing_name, nonnegative_int
 
 
 def option_type(kind):
@@ -39,7 +39,7 @@ def register(subparsers) -> None:
             )
         add_output_arguments(tp)
         tp.set_defaults(func=run, table=name)
-    p.set_defaults(func=lambda args: _missing_name("table", tables.names()))
+    p.set_defaults(func=lambda args: missing_name("table", tables.names()))
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,10 +47,6 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output format (default markdown; latex uses booktabs)")
     parser.add_argument("--out", metavar="FILE", help="write the table to FILE instead of stdout")
     parser.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
-
-
-def _missing_name(command: str, names) -> int:
-    raise CLIError(f"a NAME is required, one of: {', '.join(names)} (see linflow {command} -h)")
 
 
 def table_params(module, args: argparse.Namespace) -> dict:
