@@ -203,11 +203,12 @@ def _v(label, value, expect=REJECT, finite=True, quick=True):
     return (label, value, expect, finite, quick)
 
 
-def counts(*, zero=EITHER, none=REJECT):
-    """Values for a count (n_steps, examples, batch, …)."""
+def counts(*, zero=EITHER, none=REJECT, huge=REJECT):
+    """Values for a count (n_steps, examples, batch, …); ``huge`` 10**15 must be refused (a
+    memory or time estimate) unless it costs nothing (a recording interval)."""
     return [
         _v("-1", -1), _v("0", 0, zero), _v("1.5", 1.5), _v("nan", NAN, finite=False), _v("'3'", "3"),
-        _v("True", True), _v("None", None, none), _v("10**15", 10**15, quick=False),
+        _v("True", True), _v("None", None, none), _v("10**15", 10**15, huge, quick=False),
         _v("np.int64(3)", np.int64(3), ACCEPT), _v("[3]", [3], quick=False), _v("3+0j", 3 + 0j, quick=False),
     ]
 
@@ -300,7 +301,7 @@ def api_cases() -> list:
         ("DeepLinearNetwork", lambda: linflow.DeepLinearNetwork, dict(widths=(3, 4, 2)),
          {"widths": widths_values()}),
         ("HomogeneousNetwork", lambda: linflow.HomogeneousNetwork, dict(widths=(3, 4, 2), activation="leaky_relu", negative_slope=0.1),
-         {"widths": widths_values(), "activation": strings("relu"), "negative_slope": positives(zero=EITHER, none=EITHER)}),
+         {"widths": widths_values(), "activation": strings("leaky_relu"), "negative_slope": positives(zero=EITHER, none=EITHER)}),
         ("Problem(target)", lambda: linflow.Problem, dict(network=B.net, target=target),
          {"target": matrices((2, 3)), "network": [_v("None", None), _v("(3, 4, 2)", (3, 4, 2)), _v("'net'", "net")]}),
         ("Problem(X, Y)", lambda: linflow.Problem, dict(network=B.net, X=B.X, Y=B.Y),
@@ -308,7 +309,7 @@ def api_cases() -> list:
         ("simulate_descent", lambda: linflow.simulate_descent,
          dict(problem=problem, weights0=w0, learning_rate=0.05, n_steps=20, backend="numpy"),
          {"weights0": weights_values(w0), "learning_rate": positives(zero=EITHER),
-          "n_steps": counts(), "record_every": counts(zero=REJECT), "backend": strings("numba"),
+          "n_steps": counts(), "record_every": counts(zero=REJECT, huge=EITHER), "backend": strings("numba"),
           "divergence_threshold": positives(), "problem": [_v("None", None), _v("'p'", "p")]}),
         ("simulate_descent[numba]", lambda: linflow.simulate_descent,
          dict(problem=problem, weights0=w0, learning_rate=0.05, n_steps=20, backend="numba"),
@@ -323,7 +324,7 @@ def api_cases() -> list:
         ("integrate_central_flow", lambda: linflow.integrate_central_flow,
          dict(problem=problem, weights0=w0, learning_rate=0.05, n_steps=10),
          {"weights0": weights_values(w0)[:9], "learning_rate": positives(), "n_steps": counts(),
-          "optimizer": strings("rmsprop"), "substeps": counts(zero=REJECT), "problem": [_v("ReLU problem", B.relu_problem)]}),
+          "optimizer": strings("gd"), "substeps": counts(zero=REJECT), "problem": [_v("ReLU problem", B.relu_problem)]}),
         ("compare_descent_to_flow", lambda: linflow.compare_descent_to_flow,
          dict(problem=problem, weights0=w0, learning_rates=[0.04, 0.02], horizon=0.5),
          {"learning_rates": [_v("[0.04]", [0.04]), _v("[]", []), _v("[0.04, -0.02]", [0.04, -0.02]),
