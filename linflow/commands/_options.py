@@ -12,6 +12,7 @@ import argparse
 import math
 import os
 import tempfile
+import traceback
 from pathlib import Path
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "check_output_file",
     "check_output_directory",
     "missing_name",
+    "load_user_code",
 ]
 
 
@@ -130,3 +132,22 @@ def check_output_directory(value: str, option: str) -> Path:
 def missing_name(command: str, names) -> int:
     """The error of ``linflow table`` / ``linflow plot`` without a NAME."""
     raise CLIError(f"a NAME is required, one of: {', '.join(names)} (see linflow {command} -h)")
+
+
+def load_user_code(loader, value: str, option: str):
+    """``loader(value)`` for a file of the user's (``--module``, ``--problem``); anything it
+    does wrong (a syntax error, an exception or ``sys.exit`` at import, a missing name) becomes
+    a one-line :class:`CLIError` naming the option and the value."""
+    try:
+        return loader(value)
+    except (FileNotFoundError, ValueError, TypeError) as exc:
+        raise CLIError(f"{option} {value!r}: {exc}") from exc
+    except SyntaxError as exc:
+        raise CLIError(f"{option} {value!r}: syntax error at line {exc.lineno}: {exc.msg}") from exc
+    except SystemExit as exc:
+        raise CLIError(f"{option} {value!r} called sys.exit({exc.code!r}) while being imported") from exc
+    except Exception as exc:  # the user's code raised while being imported
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        raise CLIError(
+            f"{option} {value!r} raised {type(exc).__name__} at line {where.lineno} while being imported: {exc}"
+        ) from exc

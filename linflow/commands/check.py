@@ -64,7 +64,7 @@ def _select(args) -> list:
 
     loaded = []
     for path in args.module:
-        loaded.extend(_load_module(lc, path).claims.values())
+        loaded.extend(load_user_code(lc.load_module, path, "--module").claims.values())
     if args.claim:
         pool = {c.name: c for c in (*lc.all(), *loaded)}
         unknown = [n for n in args.claim if n not in pool]
@@ -72,23 +72,6 @@ def _select(args) -> list:
             raise CLIError(f"--claim {' '.join(unknown)}: unknown claim; known: {', '.join(pool)}")
         return [pool[n] for n in dict.fromkeys(args.claim)]
     return loaded if loaded else list(lc.all())
-
-
-def _load_module(lc, path: str):
-    """The user's claim file, or a one-line :class:`CLIError` for anything it does wrong."""
-    try:
-        return lc.load_module(path)
-    except (FileNotFoundError, ValueError) as exc:
-        raise CLIError(f"--module {path!r}: {exc}") from exc
-    except SyntaxError as exc:
-        raise CLIError(f"--module {path!r}: syntax error at line {exc.lineno}: {exc.msg}") from exc
-    except SystemExit as exc:
-        raise CLIError(f"--module {path!r} called sys.exit({exc.code!r}) while being imported") from exc
-    except Exception as exc:  # the user's code raised while being imported
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        raise CLIError(
-            f"--module {path!r} raised {type(exc).__name__} at line {where.lineno} while being imported: {exc}"
-        ) from exc
 
 
 # ---------------------------------------------------------------------------- formatting

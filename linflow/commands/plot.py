@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from ._options import CLIError, check_output_file, missing_name
+from ._options import CLIError, check_output_file, load_user_code, missing_name
 from .compare import PLOT_EXTENSIONS
 from .table import option_type
 
@@ -29,6 +29,10 @@ def register(subparsers) -> None:
         for opt in spec.options:
             fp.add_argument(opt.flag, dest=opt.name, type=option_type(opt.type), default=opt.default, help=opt.help,
                             nargs="+" if opt.multiple else None)
+        if spec.accepts_problem:
+            fp.add_argument("--problem", metavar="FILE.py:NAME", default=None,
+                            help="your problem: global NAME of FILE.py, a linflow.Problem, a (problem, weights0) "
+                                 "pair or a function returning one (the file is imported like --module)")
         fp.add_argument("--out", metavar="FILE", required=True, help="output file (.png, .svg or .pdf)")
         fp.set_defaults(func=run, figure=name)
     p.set_defaults(func=lambda args: missing_name("plot", figures.names()))
@@ -43,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
     if path.suffix.lower() not in PLOT_EXTENSIONS:
         raise CLIError(f"--out {args.out!r}: path must end in {', '.join(PLOT_EXTENSIONS)}")
     params = {o.name: (tuple(getattr(args, o.name)) if o.multiple else getattr(args, o.name)) for o in spec.options}
+    if getattr(args, "problem", None) is not None:
+        from ..user_problem import load_problem
+
+        params["problem"], params["weights0"] = load_user_code(load_problem, args.problem, "--problem")
     start = time.perf_counter()
     try:
         fig, _ = spec.build(**params)
