@@ -15,12 +15,7 @@ import sys
 import time
 import traceback
 
-from ._options import (
-    CLIError,
-    check_output_directory,
-    nonnegative_float,
-    nonnegative_int,
-)
+from ._options import CLIError, check_output_directory, load_user_code, nonnegative_float, nonnegative_int
 
 #: Default number of Hypothesis instances per claim: keeps the full run ≲ 1 min on 2 cores.
 DEFAULT_EXAMPLES = 20
