@@ -582,6 +582,9 @@ def cli_cases() -> list:
         (["bounds", "nope"], "nope"), (["prove", "nope"], "nope"), (["prove", "--directory", str(tmp / "none")], "--directory"),
         (["table", "nope"], "nope"), (["table", "iterations", "--format", "docx"], "--format"),
         (["plot", "nope"], "nope"), (["report", "--out", str(tmp / "r"), "--tables", "nope", "--no-checks"], "nope"),
+        (["plot", "gd-gf-distance", "--problem", f"{tmp / 'syntax.py'}:p", "--out", str(tmp / "p.png")], "--problem"),
+        (["plot", "gd-gf-distance", "--problem", f"{tmp / 'raises.py'}:p", "--out", str(tmp / "p.png")], "--problem"),
+        (["plot", "gd-gf-distance", "--problem", "nocolon.py", "--out", str(tmp / "p.png")], "--problem"),
         (["frobnicate"], "frobnicate"), ([], "COMMAND"), (["table"], "NAME"), (["plot"], "NAME"),
     ]
     for value in bad_files.values():

@@ -163,6 +163,25 @@ def test_bad_claim_modules(kind, tmp_path, capsys):
     assert_one_line_error(["check", "--module", str(module)], capsys, "--module", str(module), expected)
 
 
+@pytest.mark.parametrize("kind", sorted(MODULES))
+def test_bad_problem_files(kind, tmp_path, capsys):
+    source, expected = MODULES[kind]
+    module = tmp_path / "problem.py"
+    module.write_text(source)
+    value = f"{module}:problem"
+    expected = "defines no global 'problem'" if kind == "no claim" else expected
+    argv = ["plot", "gd-gf-distance", "--problem", value, "--out", str(tmp_path / "f.png")]
+    assert_one_line_error(argv, capsys, "--problem", value, expected)
+
+
+@pytest.mark.parametrize("value", ["problem.py", "/no/such/file.py:p", "{tmp}/p.py:not-a-name"])
+def test_problem_specs(value, tmp_path, capsys):
+    (tmp_path / "p.py").write_text("p = 1\n")
+    value = value.format(tmp=tmp_path)
+    assert_one_line_error(["plot", "gd-gf-distance", "--problem", value, "--out", str(tmp_path / "f.png")], capsys,
+                          "--problem", value)
+
+
 @pytest.mark.parametrize("value", ["/no/such/file.py", "{tmp}", "{tmp}/claims.txt"])
 def test_claim_module_paths(value, tmp_path, capsys):
     (tmp_path / "claims.txt").write_text("")
