@@ -26,6 +26,7 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a process kille
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 
 DEBUG_FLAG = "--debug"
+MAX_ERROR_CHARS = 300  # per part of an error line (a message may hold a whole array)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,8 +64,10 @@ def _quiet_stdout() -> None:
         pass
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+def _one_line(text) -> str:
+    from .commands._options import shorten
+
+    return shorten(text, limit=2 * MAX_ERROR_CHARS)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -246,3 +246,13 @@ def test_closed_pipe_ends_quietly():
     proc.stdout.close()  # the reader goes away, as head does
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141 and err == "", err
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["table", "step-size", "--depths", "0"], "--depths 0"),
+    (["table", "iterations", "--learning-rates", "-1"], "--learning-rates -1.0"),
+    (["table", "sharpness", "--init-std", "-1"], "--init-std -1.0"),
+])
+def test_builder_refusals_name_the_option_on_one_short_line(argv, flag, capsys):
+    line = assert_one_line_error([*argv, "--no-progress"], capsys, flag)
+    assert len(line) < 400

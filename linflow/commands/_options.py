@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import tempfile
 import traceback
 from pathlib import Path
@@ -26,7 +27,12 @@ __all__ = [
     "check_output_directory",
     "missing_name",
     "load_user_code",
+    "builder_error",
+    "shorten",
 ]
+
+#: Longest error line printed (a message may hold a whole array).
+MAX_ERROR_CHARS = 300
 
 
 class CLIError(Exception):
@@ -151,3 +157,27 @@ def load_user_code(loader, value: str, option: str):
         raise CLIError(
             f"{option} {value!r} raised {type(exc).__name__} at line {where.lineno} while being imported: {exc}"
         ) from exc
+
+
+def builder_error(exc: Exception, options, given: dict) -> CLIError:
+    """A table or figure builder's refusal as a CLI error that names the option.
+
+    Builders name their Python parameters (``depth``, ``learning_rate``); when the message names
+    none of the flags, the one option whose name (or singular) the message mentions is added:
+    ``depth must be positive; got depth=0 (option --depths 0)``.
+    """
+    text = shorten(str(exc))
+    if not re.search(r"--[a-z]", text):
+        words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+        named = [o for o in options if o.name in words or (o.name.endswith("s") and o.name[:-1] in words)]
+        if len(named) == 1:
+            value = given.get(named[0].name)
+            shown = " ".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
+            text += f" (option {named[0].flag} {shown})"
+    return CLIError(text)
+
+
+def shorten(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``text`` on one line, cut to ``limit`` characters."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from ._options import CLIError, check_output_file, load_user_code, missing_name
+from ._options import CLIError, builder_error, check_output_file, load_user_code, missing_name
 from .compare import PLOT_EXTENSIONS
 from .table import option_type
 
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         fig, _ = spec.build(**params)
     except (TypeError, ValueError, RuntimeError) as exc:  # RuntimeError: no figure from these parameters
-        raise CLIError(str(exc)) from exc
+        raise builder_error(exc, spec.options, params) from exc
     try:
         save_figure(fig, args.out)
     except OSError as exc:

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from ._options import CLIError, check_output_file, finite_float, missing_name, nonnegative_int
+from ._options import CLIError, builder_error, check_output_file, finite_float, missing_name, nonnegative_int
 
 
 def option_type(kind):
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         table = module.build(**table_params(module, args), progress=False if args.no_progress else None)
     except (TypeError, ValueError, RuntimeError) as exc:  # RuntimeError: no table from these parameters
-        raise CLIError(str(exc)) from exc
+        raise builder_error(exc, module.OPTIONS, table_params(module, args)) from exc
     except KeyboardInterrupt:
         print(f"linflow table {args.table}: interrupted after {time.perf_counter() - start:.1f} s; "
               "no table written", file=sys.stderr)
