@@ -162,14 +162,17 @@ def load_user_code(loader, value: str, option: str):
 def builder_error(exc: Exception, options, given: dict) -> CLIError:
     """A table or figure builder's refusal as a CLI error that names the option.
 
-    Builders name their Python parameters (``depth``, ``learning_rate``); when the message names
-    none of the flags, the one option whose name (or singular) the message mentions is added:
+    Builders name their Python parameters (``depth``, ``learning_rate``, ``std``); when the
+    message names none of the flags, the one option whose name, singular or last word the
+    message mentions is added:
     ``depth must be positive; got depth=0 (option --depths 0)``.
     """
     text = shorten(str(exc))
     if not re.search(r"--[a-z]", text):
         words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
         named = [o for o in options if o.name in words or (o.name.endswith("s") and o.name[:-1] in words)]
+        if not named:  # the builder's name for it is the option's last word (init_std → std)
+            named = [o for o in options if "_" in o.name and o.name.rsplit("_", 1)[1].rstrip("s") in words]
         if len(named) == 1:
             value = given.get(named[0].name)
             shown = " ".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
