@@ -4,7 +4,8 @@ Exit statuses: 0 success; 1 a finding (a violated claim, a failed proof or repor
 2 a usage error, printed as one line naming the option and its value, before any work
 starts; 130 interrupted (Ctrl-C), after printing what was completed; 141 the reader of the
 output went away (``linflow bounds | head``); 70 an internal error (a bug in linflow: one line,
-the traceback with ``--debug``).
+the traceback with ``--debug``). NumPy's floating-point ``RuntimeWarning``s (overflow in a
+diverging run, …) are shown only with ``--debug``: results carry their statuses instead.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import importlib
 import os
 import sys
 import traceback
+import warnings
 from typing import Optional, Sequence
 
 # Each name is a module linflow.commands.<name> with ``register(subparsers)``; the registered
@@ -93,7 +95,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_USAGE
     prog = f"linflow {args.command}"
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            if not debug:
+                warnings.simplefilter("ignore", RuntimeWarning)
+            return int(args.func(args) or 0)
     except CLIError as exc:
         if debug:
             traceback.print_exc()
