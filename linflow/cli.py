@@ -93,7 +93,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"linflow: error: a COMMAND is required, one of: {', '.join(SUBCOMMANDS)} (see linflow -h)",
               file=sys.stderr)
         return EXIT_USAGE
-    prog = f"linflow {args.command}"
+    name = getattr(args, "table", None) or getattr(args, "figure", None)
+    prog = f"linflow {args.command}" + (f" {name}" if isinstance(name, str) else "")
     try:
         with warnings.catch_warnings():
             if not debug:
