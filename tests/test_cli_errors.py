@@ -163,14 +163,15 @@ def test_bad_claim_modules(kind, tmp_path, capsys):
     assert_one_line_error(["check", "--module", str(module)], capsys, "--module", str(module), expected)
 
 
+@pytest.mark.parametrize("command", [["plot", "gd-gf-distance", "--out", "{tmp}/f.png"], ["compare"]], ids=["plot", "compare"])
 @pytest.mark.parametrize("kind", sorted(MODULES))
-def test_bad_problem_files(kind, tmp_path, capsys):
+def test_bad_problem_files(kind, command, tmp_path, capsys):
     source, expected = MODULES[kind]
     module = tmp_path / "problem.py"
     module.write_text(source)
     value = f"{module}:problem"
     expected = "defines no global 'problem'" if kind == "no claim" else expected
-    argv = ["plot", "gd-gf-distance", "--problem", value, "--out", str(tmp_path / "f.png")]
+    argv = [part.format(tmp=tmp_path) for part in command] + ["--problem", value]
     assert_one_line_error(argv, capsys, "--problem", value, expected)
 
 

@@ -6,7 +6,7 @@ import argparse
 import math
 import time
 
-from ._options import CLIError, check_output_file, nonnegative_int, positive_float
+from ._options import CLIError, check_output_file, load_user_code, nonnegative_int, positive_float
 
 #: Figure formats ``--plot`` accepts (matplotlib's writers used by linflow.plotting).
 PLOT_EXTENSIONS = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".eps", ".ps")
@@ -32,6 +32,10 @@ def register(subparsers) -> None:
         metavar="ETA", help="two or more distinct step sizes (default 0.04 0.02 0.01 0.005)",
     )
     p.add_argument("--plot", metavar="FILE", help="also draw loss curves and distance vs η to FILE")
+    p.add_argument("--problem", metavar="FILE.py:NAME", default=None,
+                   help="your problem instead of the default: global NAME of FILE.py, a linflow.Problem, a "
+                        "(problem, weights0) pair or a function returning one (imported like check --module); "
+                        "without weights0 the start is Gaussian, std 0.3, from --seed")
     p.set_defaults(func=run)
 
 
@@ -52,7 +56,15 @@ def run(args: argparse.Namespace) -> int:
 
     check_arguments(args)
     start = time.perf_counter()
-    problem, weights0 = default_problem(args.seed)
+    if getattr(args, "problem", None) is not None:
+        from ..init import gaussian
+        from ..user_problem import load_problem
+
+        problem, weights0 = load_user_code(load_problem, args.problem, "--problem")
+        if weights0 is None:
+            weights0 = gaussian(problem.network.widths, std=0.3, seed=args.seed)
+    else:
+        problem, weights0 = default_problem(args.seed)
     try:
         result = compare_descent_to_flow(problem, weights0, args.learning_rates, args.horizon)
     except (ValueError, TypeError) as exc:  # e.g. a run too long for memory, refused up front
