@@ -20,7 +20,7 @@ from typing import Optional, Sequence
 
 # Each name is a module linflow.commands.<name> with ``register(subparsers)``; the registered
 # parser carries ``func(args) -> int`` (the exit status).
-SUBCOMMANDS = ("compare", "check", "bounds", "prove", "table", "plot", "report")
+SUBCOMMANDS = ("compare", "check", "bounds", "prove", "table", "plot", "report", "sweep")
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70  # EX_SOFTWARE of sysexits.h
