@@ -585,6 +585,9 @@ def cli_cases() -> list:
         (["plot", "gd-gf-distance", "--problem", f"{tmp / 'syntax.py'}:p", "--out", str(tmp / "p.png")], "--problem"),
         (["plot", "gd-gf-distance", "--problem", f"{tmp / 'raises.py'}:p", "--out", str(tmp / "p.png")], "--problem"),
         (["plot", "gd-gf-distance", "--problem", "nocolon.py", "--out", str(tmp / "p.png")], "--problem"),
+        (["sweep", str(tmp / "none.toml"), "--out", str(tmp / "s.zarr")], "none.toml"),
+        (["sweep", str(tmp / "syntax.py"), "--out", str(tmp / "s.zarr")], "TOML"),
+        (["table", "sweep", str(tmp / "none.zarr")], "none.zarr"),
         (["frobnicate"], "frobnicate"), ([], "COMMAND"), (["table"], "NAME"), (["plot"], "NAME"),
     ]
     for value in bad_files.values():
