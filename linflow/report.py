@@ -198,7 +198,9 @@ def _build_sections(result, sections, directory, quick, checks, table_names, fig
             table = table_registry.build(name, progress=progress, **params)
         except Exception as exc:  # noqa: BLE001 - a failed section must not lose the others
             result.failed[f"table {name}"] = f"{type(exc).__name__}: {exc}"
-            table_parts.append(f"### {name}\n\nFailed: `{type(exc).__name__}: {exc}`\n\n```text\n{traceback.format_exc()}```\n")
+            table_parts.append(
+                f"### {name}\n\nFailed: `{type(exc).__name__}: {exc}`\n\n```text\n{traceback.format_exc()}```\n"
+            )
             continue
         built[name] = table
         paths = {}

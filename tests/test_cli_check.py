@@ -30,7 +30,9 @@ FALSE_MODULE = textwrap.dedent('''
 
 
 def test_check_passes_on_quick_claims_and_prints_the_table(capsys):
-    code = main(["check", "--claim", "descent_lemma", "--claim", "scalar_minimum_sharpness", "--examples", "3", "--no-progress"])
+    code = main(
+        ["check", "--claim", "descent_lemma", "--claim", "scalar_minimum_sharpness", "--examples", "3", "--no-progress"]
+    )
     out = capsys.readouterr().out
     assert code == 0
     header = out.splitlines()[0]
@@ -50,7 +52,9 @@ def test_check_json_output(capsys):
 
 
 def test_check_markdown_output(capsys):
-    assert main(["check", "--claim", "balanced_minimum_sharpness", "--examples", "2", "--markdown", "--no-progress"]) == 0
+    assert (
+        main(["check", "--claim", "balanced_minimum_sharpness", "--examples", "2", "--markdown", "--no-progress"]) == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("| claim | source |") and lines[1].startswith("|---")
     assert lines[2].startswith("| balanced_minimum_sharpness |")
@@ -111,5 +115,10 @@ def test_false_conjecture_example_is_falsified_with_a_shrunk_counterexample():
     assert all(float(w[0, 0]) > 0 for w in inst.weights)
     # The printed snippet reproduces the violation in a fresh namespace.
     namespace = {}
-    exec(compile(ce.snippet().replace("print(claim.evaluate(instance))", "r = claim.evaluate(instance)"), "<snippet>", "exec"), namespace)
+    exec(
+        compile(
+            ce.snippet().replace("print(claim.evaluate(instance))", "r = claim.evaluate(instance)"), "<snippet>", "exec"
+        ),
+        namespace,
+    )
     assert namespace["r"].verdict == "violated"

@@ -72,7 +72,9 @@ NUMBER_CASES = [
 ]
 
 
-@pytest.mark.parametrize("argv, option, value", NUMBER_CASES, ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+@pytest.mark.parametrize(
+    "argv, option, value", NUMBER_CASES, ids=lambda v: " ".join(v) if isinstance(v, list) else None
+)
 def test_bad_numbers(argv, option, value, capsys):
     assert_one_line_error(argv, capsys, option, value)
 
@@ -163,7 +165,9 @@ def test_bad_claim_modules(kind, tmp_path, capsys):
     assert_one_line_error(["check", "--module", str(module)], capsys, "--module", str(module), expected)
 
 
-@pytest.mark.parametrize("command", [["plot", "gd-gf-distance", "--out", "{tmp}/f.png"], ["compare"]], ids=["plot", "compare"])
+@pytest.mark.parametrize(
+    "command", [["plot", "gd-gf-distance", "--out", "{tmp}/f.png"], ["compare"]], ids=["plot", "compare"]
+)
 @pytest.mark.parametrize("kind", sorted(MODULES))
 def test_bad_problem_files(kind, command, tmp_path, capsys):
     source, expected = MODULES[kind]

@@ -34,7 +34,9 @@ def _draws(profile):
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "HYPOTHESIS_PROFILE")}
     if profile is not None:
         env["HYPOTHESIS_PROFILE"] = profile
-    out = subprocess.run([sys.executable, "-c", DRAWS], env=env, capture_output=True, text=True, timeout=120, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", DRAWS], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout
 

@@ -164,8 +164,22 @@ JSON = st.recursive(
 KINDS = st.sampled_from(["value", "float", "array", "namedtuple", "tuple", "list", "dict", "nope"])
 ENTRIES = st.recursive(
     st.fixed_dictionaries({"kind": KINDS, "value": JSON}) | st.fixed_dictionaries({"kind": KINDS, "key": JSON}),
-    lambda children: st.fixed_dictionaries({"kind": KINDS, "items": st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3)})
-    | st.fixed_dictionaries({"kind": KINDS, "module": JSON, "name": JSON, "fields": st.dictionaries(st.text(max_size=4), children, max_size=3)}),
+    lambda children: (
+        st.fixed_dictionaries(
+            {
+                "kind": KINDS,
+                "items": st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3),
+            }
+        )
+        | st.fixed_dictionaries(
+            {
+                "kind": KINDS,
+                "module": JSON,
+                "name": JSON,
+                "fields": st.dictionaries(st.text(max_size=4), children, max_size=3),
+            }
+        )
+    ),
     max_leaves=10,
 )
 

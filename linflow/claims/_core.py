@@ -334,7 +334,9 @@ class Claim:
         try:
             checks = [_evaluate_hypothesis(name, h(instance)) for name, h in self.hypotheses]
             if not all(c.met for c in checks):
-                return InstanceResult("hypotheses_not_met", None, None, None, tuple(checks), {}, time.perf_counter() - start)
+                return InstanceResult(
+                    "hypotheses_not_met", None, None, None, tuple(checks), {}, time.perf_counter() - start
+                )
             measured = self.measure(instance)
             info: Mapping[str, Any] = {}
             bound = None
@@ -351,7 +353,9 @@ class Claim:
             met = all(c.met for c in checks)
             try:
                 if measured is None:
-                    raise ClaimError("measure returned None: it must return a number, array, sequence, bool or Measurement")
+                    raise ClaimError(
+                        "measure returned None: it must return a number, array, sequence, bool or Measurement"
+                    )
                 holds, value, bound_value, ratio = judge(relation, measured, bound, rtol=self.rtol, atol=self.atol)
             except ClaimError:
                 if met:
@@ -702,9 +706,8 @@ def check_claim(
         needed bound is missing, a hypothesis margin is NaN); found during the search, the
         instance is shrunk first and the message shows the smallest one.
     """
-    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
     from hypothesis import seed as hypothesis_seed
-    from hypothesis import target
 
     if not isinstance(claim, Claim):
         raise TypeError(f"claim must be a linflow.Claim; got claim={claim!r}")
