@@ -20,6 +20,7 @@ class Status(enum.Enum):
     SUCCESS = "integrated over the whole time span"
     FAILED = "the integrator failed"
     LEFT_REGIME = "left the regime where the flow is valid"
+    BUDGET_EXHAUSTED = "stopped early: the step or wall-clock budget ran out"
 
     @property
     def code(self) -> int:
