@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
@@ -50,6 +50,14 @@ def descent_status_codes(converged_step: np.ndarray, divergence_step: np.ndarray
 @dataclass(frozen=True)
 class DescentResult:
     """Outcome of :func:`linflow.simulate_descent` for a batch of B trajectories.
+
+    Shapes: a *batched* run (batched weights, or an array of learning rates) keeps the leading
+    trajectory axis B on every per-trajectory field, as listed below. An *unbatched* run (one
+    network and one scalar learning rate, ``batched=False``) drops it everywhere:
+    ``final_weights[j]`` is ``(d_{j+1}, d_j)``, ``losses`` ``(R,)``, ``weights[j]``
+    ``(R, d_{j+1}, d_j)``, and ``final_loss``, ``status_codes``, ``divergence_step``,
+    ``converged_step``, ``balancedness_drift``, ``learning_rates`` and ``reference_distance``
+    are NumPy scalars (``status`` is one :class:`Status`).
 
     Attributes
     ----------
@@ -99,17 +107,50 @@ class DescentResult:
     @property
     def status(self):
         """A :class:`Status` for a single trajectory, a tuple of them for a batch."""
-        statuses = tuple(Status.from_code(c) for c in self.status_codes)
-        return statuses if self.batched else statuses[0]
+        if not self.batched:
+            return Status.from_code(int(self.status_codes))
+        return tuple(Status.from_code(c) for c in self.status_codes)
 
     @property
-    def diverged(self) -> np.ndarray:
-        """Boolean mask of diverged trajectories."""
+    def diverged(self):
+        """Boolean mask of diverged trajectories (a NumPy bool for an unbatched run)."""
         return self.status_codes == Status.DIVERGED.code
 
     def trajectory(self, index: int) -> tuple:
-        """Final weights of trajectory ``index`` as unbatched arrays."""
+        """Final weights of trajectory ``index`` as unbatched arrays (index 0 when unbatched)."""
+        if not self.batched:
+            if index not in (0, -1):
+                raise IndexError(f"index must be 0 for an unbatched run; got index={index!r}")
+            return self.final_weights
         return tuple(w[index] for w in self.final_weights)
+
+
+def drop_batch_axis(result: DescentResult) -> DescentResult:
+    """The unbatched form of a one-trajectory result (see :class:`DescentResult`, "Shapes").
+
+    Engines compute with a batch axis of 1; :func:`linflow.simulate_descent` calls this for an
+    unbatched run so that every field loses that axis, not only some of them.
+    """
+    first = lambda a: None if a is None else a[0]  # noqa: E731
+    extra = dict(result.extra)
+    if "nu" in extra:
+        nu = extra["nu"]
+        extra["nu"] = tuple(n[0] for n in nu) if isinstance(nu, tuple) else np.asarray(nu)[0]
+    return replace(
+        result,
+        final_weights=tuple(w[0] for w in result.final_weights),
+        losses=result.losses[0],
+        final_loss=result.final_loss[0],
+        status_codes=result.status_codes[0],
+        divergence_step=result.divergence_step[0],
+        converged_step=result.converged_step[0],
+        balancedness_drift=result.balancedness_drift[0],
+        learning_rates=result.learning_rates[0],
+        reference_distance=first(result.reference_distance),
+        weights=None if result.weights is None else tuple(w[0] for w in result.weights),
+        batched=False,
+        extra=extra,
+    )
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,7 @@ def measure(problem, weights0, learning_rate: float, horizon: float, *, backend=
     reference = np.asarray(flow.sol(t)).T
     run = simulate_descent(problem, weights0, learning_rate=learning_rate, n_steps=n_steps,
                            record_weights=True, backend=backend)
-    path = flatten(tuple(w[0] for w in run.weights))
+    path = flatten(run.weights)
     distances = np.linalg.norm(path - reference, axis=1)
     # ηγ_k ≥ η‖∇f(θ(kη))‖ must fit in the tube: skip radii that cannot be valid.
     grads = problem._gradient(unflatten(reference, problem.network.shapes))
