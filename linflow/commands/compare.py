@@ -42,9 +42,13 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{eta:>10.4g} {len(result.times[i]) - 1:>7d} {result.max_distance[i]:>22.4e} "
             f"{result.final_descent_loss[i]:>15.4e} {result.statuses[i].name.lower():>10}"
+            + (f"  not fitted: {result.notes[i]}" if result.notes[i] else "")
         )
     print(f"final GF loss: {result.final_flow_loss:.4e}")
-    print(f"fitted order in η: {result.order:.3f}  (Euler's method: 1)")
+    if result.order == result.order:  # not NaN
+        print(f"fitted order in η: {result.order:.3f}  (Euler's method: 1; {result.order_message})")
+    else:
+        print(f"fitted order in η: n/a ({result.order_message})")
     if args.plot:
         from ..plotting import plot_descent_vs_flow
 
