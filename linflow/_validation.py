@@ -281,7 +281,7 @@ def format_bytes(n_bytes: float) -> str:
     return f"{value:.1f} PiB"  # pragma: no cover
 
 
-def check_memory(n_bytes: float, *, argument: str, what: str) -> None:
+def check_memory(n_bytes: float, *, argument: str, what: str, advice: str | None = None) -> None:
     """Refuse an allocation of ``n_bytes`` above :func:`memory_limit`, before it is made.
 
     Parameters
@@ -292,11 +292,32 @@ def check_memory(n_bytes: float, *, argument: str, what: str) -> None:
         The argument(s) that drive the size, with their values, e.g. ``"n_steps=10**12"``.
     what : str
         What would be allocated, e.g. ``"the recorded losses (B, R)"``.
+    advice : str, optional
+        What the caller can change (default: reduce the first argument named).
     """
     limit = memory_limit()
     if not n_bytes <= limit:
+        advice = advice or f"reduce {argument.split('=')[0]}"
         raise ValueError(
             f"{argument} would need {format_bytes(n_bytes)} for {what}, above the memory limit of "
-            f"{format_bytes(limit)}: reduce {argument.split('=')[0]} (or record less), or raise "
-            f"the limit with the environment variable {MEMORY_LIMIT_ENV}"
+            f"{format_bytes(limit)}: {advice}, or raise the limit with the environment variable "
+            f"{MEMORY_LIMIT_ENV}"
         )
+
+
+def check_descent_memory(batch: int, n_steps: int, record_every: int, n_params: int, record_weights: bool) -> None:
+    """Refuse a GD run whose recorded losses (and weights) would exceed :func:`memory_limit`.
+
+    ``R = ⌈(n_steps + 1)/record_every⌉ + 1`` records of one float64 loss per trajectory, plus
+    ``P`` floats per record and trajectory with ``record_weights``; estimated in floating point
+    before anything (even the list of recorded steps) is allocated.
+    """
+    records = float(n_steps + 1) / float(record_every) + 1.0
+    check_memory(8.0 * batch * records, argument=f"n_steps={n_steps} (record_every={record_every})",
+                 what=f"the recorded losses of {batch} trajectories",
+                 advice="reduce n_steps or record every k-th step (record_every=k)")
+    if record_weights:
+        check_memory(8.0 * batch * records * (n_params + 1),
+                     argument=f"record_weights=True with n_steps={n_steps}, record_every={record_every}",
+                     what=f"the recorded weights of {batch} trajectories × {n_params} parameters",
+                     advice="record every k-th step (record_every=k), fewer trajectories, or no weights")

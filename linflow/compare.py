@@ -159,7 +159,8 @@ def compare_descent_to_flow(
     # Four float64 records per step and η (times, distances, GD and GF losses).
     check_memory(4 * 8.0 * sum(n + 1 for n in step_counts),
                  argument=f"horizon={horizon:g} with learning_rates down to {etas.min():g}",
-                 what=f"{sum(step_counts):.3g} recorded GD steps")
+                 what=f"{sum(step_counts):.3g} recorded GD steps",
+                 advice="use larger learning_rates or a shorter horizon")
     t_end = max(n * eta for n, eta in zip(step_counts, etas))
     flow = integrate_flow(problem, weights0, t_span=(0.0, t_end))
     if not flow.success:

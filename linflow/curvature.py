@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_positive
+from ._validation import check_memory, check_positive
 from .network import end_to_end, flatten, unflatten
 from .problem import Problem
 from .results import FlowResult
@@ -177,7 +177,13 @@ def _sample_path(problem: Problem, path, learning_rate: float):
             raise ValueError("path must be a successful FlowResult with dense output (path.sol)")
         t0, t1 = float(path.t[0]), float(path.t[-1])
         # 1e-9 relative slack so that a horizon that is a multiple of η keeps its last step.
-        k_max = int(np.floor((t1 - t0) / learning_rate * (1 + 1e-9)))
+        n_points = np.floor((t1 - t0) / learning_rate * (1 + 1e-9)) + 1.0
+        # The sampled path (P floats per point) and six per-point arrays of the certificate.
+        check_memory(8.0 * n_points * (problem.network.n_params + 6),
+                     argument=f"learning_rate={learning_rate:g} over the path's time span {t1 - t0:g}",
+                     what=f"{n_points:.3g} sampled points of the error certificate",
+                     advice="use a larger learning_rate or a shorter path")
+        k_max = int(n_points) - 1
         times = t0 + learning_rate * np.arange(k_max + 1)
         flat = np.asarray(path.sol(np.minimum(times, t1))).T
         return times, unflatten(flat, problem.network.shapes)
