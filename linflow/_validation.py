@@ -140,12 +140,13 @@ def check_single_weights(weights, shapes, *, name: str = "weights") -> tuple:
     return out
 
 
-def check_weight_chain(weights, name: str = "weights", *, chain: bool = True) -> tuple:
+def check_weight_chain(weights, name: str = "weights", *, chain: bool = True, max_ndim: int | None = 3) -> tuple:
     """Layer arrays not tied to an architecture (for :func:`linflow.flatten` and friends).
 
-    A non-empty tuple/list of real 2-D arrays, or 3-D arrays sharing one batch size; with
-    ``chain`` the inner dimensions must match (``weights[j+1].shape[-1] == weights[j].shape[-2]``)
-    so that ``W_N ⋯ W_1`` is defined. Non-finite entries are allowed (paths that diverged).
+    A non-empty tuple/list of real 2-D arrays, or arrays with leading axes (up to ``max_ndim``
+    dimensions in all; None: any) sharing one leading shape; with ``chain`` the inner
+    dimensions must match (``weights[j+1].shape[-1] == weights[j].shape[-2]``) so that
+    ``W_N ⋯ W_1`` is defined. Non-finite entries are allowed (paths that diverged).
     """
     if isinstance(weights, np.ndarray) or not isinstance(weights, (tuple, list)):
         raise TypeError(f"{name} must be a tuple of weight arrays (one per layer); got {type(weights).__name__}")
@@ -154,7 +155,7 @@ def check_weight_chain(weights, name: str = "weights", *, chain: bool = True) ->
     out = []
     for j, w in enumerate(weights):
         arr = as_real_array(w, f"{name}[{j}]")
-        if arr.ndim not in (2, 3):
+        if arr.ndim < 2 or (max_ndim is not None and arr.ndim > max_ndim):
             raise ValueError(
                 f"{name}[{j}] must be a matrix (d_{{j+1}}, d_j) or a batch of them; got {name}[{j}].shape={arr.shape}"
             )

@@ -30,7 +30,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ._validation import check_widths
+from ._validation import check_single_weights, check_widths
 from .network import LayeredArchitecture, flatten, unflatten
 from .problem import Problem
 
@@ -463,7 +463,7 @@ class HomogeneousProblem(Problem):
         NonDifferentiableError
             If θ lies on an activation boundary (:meth:`on_boundary`).
         """
-        self._require_twice_differentiable(self._check(weights))
+        self._require_twice_differentiable(check_single_weights(weights, self.network.shapes))
         return super().hvp(weights, direction)
 
     def hessian(self, weights) -> np.ndarray:
@@ -476,7 +476,7 @@ class HomogeneousProblem(Problem):
         NonDifferentiableError
             If θ lies on an activation boundary.
         """
-        weights = self._check(weights)
+        weights = check_single_weights(weights, self.network.shapes)
         self._require_twice_differentiable(weights)
         p = self.network.n_params
         cols = flatten(self._hvp(weights, unflatten(np.eye(p), self.network.shapes)))
@@ -484,7 +484,7 @@ class HomogeneousProblem(Problem):
         return 0.5 * (h + h.T)
 
     def _extreme_eigenvalue(self, weights, which: str) -> float:
-        self._require_twice_differentiable(self._check(weights))
+        self._require_twice_differentiable(check_single_weights(weights, self.network.shapes))
         return super()._extreme_eigenvalue(weights, which)
 
     # ------------------------------------------------------------------ invariants and bounds

@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ._validation import as_generator, check_finite_array, check_positive, check_widths
+from ._validation import as_generator, as_real_array, check_finite_array, check_positive, check_seed, check_widths
 
 __all__ = [
     "balanced",
@@ -26,8 +26,23 @@ __all__ = [
 
 def _random_orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
     """Haar-distributed orthogonal matrix (QR of a Gaussian with the sign fix)."""
-    q, r = np.linalg.qr(rng.standard_normal((n, n)))
-    return q * np.sign(np.diag(r))
+    return _random_semi_orthogonal(rng, n, n)
+
+
+def _random_semi_orthogonal(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
+    """Haar-distributed ``rows × cols`` matrix with orthonormal columns (or rows, if wider).
+
+    QR of a ``max × min`` Gaussian with the signs of ``diag(R)`` moved into Q (Mezzadri 2007,
+    "How to generate random matrices from the classical compact groups", §5): the columns are
+    distributed as the first ``min`` columns of a Haar orthogonal matrix, at O(max·min²) cost
+    and O(max·min) memory instead of the O(max³) / O(max²) of a full ``max × max`` draw.
+    """
+    tall, short = max(rows, cols), min(rows, cols)
+    q, r = np.linalg.qr(rng.standard_normal((tall, short)))
+    signs = np.sign(np.diag(r))
+    signs[signs == 0] = 1.0  # a zero pivot has probability 0; keep Q's column as is
+    q = q * signs
+    return q if rows >= cols else q.T
 
 
 def balanced(widths: Sequence[int], end_to_end_matrix, *, seed=None) -> tuple:
@@ -54,6 +69,7 @@ def balanced(widths: Sequence[int], end_to_end_matrix, *, seed=None) -> tuple:
     Arora, Cohen, Golowich & Hu 2019 (ICLR), "Procedure 1" (balanced initialization).
     """
     widths = check_widths(widths)
+    rng = None if seed is None else as_generator(seed)
     n = len(widths) - 1
     w_e = check_finite_array(end_to_end_matrix, "end_to_end_matrix", shape=(widths[-1], widths[0]))
     if n == 1:
@@ -79,8 +95,7 @@ def balanced(widths: Sequence[int], end_to_end_matrix, *, seed=None) -> tuple:
         else:
             w[:k, :k] = np.diag(root)
         weights.append(w)
-    if seed is not None:
-        rng = as_generator(seed)
+    if rng is not None:
         rotations = [None] + [_random_orthogonal(rng, widths[j]) for j in range(1, n)] + [None]
         for j in range(n):
             if rotations[j + 1] is not None:
@@ -156,7 +171,11 @@ def near_identity(
 
 
 def orthogonal(widths: Sequence[int], *, seed, scale: float = 1.0, batch: Optional[int] = None) -> tuple:
-    """``scale`` times Haar (semi-)orthogonal matrices in every layer."""
+    """``scale`` times Haar (semi-)orthogonal matrices in every layer.
+
+    Layer j has orthonormal columns when ``d_{j+1} ≥ d_j`` and orthonormal rows otherwise; only
+    a ``max(d_j, d_{j+1}) × min(d_j, d_{j+1})`` Gaussian is drawn per layer.
+    """
     widths = check_widths(widths)
     scale = check_positive(scale, "scale")
     rng = as_generator(seed)
@@ -164,8 +183,7 @@ def orthogonal(widths: Sequence[int], *, seed, scale: float = 1.0, batch: Option
     def draw():
         out = []
         for j in range(len(widths) - 1):
-            n = max(widths[j], widths[j + 1])
-            out.append(scale * _random_orthogonal(rng, n)[: widths[j + 1], : widths[j]])
+            out.append(scale * _random_semi_orthogonal(rng, widths[j + 1], widths[j]))
         return tuple(out)
 
     return _batched(draw, batch)
@@ -176,7 +194,7 @@ def spectral(widths: Sequence[int], target, *, mode_strength, seed=None) -> tupl
 
     With ``Φ = U S Vᵀ`` the end-to-end matrix starts at ``U diag(u_0) Vᵀ`` and is split in
     balanced factors, so each singular mode evolves independently under GF with
-    ``u' = N u^{2−2/N}(s − u)`` (theory.md §3 [paper]).
+    ``u' = N u^{2−2/N}(s − u)`` (Saxe, McClelland & Ganguli 2014, §2, balanced depth-N form).
 
     Parameters
     ----------
@@ -192,9 +210,17 @@ def spectral(widths: Sequence[int], target, *, mode_strength, seed=None) -> tupl
     deep linear neural networks", §2.
     """
     widths = check_widths(widths)
+    if seed is not None:
+        check_seed(seed)
     phi = check_finite_array(target, "target", shape=(widths[-1], widths[0]))
     u, s, vt = np.linalg.svd(phi, full_matrices=False)
-    strength = np.broadcast_to(np.asarray(mode_strength, dtype=np.float64), s.shape)
+    strength = as_real_array(mode_strength, "mode_strength")
+    if strength.ndim > 1 or strength.size not in (1, s.size):
+        raise ValueError(
+            f"mode_strength must be one number or one per singular value of target ({s.size}); "
+            f"got mode_strength.shape={strength.shape}"
+        )
+    strength = np.broadcast_to(strength.reshape(-1), s.shape)
     if not np.all(np.isfinite(strength)) or np.any(strength <= 0):
-        raise ValueError(f"mode_strength must be positive; got mode_strength={mode_strength!r}")
+        raise ValueError(f"mode_strength must be positive and finite; got mode_strength={strength.tolist()}")
     return balanced(widths, (u * strength) @ vt, seed=seed)

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse.linalg as spla
 
-from ._validation import check_finite_array
-from .network import DeepLinearNetwork, balancedness, end_to_end, flatten, prefix_suffix_products, unflatten
+from ._validation import check_finite_array, check_single_weights
+from .network import DeepLinearNetwork, _balancedness, _end_to_end, flatten, prefix_suffix_products, unflatten
 
 __all__ = ["Problem"]
 
@@ -148,7 +148,7 @@ class Problem:
     # ------------------------------------------------------------------ weight-space objective
     #: Weight-space invariants whose GD drift the engines report (theory.md §3); the
     #: homogeneous subclass monitors the per-neuron diagonals instead (theory.md §5).
-    _balancedness = staticmethod(balancedness)
+    _balancedness = staticmethod(_balancedness)
 
     def _check(self, weights):
         return self.network.check(weights)
@@ -170,7 +170,7 @@ class Problem:
 
     def _loss(self, weights):
         """Unvalidated :meth:`loss` (for recorded paths and inner loops)."""
-        value = self.end_to_end_loss(end_to_end(weights))
+        value = self.end_to_end_loss(_end_to_end(weights))
         return float(value) if np.ndim(value) == 0 else value
 
     def gradient(self, weights) -> tuple:
@@ -218,9 +218,12 @@ class Problem:
         ``dA_jᵀ D B_jᵀ + A_jᵀ ∇²L[dW_e] B_jᵀ + A_jᵀ D dB_jᵀ`` with
         ``dW_e = Σ_k A_k V_k B_k`` and the analogous sums for ``dA_j``, ``dB_j``.
         """
-        weights = self._check(weights)
+        weights = check_single_weights(weights, self.network.shapes)
         flat = isinstance(direction, np.ndarray) and direction.ndim == 1
-        v = unflatten(direction, self.network.shapes) if flat else self.network.check(direction, "direction")
+        if flat:
+            v = unflatten(check_finite_array(direction, "direction", shape=(self.network.n_params,)), self.network.shapes)
+        else:
+            v = check_single_weights(direction, self.network.shapes, name="direction")
         out = self._hvp(weights, v)
         return flatten(out) if flat else out
 
@@ -250,7 +253,7 @@ class Problem:
         Built column by column from the analytic :meth:`hvp` and symmetrized (the two halves
         agree to rounding; symmetrizing makes ``eigh`` see an exactly symmetric matrix).
         """
-        weights = self._check(weights)
+        weights = check_single_weights(weights, self.network.shapes)
         p = self.network.n_params
         basis = np.eye(p)
         cols = [flatten(self._hvp(weights, unflatten(basis[i], self.network.shapes))) for i in range(p)]
@@ -258,24 +261,40 @@ class Problem:
         return 0.5 * (h + h.T)
 
     def _extreme_eigenvalue(self, weights, which: str) -> float:
-        weights = self._check(weights)
+        weights = check_single_weights(weights, self.network.shapes)
         p = self.network.n_params
         if p <= _DENSE_EIG_MAX_PARAMS:
             eig = np.linalg.eigvalsh(self.hessian(weights))
             return float(eig[-1] if which == "LA" else eig[0])
-        op = spla.LinearOperator(
-            (p, p), matvec=lambda x: flatten(self._hvp(weights, unflatten(x, self.network.shapes))),
-            dtype=np.float64,
-        )
-        # Fixed start vector: eigsh would otherwise draw from global random state.
-        v0 = np.ones(p) / np.sqrt(p)
-        return float(spla.eigsh(op, k=1, which=which, v0=v0, tol=1e-12)[0][0])
+
+        def matvec(x):
+            return flatten(self._hvp(weights, unflatten(np.ravel(x), self.network.shapes)))
+
+        op = spla.LinearOperator((p, p), matvec=matvec, dtype=np.float64)
+        # Fixed start vectors: eigsh would otherwise draw from global random state.
+        starts = (np.ones(p) / np.sqrt(p), np.random.default_rng(0).standard_normal(p))
+        for v0 in starts:
+            try:
+                return float(spla.eigsh(op, k=1, which=which, v0=v0, tol=1e-12)[0][0])
+            except spla.ArpackError:
+                # ARPACK stops with "starting vector is zero" when H v0 = 0. After a second,
+                # Gaussian start also fails, H v0 = 0 for a generic v0 (probability 0 unless
+                # H = 0): the Hessian vanishes (e.g. at θ = 0 with depth ≥ 3), λ = 0.
+                if v0 is starts[-1] and np.linalg.norm(matvec(v0)) == 0.0:
+                    return 0.0
+        raise RuntimeError(f"ARPACK found no {which} eigenvalue of the Hessian from two start vectors")
 
     def sharpness(self, weights) -> float:
-        """Sharpness ``S = λ_max(∇²f(θ))`` (dense ``eigvalsh`` for P ≤ 600, Lanczos beyond)."""
+        """Sharpness ``S = λ_max(∇²f(θ))`` (dense ``eigvalsh`` for P ≤ 600, Lanczos beyond).
+
+        Single weights only: batched weights raise ``ValueError`` (loop over the trajectories).
+        """
         return self._extreme_eigenvalue(weights, "LA")
 
     def min_eigenvalue(self, weights) -> float:
-        """``λ_min(∇²f(θ))``, whose negative part drives GD away from GF (Elkabetz & Cohen 2021)."""
+        """``λ_min(∇²f(θ))``, whose negative part drives GD away from GF (Elkabetz & Cohen 2021).
+
+        Single weights only: batched weights raise ``ValueError``.
+        """
         return self._extreme_eigenvalue(weights, "SA")
 
