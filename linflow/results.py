@@ -79,7 +79,9 @@ class DescentResult:
     balancedness_drift : ndarray, (B,)
         ``max_k max_j ‖B_j(θ_k) − B_j(θ_0)‖_F`` over the steps taken (GF keeps it at 0); for a
         ReLU / leaky-ReLU network ``B_j`` is the vector of per-neuron balances, the diagonal
-        of ``W_{j+1}ᵀW_{j+1} − W_jW_jᵀ`` (:func:`linflow.rescaling.neuron_balance`).
+        of ``W_{j+1}ᵀW_{j+1} − W_jW_jᵀ`` (:func:`linflow.rescaling.neuron_balance`). +inf
+        when ``B_j`` overflows float64 (huge but finite weights), NaN only when not tracked
+        (``track_balancedness=False``); every backend reports the same.
     reference_distance : ndarray (B,) or None
         ``max_k ‖θ_k − θ_ref(k)‖`` when a reference path was given.
     weights : tuple of ndarray, each (B, R, d_{j+1}, d_j), or None
