@@ -322,3 +322,31 @@ def check_descent_memory(batch: int, n_steps: int, record_every: int, n_params: 
                      argument=f"record_weights=True with n_steps={n_steps}, record_every={record_every}",
                      what=f"the recorded weights of {batch} trajectories × {n_params} parameters",
                      advice="record every k-th step (record_every=k), fewer trajectories, or no weights")
+
+
+#: Option names whose numbers may take any sign (a target's entries, a slope checked downstream).
+SIGNED_OPTIONS = frozenset({"target", "negative_slope"})
+
+
+def check_option(name: str, kind: type, value, *, multiple: bool = False):
+    """A command-style option: ``kind`` (int, float or str) values, one or a non-empty sequence.
+
+    Numbers must be finite; ints named ``seed`` must be ≥ 0, other ints ≥ 1; floats must be
+    positive unless the option is in :data:`SIGNED_OPTIONS`. Returns the converted value(s).
+    """
+    if multiple:
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) == 0:
+            raise TypeError(f"{name} must be a non-empty sequence; got {name}={_short(value)}")
+        return tuple(check_option(f"{name}[{i}]", kind, v) for i, v in enumerate(value))
+    if value is None:
+        return None
+    base = name.split("[")[0]
+    if kind is int:
+        return check_int(value, name, minimum=0 if base == "seed" else 1)
+    if kind is float:
+        if base in SIGNED_OPTIONS:
+            return check_real(value, name)
+        return check_positive(value, name)
+    if kind is str and not isinstance(value, str):
+        raise TypeError(f"{name} must be a str; got {name}={_short(value)}")
+    return value

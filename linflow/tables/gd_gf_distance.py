@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Option
+from . import Option, checked_options
 from ._activation import ACTIVATION_OPTIONS, activation_text, check_activation, regression_problem
 from ._format import Column, Progress, Table, sequence_text
 
@@ -135,6 +135,7 @@ def measure(problem, weights0, learning_rate: float, horizon: float, *, backend=
     return {"flow": flow, "distances": distances, "certificate": certificate, "descent": run}
 
 
+@checked_options
 def build(
     *,
     depths=OPTIONS[0].default,
