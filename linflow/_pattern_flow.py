@@ -137,7 +137,8 @@ def integrate_pattern_flow(
         return float(rate), float(scale)
 
     # Initial pattern: the signs of the true pre-activations (z = 0 counts as inactive).
-    initial = net._forward(unflatten(y0, shapes), X)[2]
+    with np.errstate(over="ignore", invalid="ignore"):  # huge weights: reported as DIVERGED below
+        initial = net._forward(unflatten(y0, shapes), X)[2]
     side = np.concatenate([z.ravel() > 0 for z in initial]) if initial else np.zeros(0, dtype=bool)
     t, y = t0, np.asarray(y0, dtype=np.float64)
     floor = np.zeros(len(sites))  # per unit: |z| below this is "on the boundary" (see _first_crossing)
