@@ -29,9 +29,9 @@ from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, Radau
 from .results import Status
 
 #: Default number of accepted solver steps before an integration stops (BUDGET_EXHAUSTED).
-DEFAULT_MAX_STEPS = 100_000
+DEFAULT_MAX_STEPS = 20_000
 #: Default wall-clock budget of one integration, in seconds.
-DEFAULT_MAX_SECONDS = 300.0
+DEFAULT_MAX_SECONDS = 120.0
 
 
 class FlowStop(Exception):

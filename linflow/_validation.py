@@ -350,3 +350,19 @@ def check_option(name: str, kind: type, value, *, multiple: bool = False):
     if kind is str and not isinstance(value, str):
         raise TypeError(f"{name} must be a str; got {name}={_short(value)}")
     return value
+
+
+def check_computed_finite(value, what: str, weights) -> None:
+    """Raise when ``what``, computed from finite ``weights``, overflowed float64.
+
+    Finite inputs whose derivatives overflow (entries ~1e150 in a deep product) would otherwise
+    come back as inf/NaN arrays: the caller gets a ``ValueError`` naming the weights' scale.
+    """
+    parts = value if isinstance(value, (tuple, list)) else (value,)
+    if all(np.all(np.isfinite(p)) for p in parts):
+        return
+    largest = max(float(np.max(np.abs(w))) if np.size(w) else 0.0 for w in weights)
+    raise ValueError(
+        f"weights are too large: {what} overflows float64 (largest |entry| of weights is {largest:.3g}); "
+        "rescale the problem"
+    )

@@ -55,7 +55,7 @@ from ._flow_guard import DEFAULT_MAX_SECONDS
 from ._optimizers import check_optimizer
 from ._sdcp import solve_sdcp
 from ._third_derivative import hessian_entry_gradients
-from ._validation import check_finite_array, check_positive, check_single_weights
+from ._validation import check_finite_array, check_int, check_memory, check_positive, check_single_weights
 from .network import flatten, unflatten
 from .problem import Problem
 from .results import Status
@@ -82,6 +82,8 @@ _MAX_REFINE = 6
 _EULER_MARGIN = 1.0
 # More Euler steps than this per substep: the flow is too stiff for this integrator (LEFT_REGIME).
 _MAX_SPLIT = 64
+# Substeps per optimizer step accepted from the caller (each costs an eigensolve and an SDCP).
+_MAX_SUBSTEPS = 4096
 
 
 @dataclass(frozen=True)
@@ -382,7 +384,8 @@ def integrate_central_flow(
     eps : float ≥ 0
         RMSProp's ε in ``η/(√ν + ε)``.
     substeps : int
-        Euler substeps per optimizer step (``dt = 1/substeps``; 4 as in the authors' code).
+        Euler substeps per optimizer step (``dt = 1/substeps``; 4 as in the authors' code), at
+        most 4096.
     record_every : int
         Record every this many steps (the last time is always recorded).
     ablation : {None, "stable", "no_penalty"}
@@ -409,7 +412,7 @@ def integrate_central_flow(
     sdcp_tol : float
         Relative tolerance of the complementarity solver.
     max_seconds : float
-        Wall-clock budget (default 300 s), checked at every substep: when it runs out the flow
+        Wall-clock budget (default 120 s), checked at every substep: when it runs out the flow
         stops with :attr:`Status.BUDGET_EXHAUSTED` at the time reached.
 
     Returns
@@ -457,7 +460,7 @@ def integrate_central_flow(
     weights0 = check_single_weights(weights0, problem.network.shapes, name="weights0")
     eta = check_positive(learning_rate, "learning_rate")
     n_steps = check_positive(n_steps, "n_steps", integer=True)
-    substeps = check_positive(substeps, "substeps", integer=True)
+    substeps = check_int(substeps, "substeps", minimum=1, maximum=_MAX_SUBSTEPS)
     record_every = check_positive(record_every, "record_every", integer=True)
     n_eigenvalues = check_positive(n_eigenvalues, "n_eigenvalues", integer=True)
     optimizer, beta2, eps = check_optimizer(optimizer, beta2, eps)
@@ -480,6 +483,10 @@ def integrate_central_flow(
     max_seconds = check_positive(max_seconds, "max_seconds")
 
     n = problem.network.n_params
+    n_records = float(n_steps) / record_every + 2.0
+    per_record = 2 * n + n_eigenvalues + 16  # θ, ν (RMSProp), eigenvalues and the scalar series
+    check_memory(8.0 * n_records * per_record, argument=f"n_steps={n_steps} (record_every={record_every})",
+                 what="the recorded central flow", advice="reduce n_steps or record every k-th step (record_every=k)")
     theta = flatten(weights0).astype(np.float64)
     if optimizer == "gd":
         if nu0 is not None:
@@ -557,7 +564,16 @@ def _integrate(cfg: _Config, theta, nu, n_steps, substeps, record_every, max_sec
         return None
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        ev = _evaluate(cfg, theta, nu, None, None)
+        loss0, grads0 = cfg.problem._loss_and_gradient(unflatten(theta, cfg.problem.network.shapes))
+        if not (np.isfinite(loss0) and all(np.all(np.isfinite(g)) for g in grads0)):
+            _record_unevaluated(rec, 0.0, theta, nu, loss0, cfg.n_eigenvalues)
+            message = "the loss or its gradient overflows at the initial weights (t=0)"
+            return _build_result(cfg, rec, Status.DIVERGED, message, 0.0, substeps)
+        try:
+            ev = _evaluate(cfg, theta, nu, None, None)
+        except np.linalg.LinAlgError as exc:
+            _record_unevaluated(rec, 0.0, theta, nu, loss0, cfg.n_eigenvalues)
+            return _build_result(cfg, rec, Status.DIVERGED, f"the Hessian eigensolver failed at t=0: {exc}", 0.0, substeps)
         for step in range(n_steps + 1):
             theta_start, nu_start, first = theta, nu, ev
             kkt_max, bad = 0.0, None
@@ -574,17 +590,21 @@ def _integrate(cfg: _Config, theta, nu, n_steps, substeps, record_every, max_sec
                         f"the flow is too stiff at t={t:g}: effective sharpness {_free_sharpness(ev):.4g} off "
                         f"the edge needs more than {_MAX_SPLIT} Euler steps per substep to stay stable")
                     break
-                if split > 1:
-                    theta_new, nu_new, X_prev, V_prev = _split_euler(cfg, theta, nu, ev, split)
-                else:
-                    theta_new, nu_new = _euler(cfg.dt, theta, nu, ev)
-                ev_new = _evaluate(cfg, theta_new, nu_new, X_prev, V_prev)
-                if split == 1 and _crosses_edge(ev, ev_new):
-                    # An eigenvalue jumped over the edge within the substep: redo it in halves.
-                    theta_new, nu_new, X_prev, V_prev, kkt_sub = _refine(
-                        cfg, theta, nu, cfg.dt, X_prev, V_prev, 1)
-                    kkt_max = max(kkt_max, kkt_sub) if np.isfinite(kkt_sub) else np.inf
+                try:
+                    if split > 1:
+                        theta_new, nu_new, X_prev, V_prev = _split_euler(cfg, theta, nu, ev, split)
+                    else:
+                        theta_new, nu_new = _euler(cfg.dt, theta, nu, ev)
                     ev_new = _evaluate(cfg, theta_new, nu_new, X_prev, V_prev)
+                    if split == 1 and _crosses_edge(ev, ev_new):
+                        # An eigenvalue jumped over the edge within the substep: redo it in halves.
+                        theta_new, nu_new, X_prev, V_prev, kkt_sub = _refine(
+                            cfg, theta, nu, cfg.dt, X_prev, V_prev, 1)
+                        kkt_max = max(kkt_max, kkt_sub) if np.isfinite(kkt_sub) else np.inf
+                        ev_new = _evaluate(cfg, theta_new, nu_new, X_prev, V_prev)
+                except np.linalg.LinAlgError as exc:  # non-finite curvature after the step
+                    bad = Status.DIVERGED, f"the Hessian eigensolver failed after t={t:g}: {exc}"
+                    break
                 theta, nu, ev = theta_new, nu_new, ev_new
             if step in record_set:
                 record(step, theta_start, nu_start, first, kkt_max)
@@ -596,6 +616,15 @@ def _integrate(cfg: _Config, theta, nu, n_steps, substeps, record_every, max_sec
                     record(t, theta, nu, ev, ev.kkt)
                 break
     return _build_result(cfg, rec, status, message, stop_time, substeps)
+
+
+def _record_unevaluated(rec, t, theta, nu, loss, n_eigenvalues):
+    """A record of a state whose velocity could not be computed (NaN predictions)."""
+    for key, value in (("t", float(t)), ("theta", theta.copy()), ("loss", float(loss)),
+                       ("sharp", np.full(n_eigenvalues, np.nan)), ("eff", np.nan), ("X", np.zeros((0, 0))),
+                       ("trace", np.nan), ("k", 0), ("pl", np.nan), ("pg", np.nan), ("gn", np.nan),
+                       ("nu", None if nu is None else np.copy(nu)), ("kkt", np.nan), ("osc", np.nan)):
+        rec[key].append(value)
 
 
 def _euler(h: float, theta, nu, ev: _Evaluation):

@@ -24,6 +24,8 @@ DIVERGENCE_FACTOR = 1e6
 #: A run whose max distance to GF exceeds this fraction of the size of the weights along the flow
 #: no longer tracks GF (the O(η) error expansion is meaningless there): its row is not fitted.
 TRACKING_FRACTION = 0.5
+#: Default budget of GD steps over all step sizes of one comparison.
+DEFAULT_MAX_STEPS = 1_000_000
 #: GD steps held in memory at a time: the distance is streamed chunk by chunk.
 _CHUNK_STEPS = 4096
 
@@ -50,7 +52,7 @@ class DescentFlowComparison:
     final_flow_loss : float
     statuses : tuple of Status
         GD status for each η; DIVERGED also when the loss rose above ``DIVERGENCE_FACTOR`` (1e6)
-        times its initial value.
+        times its initial value. The flow's status for every row when gradient flow stopped early.
     fitted : ndarray of bool, (E,)
         Rows used for the order fit: not diverged, finite positive distance, and still tracking
         GF (max distance ≤ ``TRACKING_FRACTION`` = ½ of the largest weight norm along GF).
@@ -94,11 +96,11 @@ def fit_order(step_sizes, errors) -> float:
         Fewer than two pairs, lengths differ, or a value is not positive and finite.
     """
     x = check_finite_array(step_sizes, "step_sizes", ndim=1)
+    if x.size < 2 or np.unique(x).size < 2:
+        raise ValueError(f"step_sizes must hold at least two distinct values; got step_sizes={x.tolist()}")
     y = as_real_array(errors, "errors")
     if y.ndim != 1 or y.shape != x.shape:
         raise ValueError(f"errors must have one entry per step size ({x.size}); got errors.shape={y.shape}")
-    if x.size < 2 or np.unique(x).size < 2:
-        raise ValueError(f"step_sizes must hold at least two distinct values; got step_sizes={x.tolist()}")
     if np.any(x <= 0):
         raise ValueError(f"step_sizes must be positive; got step_sizes={x.tolist()}")
     if not np.all(np.isfinite(y)) or np.any(y <= 0):
@@ -107,7 +109,8 @@ def fit_order(step_sizes, errors) -> float:
 
 
 def compare_descent_to_flow(
-    problem: Problem, weights0, learning_rates, horizon: float, *, backend: str = "numpy"
+    problem: Problem, weights0, learning_rates, horizon: float, *, backend: str = "numpy",
+    max_steps: int = DEFAULT_MAX_STEPS,
 ) -> DescentFlowComparison:
     """Run GD with each η for ``⌊horizon/η⌉`` steps and measure its distance to GF at ``t = kη``.
 
@@ -122,6 +125,10 @@ def compare_descent_to_flow(
         GF time T; each run takes ``round(T/η)`` steps.
     backend : str
         GD backend, see :func:`linflow.simulate_descent`.
+    max_steps : int
+        Budget of GD steps over all step sizes together (default 10⁶, minutes of the NumPy
+        engine): a larger ``Σ round(T/η)`` is refused up front with a ``ValueError`` naming
+        ``horizon`` and the count, instead of running for hours.
 
     Returns
     -------
@@ -130,14 +137,16 @@ def compare_descent_to_flow(
         GF are marked (``fitted``, ``notes``) and left out of the order fit; with fewer than two
         fitted rows ``order`` is NaN and ``order_message`` says why.
 
+        If gradient flow itself stops early (it diverged, ran out of budget, or left its regime),
+        no row is fitted: every ``notes`` entry and ``order_message`` quote the flow's message,
+        and distances are NaN.
+
     Raises
     ------
     ValueError
-        Bad arguments, or the per-step records (four floats per GD step and η) would exceed the
-        memory limit (see ``LINFLOW_MEMORY_LIMIT_GIB``). GD iterates themselves are streamed in
-        chunks of 4096 steps, never all kept.
-    RuntimeError
-        Gradient flow failed on ``[0, T]`` (its message is included).
+        Bad arguments, more than ``max_steps`` GD steps, or per-step records (four floats per
+        GD step and η) above the memory limit (see ``LINFLOW_MEMORY_LIMIT_GIB``). GD iterates
+        themselves are streamed in chunks of 4096 steps, never all kept.
 
     Notes
     -----
@@ -154,8 +163,16 @@ def compare_descent_to_flow(
             f"learning_rates={etas.tolist()}"
         )
     horizon = check_positive(horizon, "horizon")
+    max_steps = check_positive(max_steps, "max_steps", integer=True)
     weights0 = check_single_weights(weights0, problem.network.shapes, name="weights0")
-    step_counts = [max(1, int(round(horizon / eta))) for eta in etas]
+    with np.errstate(over="ignore"):  # floats: an absurd horizon gives inf, refused below
+        steps_float = [max(1.0, np.round(horizon / eta)) for eta in etas]
+    if not sum(steps_float) <= max_steps:
+        raise ValueError(
+            f"horizon={horizon:g} with learning_rates down to {etas.min():g} needs {sum(steps_float):.3g} GD "
+            f"steps, above max_steps={max_steps}: shorten the horizon, use larger learning_rates or raise max_steps"
+        )
+    step_counts = [int(n) for n in steps_float]
     # Four float64 records per step and η (times, distances, GD and GF losses).
     check_memory(4 * 8.0 * sum(n + 1 for n in step_counts),
                  argument=f"horizon={horizon:g} with learning_rates down to {etas.min():g}",
@@ -164,7 +181,7 @@ def compare_descent_to_flow(
     t_end = max(n * eta for n, eta in zip(step_counts, etas))
     flow = integrate_flow(problem, weights0, t_span=(0.0, t_end))
     if not flow.success:
-        raise RuntimeError(f"gradient flow failed on [0, {t_end}]: {flow.message}")
+        return _without_flow(problem, weights0, etas, step_counts, horizon, flow)
     loss0 = problem._loss(weights0)
     threshold = DEFAULT_DIVERGENCE_THRESHOLD
     if loss0 > 0:
@@ -210,6 +227,20 @@ def compare_descent_to_flow(
         fitted=fitted,
         notes=tuple(notes),
         order_message=order_message,
+    )
+
+
+def _without_flow(problem, weights0, etas, step_counts, horizon, flow) -> DescentFlowComparison:
+    """The comparison when gradient flow stopped early: nothing to compare with, no order."""
+    note = f"gradient flow stopped ({flow.status.name}): {flow.message}"
+    nan_rows = [np.full(n + 1, np.nan) for n in step_counts]
+    return DescentFlowComparison(
+        learning_rates=etas, times=[eta * np.arange(n + 1) for eta, n in zip(etas, step_counts)],
+        distances=nan_rows, descent_losses=[r.copy() for r in nan_rows], flow_losses=[r.copy() for r in nan_rows],
+        max_distance=np.full(etas.size, np.nan), final_descent_loss=np.full(etas.size, np.nan),
+        final_flow_loss=float(flow.losses[-1]), statuses=(flow.status,) * etas.size, order=float("nan"),
+        horizon=horizon, fitted=np.zeros(etas.size, dtype=bool), notes=(note,) * etas.size,
+        order_message=f"no order fitted: {note}",
     )
 
 

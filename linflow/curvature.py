@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_memory, check_positive
+from ._validation import check_memory, check_positive, check_real
 from .network import end_to_end, flatten, unflatten
 from .problem import Problem
 from .results import FlowResult
@@ -74,8 +74,7 @@ def _ingredients(problem: Problem, weights, epsilon: float):
     weights = problem.network.check(weights)
     if weights[0].ndim != 2:
         raise ValueError(f"weights must be a single network (2-D arrays); got weights[0].shape={weights[0].shape}")
-    if isinstance(epsilon, bool) or not np.isscalar(epsilon) or not np.isfinite(epsilon) or epsilon < 0:
-        raise ValueError(f"epsilon must be a finite number ≥ 0; got epsilon={epsilon!r}")
+    epsilon = check_real(epsilon, "epsilon", minimum=0.0)
     norms = layer_norms(weights)
     a = norms + float(epsilon)
     drift = float(np.prod(a) - np.prod(norms))

@@ -44,10 +44,11 @@ def integrate_flow(
         SciPy solver class and tolerances, as in ``solve_ivp`` (default DOP853, an 8th-order
         Runge–Kutta method, with an underflow-safe error norm).
     max_steps : int
-        Budget of accepted solver steps (default 100,000). Reaching it stops the integration
+        Budget of accepted solver steps (default 20,000; a smooth flow over the horizons used in
+        this package takes tens to a few thousand). Reaching it stops the integration
         with :attr:`Status.BUDGET_EXHAUSTED`; ``t`` then ends at the time reached.
     max_seconds : float
-        Wall-clock budget in seconds (default 300), checked at every evaluation of the field;
+        Wall-clock budget in seconds (default 120), checked at every evaluation of the field;
         exceeding it also stops with :attr:`Status.BUDGET_EXHAUSTED`.
 
     Returns

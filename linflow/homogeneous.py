@@ -30,7 +30,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ._validation import check_single_weights, check_widths
+from ._validation import check_computed_finite, check_single_weights, check_widths
 from .network import LayeredArchitecture, flatten, unflatten
 from .problem import Problem
 
@@ -357,7 +357,11 @@ class HomogeneousProblem(Problem):
 
         ``δ_N = (h(X) − Y)/m``, ``δ_k = σ'(z_k) ⊙ W_{k+1}ᵀ δ_{k+1}``. Batched weights supported.
         """
-        return self._gradient(self._check(weights))
+        weights = self._check(weights)
+        with np.errstate(over="ignore", invalid="ignore"):
+            grads = self._gradient(weights)
+        check_computed_finite(grads, "the gradient", weights)
+        return grads
 
     # ------------------------------------------------------------------ activation pattern
     def activation_pattern(self, weights) -> tuple:
@@ -479,7 +483,9 @@ class HomogeneousProblem(Problem):
         weights = check_single_weights(weights, self.network.shapes)
         self._require_twice_differentiable(weights)
         p = self.network.n_params
-        cols = flatten(self._hvp(weights, unflatten(np.eye(p), self.network.shapes)))
+        with np.errstate(over="ignore", invalid="ignore"):
+            cols = flatten(self._hvp(weights, unflatten(np.eye(p), self.network.shapes)))
+        check_computed_finite(cols, "the Hessian", weights)
         h = cols.T
         return 0.5 * (h + h.T)
 

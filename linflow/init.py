@@ -11,7 +11,15 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ._validation import as_generator, as_real_array, check_finite_array, check_positive, check_seed, check_widths
+from ._validation import (
+    as_generator,
+    as_real_array,
+    check_finite_array,
+    check_memory,
+    check_positive,
+    check_seed,
+    check_widths,
+)
 
 __all__ = [
     "balanced",
@@ -70,6 +78,7 @@ def balanced(widths: Sequence[int], end_to_end_matrix, *, seed=None) -> tuple:
     """
     widths = check_widths(widths)
     rng = None if seed is None else as_generator(seed)
+    _check_size(widths, None, rotations=True)
     n = len(widths) - 1
     w_e = check_finite_array(end_to_end_matrix, "end_to_end_matrix", shape=(widths[-1], widths[0]))
     if n == 1:
@@ -105,6 +114,19 @@ def balanced(widths: Sequence[int], end_to_end_matrix, *, seed=None) -> tuple:
     return tuple(weights)
 
 
+def _check_size(widths: tuple, batch, *, rotations: bool = False):
+    """Refuse initializations larger than the memory limit before drawing anything.
+
+    ``batch × P`` floats for the weights, plus (``rotations``: balanced initializations) one
+    ``d × d`` rotation per hidden width and the SVD of the ``d_N × d_0`` end-to-end matrix.
+    """
+    batch = 1 if batch is None else check_positive(batch, "batch", integer=True)
+    n_params = float(sum(a * b for a, b in zip(widths[1:], widths[:-1])))
+    extra = float(sum(d * d for d in widths[1:-1])) + 3.0 * widths[0] * widths[-1] if rotations else 0.0
+    check_memory(8.0 * (batch * n_params + extra), argument=f"widths={widths} with batch={batch}",
+                 what="the initial weights", advice="use smaller widths or a smaller batch")
+
+
 def _batched(draw, batch: Optional[int]):
     if batch is None:
         return draw()
@@ -123,6 +145,7 @@ def random_balanced(widths: Sequence[int], *, scale: float, seed, batch: Optiona
     widths = check_widths(widths)
     scale = check_positive(scale, "scale")
     rng = as_generator(seed)
+    _check_size(widths, batch, rotations=True)
 
     def draw():
         w_e = rng.standard_normal((widths[-1], widths[0]))
@@ -142,6 +165,7 @@ def gaussian(widths: Sequence[int], *, std: float, seed, batch: Optional[int] = 
     widths = check_widths(widths)
     std = check_positive(std, "std")
     rng = as_generator(seed)
+    _check_size(widths, batch)
 
     def draw():
         return tuple(std * rng.standard_normal((widths[j + 1], widths[j])) for j in range(len(widths) - 1))
@@ -153,6 +177,7 @@ def identity(widths: Sequence[int], *, scale: float = 1.0) -> tuple:
     """``W_j = scale · I`` (rectangular identities, i.e. zero padded)."""
     widths = check_widths(widths)
     scale = check_positive(scale, "scale")
+    _check_size(widths, None)
     return tuple(scale * np.eye(widths[j + 1], widths[j]) for j in range(len(widths) - 1))
 
 
@@ -160,9 +185,11 @@ def near_identity(
     widths: Sequence[int], *, std: float, seed, scale: float = 1.0, batch: Optional[int] = None
 ) -> tuple:
     """``W_j = scale · I + N(0, std²)`` perturbations."""
-    base = identity(widths, scale=scale)
+    widths = check_widths(widths)
     std = check_positive(std, "std")
     rng = as_generator(seed)
+    _check_size(widths, batch)
+    base = identity(widths, scale=scale)
 
     def draw():
         return tuple(w + std * rng.standard_normal(w.shape) for w in base)
@@ -179,6 +206,7 @@ def orthogonal(widths: Sequence[int], *, seed, scale: float = 1.0, batch: Option
     widths = check_widths(widths)
     scale = check_positive(scale, "scale")
     rng = as_generator(seed)
+    _check_size(widths, batch)
 
     def draw():
         out = []

@@ -124,9 +124,12 @@ def unflatten(vector, shapes) -> Weights:
     """Split a flat parameter vector (or a ``(B, P)`` array) into weight matrices of ``shapes``."""
     vector = as_real_array(vector, "vector")
     try:
-        shapes = tuple((int(a), int(b)) for a, b in shapes)
-    except (TypeError, ValueError) as exc:
+        pairs = [tuple(pair) for pair in shapes]
+    except TypeError as exc:
         raise TypeError(f"shapes must be a sequence of (rows, cols) pairs; got shapes={shapes!r}") from exc
+    if any(len(pair) != 2 for pair in pairs):
+        raise ValueError(f"shapes must be a sequence of (rows, cols) pairs; got shapes={shapes!r}")
+    shapes = tuple((check_int(a, "shapes", minimum=1), check_int(b, "shapes", minimum=1)) for a, b in pairs)
     if not shapes or any(a < 1 or b < 1 for a, b in shapes):
         raise ValueError(f"shapes must be a non-empty sequence of positive (rows, cols) pairs; got shapes={shapes!r}")
     total = sum(a * b for a, b in shapes)

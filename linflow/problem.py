@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse.linalg as spla
 
-from ._validation import check_finite_array, check_single_weights
+from ._validation import check_computed_finite, check_finite_array, check_single_weights
 from .network import DeepLinearNetwork, _balancedness, _end_to_end, flatten, prefix_suffix_products, unflatten
 
 __all__ = ["Problem"]
@@ -180,7 +180,10 @@ class Problem:
         (Arora, Cohen & Hazan 2018, eq. (5)).
         """
         weights = self._check(weights)
-        return self._gradient(weights)
+        with np.errstate(over="ignore", invalid="ignore"):
+            grads = self._gradient(weights)
+        check_computed_finite(grads, "the gradient", weights)
+        return grads
 
     def _gradient(self, weights) -> tuple:
         prefix, suffix = self._prefix_suffix(weights)
@@ -224,7 +227,9 @@ class Problem:
             v = unflatten(check_finite_array(direction, "direction", shape=(self.network.n_params,)), self.network.shapes)
         else:
             v = check_single_weights(direction, self.network.shapes, name="direction")
-        out = self._hvp(weights, v)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self._hvp(weights, v)
+        check_computed_finite(out, "the Hessian-vector product", weights)
         return flatten(out) if flat else out
 
     def _hvp(self, weights, v) -> tuple:
@@ -256,8 +261,10 @@ class Problem:
         weights = check_single_weights(weights, self.network.shapes)
         p = self.network.n_params
         basis = np.eye(p)
-        cols = [flatten(self._hvp(weights, unflatten(basis[i], self.network.shapes))) for i in range(p)]
+        with np.errstate(over="ignore", invalid="ignore"):
+            cols = [flatten(self._hvp(weights, unflatten(basis[i], self.network.shapes))) for i in range(p)]
         h = np.array(cols).T
+        check_computed_finite(h, "the Hessian", weights)
         return 0.5 * (h + h.T)
 
     def _extreme_eigenvalue(self, weights, which: str) -> float:
@@ -268,7 +275,10 @@ class Problem:
             return float(eig[-1] if which == "LA" else eig[0])
 
         def matvec(x):
-            return flatten(self._hvp(weights, unflatten(np.ravel(x), self.network.shapes)))
+            with np.errstate(over="ignore", invalid="ignore"):
+                out = flatten(self._hvp(weights, unflatten(np.ravel(x), self.network.shapes)))
+            check_computed_finite(out, "the Hessian-vector product", weights)
+            return out
 
         op = spla.LinearOperator((p, p), matvec=matvec, dtype=np.float64)
         # Fixed start vectors: eigsh would otherwise draw from global random state.
