@@ -80,8 +80,6 @@ def prepare_descent(
     weights0 = problem.network.check(weights0, "weights0")
     n_steps = check_positive(n_steps, "n_steps", integer=True)
     record_every = check_positive(record_every, "record_every", integer=True)
-    if record_every > n_steps:
-        raise ValueError(f"record_every must be ≤ n_steps={n_steps}; got record_every={record_every}")
     lr = check_positive(learning_rate, "learning_rate", allow_array=True)
     divergence_threshold = check_positive(divergence_threshold, "divergence_threshold")
     if loss_tolerance is None:
