@@ -52,7 +52,7 @@ import numpy as np
 from numba import njit
 
 from ._simd import (
-    borrow, prefer_wide_vectors, vadd, vbroadcast, vdiv, ventry, vfma, vfnma, vload, vmax, vmax_nan, vmul, vput, vsplat,
+    borrow, prefer_wide_vectors, vadd, vbroadcast, vdiv, ventry, vfma, vfnma, vload, vmax_nan, vmul, vput, vsplat,
     vsqrt, vstore, vsub, vzero,
 )
 from .results import DescentResult, descent_status_codes

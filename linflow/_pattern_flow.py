@@ -39,7 +39,13 @@ import numpy as np
 from scipy.integrate._ivp.common import OdeSolution
 from scipy.optimize import brentq
 
-from ._flow_guard import DEFAULT_MAX_SECONDS, DEFAULT_MAX_STEPS, SOLVERS, FlowGuard, FlowStop
+from ._flow_guard import (
+    DEFAULT_MAX_SECONDS,
+    DEFAULT_MAX_STEPS,
+    SOLVERS,
+    FlowGuard,
+    FlowStop,
+)
 from .network import flatten, unflatten
 from .results import Status
 

@@ -55,7 +55,13 @@ from ._flow_guard import DEFAULT_MAX_SECONDS
 from ._optimizers import check_optimizer
 from ._sdcp import solve_sdcp
 from ._third_derivative import hessian_entry_gradients
-from ._validation import check_finite_array, check_int, check_memory, check_positive, check_single_weights
+from ._validation import (
+    check_finite_array,
+    check_int,
+    check_memory,
+    check_positive,
+    check_single_weights,
+)
 from .network import flatten, unflatten
 from .problem import Problem
 from .results import Status

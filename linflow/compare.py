@@ -6,7 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import as_generator, as_real_array, check_finite_array, check_memory, check_positive, check_single_weights
+from ._validation import (
+    as_generator,
+    as_real_array,
+    check_finite_array,
+    check_memory,
+    check_positive,
+    check_single_weights,
+)
 from .descent import DEFAULT_DIVERGENCE_THRESHOLD, simulate_descent
 from .flow import integrate_flow
 from .init import gaussian

@@ -5,8 +5,19 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate._ivp.common import OdeSolution
 
-from ._flow_guard import DEFAULT_MAX_SECONDS, DEFAULT_MAX_STEPS, SOLVERS, FlowGuard, FlowStop
-from ._validation import check_finite_array, check_positive, check_single_weights, check_t_span
+from ._flow_guard import (
+    DEFAULT_MAX_SECONDS,
+    DEFAULT_MAX_STEPS,
+    SOLVERS,
+    FlowGuard,
+    FlowStop,
+)
+from ._validation import (
+    check_finite_array,
+    check_positive,
+    check_single_weights,
+    check_t_span,
+)
 from .network import flatten, unflatten
 from .problem import Problem
 from .results import FlowResult, Status
