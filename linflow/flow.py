@@ -118,9 +118,7 @@ def integrate_flow(
     guard = FlowGuard(max_steps, max_seconds)
     y0 = flatten(weights0)
 
-    from .homogeneous import HomogeneousProblem
-
-    if isinstance(problem, HomogeneousProblem):
+    if problem.flow_integrator == "pattern":
         from ._pattern_flow import integrate_pattern_flow
 
         run = integrate_pattern_flow(problem, y0, t0, t1, method=method, rtol=rtol, atol=atol, guard=guard)

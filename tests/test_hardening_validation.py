@@ -90,7 +90,7 @@ CASES = [
     ("flow max_seconds NaN", lambda: _flow(max_seconds=float("nan")), ValueError, "max_seconds"),
     ("flow method not a str", lambda: _flow(method=["RK45"]), ValueError, "method"),
     ("flow empty t_eval", lambda: _flow(t_eval=[]), ValueError, "t_eval"),
-    ("central flow on ReLU", lambda: _cf(RELU, RELU_W0), ValueError, "twice-differentiable"),
+    ("central flow on ReLU", lambda: _cf(RELU, RELU_W0), TypeError, "deep linear network"),
     ("central flow batched", lambda: _cf(w=init.gaussian(NET.widths, std=1, seed=0, batch=2)), ValueError, "single network"),
     ("central flow max_seconds", lambda: _cf(max_seconds=-1.0), ValueError, "max_seconds"),
     ("compare one rate", lambda: linflow.compare_descent_to_flow(PROB, W0, [0.1], 1.0), ValueError, "learning_rates"),
