@@ -150,8 +150,9 @@ def _integrate_smooth(problem, y0, t0, t1, method, rtol, atol, guard):
                     break
                 guard.field(solver.t, solver.y)
                 guard.loss(solver.t, problem._loss(unflatten(solver.y, shapes)))
+                dense = solver.dense_output()  # DOP853 evaluates the field here: may stop
                 ts.append(solver.t)
-                interpolants.append(solver.dense_output())
+                interpolants.append(dense)
                 if solver.status == "running":
                     guard.step(solver.t)
         except FlowStop as stop:

@@ -93,8 +93,9 @@ class DescentResult:
         The engine that ran: ``"numba"``, ``"numpy"`` or ``"cuda"``.
     extra : dict
         The optimizer's final state by name (``"velocity"``, ``"nu"``, ``"mu"``: per-layer
-        arrays ``(B, d_{j+1}, d_j)``, or ``(B,)`` for Scalar RMSProp's ν), kept at the last good
-        iterate of a diverged trajectory; empty for GD (:mod:`linflow.optimizers`).
+        arrays ``(B, d_{j+1}, d_j)``, or ``(B,)`` for Scalar RMSProp's ν; without the B axis for
+        an unbatched run), kept at the last good iterate of a diverged trajectory; empty for GD
+        (:mod:`linflow.optimizers`).
     """
 
     final_weights: tuple
@@ -133,6 +134,15 @@ class DescentResult:
         return tuple(w[index] for w in self.final_weights)
 
 
+def _first_trajectory(state):
+    """An optimizer state (per-layer tuple or per-trajectory array) without its batch axis."""
+    if isinstance(state, tuple):
+        return tuple(s[0] for s in state)
+    if isinstance(state, np.ndarray) and state.ndim >= 1:
+        return state[0]
+    return state
+
+
 def drop_batch_axis(result: DescentResult) -> DescentResult:
     """The unbatched form of a one-trajectory result (see :class:`DescentResult`, "Shapes").
 
@@ -140,10 +150,7 @@ def drop_batch_axis(result: DescentResult) -> DescentResult:
     unbatched run so that every field loses that axis, not only some of them.
     """
     first = lambda a: None if a is None else a[0]  # noqa: E731
-    extra = dict(result.extra)
-    if "nu" in extra:
-        nu = extra["nu"]
-        extra["nu"] = tuple(n[0] for n in nu) if isinstance(nu, tuple) else np.asarray(nu)[0]
+    extra = {name: _first_trajectory(state) for name, state in result.extra.items()}
     return replace(
         result,
         final_weights=tuple(w[0] for w in result.final_weights),
