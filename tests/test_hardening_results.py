@@ -212,3 +212,12 @@ def test_central_flow_budget_stops_it():
     flow = linflow.integrate_central_flow(problem, w0, learning_rate=0.1, n_steps=10**6, max_seconds=0.3)
     assert flow.status is Status.BUDGET_EXHAUSTED and "max_seconds" in flow.message
     assert flow.stop_time < 10**6 and flow.t[-1] == flow.stop_time
+
+
+def test_cli_compare_marks_rows_it_does_not_fit(capsys):
+    from linflow.cli import main
+
+    assert main(["compare", "--learning-rates", "1.5", "0.04", "0.02", "--horizon", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "not fitted: GD left GF" in out  # one step of η = 1.5 (2/S ≈ 0.35) lands far off
+    assert "fitted over 2 step sizes (1 left out" in out
