@@ -1,6 +1,8 @@
 """linflow: symbolic-numeric analysis of gradient descent and gradient flow on deep linear and homogeneous networks.
 
-Conventions: the loss has the ½ (``½‖W_e − Φ‖_F²`` or ``(1/2m)‖W_e X − Y‖_F²``),
+Conventions: a problem is a network and a loss object (:mod:`linflow.losses`: whitened,
+regression, matrix sensing and completion, logistic, cross-entropy, or your own); the squared
+losses have the ½ (``½‖W_e − Φ‖_F²`` or ``(1/2m)‖W_e X − Y‖_F²``),
 ``weights[j].shape == (d_{j+1}, d_j)``, ``W_e = W_N ⋯ W_1``, and GD iterate k approximates
 gradient flow at ``t = kη``. Importing linflow compiles nothing and never imports CUDA.
 """

@@ -23,6 +23,7 @@ import numpy as np
 
 __all__ = [
     "bound_value",
+    "bound_array",
     "ball_curvature_bounds",
     "ec21_certificate",
     "best_epsilon",
@@ -38,6 +39,13 @@ def bound_value(name: str, **params) -> float:
     from .. import bounds
 
     return float(bounds.get(name).evaluate(**params))
+
+
+def bound_array(name: str, **params) -> np.ndarray:
+    """``linflow.bounds.get(name).evaluate(**params)`` as a float64 array (vectorized parameters)."""
+    from .. import bounds
+
+    return np.asarray(bounds.get(name).evaluate(**params), dtype=np.float64)
 
 
 # ---------------------------------------------------------------------------- ε-ball curvature bounds
@@ -138,6 +146,10 @@ def gfs_sharpness(w: np.ndarray, target: float) -> np.ndarray:
     sq = w * w
     n = w.shape[-1]
     y2 = float(target) ** 2
+    if n == 1:
+        # w*² = y² from any start: φ = y²/y² = 1 exactly (the bisection below would cancel
+        # w² + c catastrophically when GD runs far away, |w| ≫ |y|).
+        return np.ones(w.shape[:-1])
     low = -np.min(sq, axis=-1)
     high = low + y2 ** (1.0 / n)
     log_y2 = math.log(y2)
