@@ -141,8 +141,9 @@ def smoothness_bound(problem: Problem, weights, *, epsilon: float = 0.0) -> floa
 
 def gradient_norm(problem: Problem, weights) -> float:
     """Euclidean norm ``‖∇f(θ)‖`` of the full (flattened) gradient."""
+    weights = problem.network.check(weights)
     with np.errstate(over="ignore", invalid="ignore"):
-        grad = flatten(problem.gradient(weights))
+        grad = flatten(problem._gradient(weights))
     # Weights so large that the gradient overflows: its norm is beyond float64 (+∞), not NaN.
     if not np.all(np.isfinite(grad)):
         return np.inf

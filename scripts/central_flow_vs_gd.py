@@ -127,7 +127,7 @@ def matrix_case(eta: float, n_steps: int) -> dict:
     losses = out["gd_loss"]
     period = detect_period(losses)
     window = period if period > 0 else AVERAGE_WINDOW
-    last = [tuple(w[0, k] for w in out["gd"].weights) for k in range(n_steps + 1 - window, n_steps + 1)]
+    last = [tuple(w[k] for w in out["gd"].weights) for k in range(n_steps + 1 - window, n_steps + 1)]
     gn2 = np.mean([np.sum(flatten(problem.gradient(w)) ** 2) for w in last])
     tail = out["gd_flat"][-window:]
     cf = out["cf"]

@@ -52,7 +52,7 @@ def test_momentum_and_adam_follow_their_definitions(opt, backend):
     res = simulate_descent(prob, w, learning_rate=np.array([eta]), n_steps=n, optimizer=opt, record_weights=True,
                            backend=backend)
     shapes = prob.network.shapes
-    thetas = [flatten(tuple(wr[k] for wr in res.weights)) for k in range(n + 1)]
+    thetas = [flatten(tuple(wr[0, k] for wr in res.weights)) for k in range(n + 1)]
     grads = [flatten(prob.gradient(unflatten(t, shapes))) for t in thetas[:-1]]
     for k, u in enumerate(_hand_directions(opt, grads)):
         # Same formulas, different association of a few operations: rounding only (θ = O(1)).
@@ -97,7 +97,7 @@ def test_diverged_trajectory_keeps_the_state_of_its_last_good_iterate():
                                  backend="numpy")
         assert np.allclose(flatten(res.trajectory(1)), flatten(short.final_weights), rtol=1e-12)
         assert np.allclose(flatten(tuple(v[1] for v in res.extra["velocity"])),
-                           flatten(short.extra["velocity"]), rtol=1e-12)
+                           flatten(tuple(v[0] for v in short.extra["velocity"])), rtol=1e-12)
 
 
 @pytest.mark.parametrize(

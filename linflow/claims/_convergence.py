@@ -168,7 +168,7 @@ def _measure_certified(inst: Instance) -> Measurement:
         loss_tolerance=_CONVERGED_FRACTION * loss0,
     )
     return Measurement(
-        value=float(run.final_loss[0] / loss0),
+        value=float(run.final_loss / loss0),
         bound=_CONVERGED_FRACTION,
         hypotheses={
             **budget,
@@ -177,7 +177,7 @@ def _measure_certified(inst: Instance) -> Measurement:
             "E_k ≤ ε (tube)": cert["tube_margin"],
         },
         info={"steps": k, "epsilon": eps, "E_K": float(cert["E"][-1]), "gd_steps": n_steps,
-              "gd_converged_step": int(run.converged_step[0])},
+              "gd_converged_step": int(run.converged_step)},
     )
 
 
