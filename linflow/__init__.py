@@ -20,8 +20,9 @@ from .results import DescentResult, FlowResult, Status
 __version__ = "0.1.0"
 
 # Loaded on first attribute access, so that `import linflow` imports neither SymPy nor
-# Hypothesis: the SymPy-backed modules, and the claims/strategies (Hypothesis).
-_LAZY_MODULES = ("bounds", "curvature", "symbolic", "claims", "strategies")
+# Hypothesis: the SymPy-backed modules, and the claims/strategies (Hypothesis); nor dask, xarray
+# or Zarr: the sweep package (callable: ``linflow.sweep(spec)`` runs a sweep).
+_LAZY_MODULES = ("analysis", "bounds", "curvature", "symbolic", "claims", "strategies", "sweep")
 _LAZY_ATTRIBUTES = {"Claim": "linflow.claims._core", "check_claim": "linflow.claims._core"}
 
 
@@ -39,6 +40,7 @@ def __getattr__(name):
 
 __all__ = [
     "Claim",
+    "analysis",
     "DeepLinearNetwork",
     "HomogeneousNetwork",
     "HomogeneousProblem",
@@ -68,6 +70,7 @@ __all__ = [
     "rescaling",
     "simulate_descent",
     "strategies",
+    "sweep",
     "symbolic",
     "unflatten",
 ]

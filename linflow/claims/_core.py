@@ -230,7 +230,8 @@ class Claim:
         Slack of the comparison (see :mod:`linflow.claims._relations`); the default is float64
         round-off only.
     tag : str, optional
-        Overrides the tag parsed from ``source``.
+        Overrides the tag parsed from ``source``; one of :data:`TAGS` (``"extrapolated"``: a
+        statement checked beyond its theorem's hypotheses, e.g. at larger step sizes).
     description : str
         One sentence stating the claim.
     summarize : callable, optional

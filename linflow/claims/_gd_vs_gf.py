@@ -51,7 +51,7 @@ def _ec21_step(problem, weights, horizon: float, fraction: float, *, samples: in
     for eps in nm.EPSILONS:
         beta, _ = nm.ball_curvature_bounds(norms[0], norms[1], eps)
         cert = nm.ec21_certificate(*norms, h, eps)
-        c = float(np.max(cert["E"])) / h
+        c = float(np.max(cert["E"])) / float(h)  # Python floats: overflow gives inf, no warning
         caps = [eps / c if c > 0 else math.inf, 0.5 / max(float(np.max(beta)), 1e-12)]
         g_max = float(np.max(norms[2]))
         if g_max > 0:

@@ -17,8 +17,6 @@ Conventions: whitened loss ``f = ½‖W_e − Φ‖_F²`` (so ``∇²L = I``), `
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 __all__ = [
@@ -135,35 +133,11 @@ def best_epsilon(layer_norms, loss_grad, grad_norm, learning_rate: float):
 
 # ---------------------------------------------------------------------------- scalar networks
 def gfs_sharpness(w: np.ndarray, target: float) -> np.ndarray:
-    """GF-solution sharpness ``φ(w) = Σ_i y²/(w_i² + c)``, c the root of ``Π(w_i² + c) = y²``.
+    """GF-solution sharpness φ of scalar weights ``w`` (shape (..., N)) and target y: the
+    public :func:`linflow.analysis.gfs_sharpness` without validation (Kreisler et al. 2023)."""
+    from ..analysis import gfs_sharpness_values
 
-    ``w`` has shape (..., N). theory.md §4 [checked] (Kreisler, Nacson, Soudry & Carmon 2023):
-    GF conserves ``w_i² − w_j²``, so its limit has ``w_i*² = w_i² + c``. The root is found by
-    bisection on ``Σ log(w_i² + c) = log y²`` (increasing in c) in the bracket
-    ``[−min w_i², y^{2/N} − min w_i²]``, to full float64 precision.
-    """
-    w = np.asarray(w, dtype=np.float64)
-    sq = w * w
-    n = w.shape[-1]
-    y2 = float(target) ** 2
-    if n == 1:
-        # w*² = y² from any start: φ = y²/y² = 1 exactly (the bisection below would cancel
-        # w² + c catastrophically when GD runs far away, |w| ≫ |y|).
-        return np.ones(w.shape[:-1])
-    low = -np.min(sq, axis=-1)
-    high = low + y2 ** (1.0 / n)
-    log_y2 = math.log(y2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for _ in range(200):
-            mid = 0.5 * (low + high)
-            val = np.sum(np.log(np.maximum(sq + mid[..., None], 0.0)), axis=-1)
-            above = val > log_y2
-            high = np.where(above, mid, high)
-            low = np.where(above, low, mid)
-            if np.all(high - low <= 4 * np.finfo(float).eps * np.maximum(np.abs(high), np.min(sq, axis=-1) + 1e-300)):
-                break
-    c = 0.5 * (low + high)
-    return np.sum(y2 / (sq + c[..., None]), axis=-1)
+    return np.asarray(gfs_sharpness_values(w, target))
 
 
 def batched_hessians(problem, path_weights) -> np.ndarray:

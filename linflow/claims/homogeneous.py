@@ -306,7 +306,7 @@ def _ec21_setup(inst: HomogeneousInstance, fraction: float) -> HomogeneousInstan
     if not eps > 0:
         return inst._replace(learning_rate=None, horizon=0.0)
     cert = curvature.error_certificate(problem, path, learning_rate=grid[1], epsilon=eps)
-    c = float(np.max(cert.bound)) / grid[1]
+    c = float(np.max(cert.bound)) / float(grid[1])  # Python floats: overflow gives inf, no warning
     caps = [eps / c if c > 0 else math.inf, 0.5 / max(float(np.max(cert.smoothness)), 1e-12)]
     g_max = float(np.max(cert.gradient_bound))
     if g_max > 0:
