@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
         )
     print(f"final GF loss: {result.final_flow_loss:.4e}")
     order = result.order
-    if order is not None and math.isfinite(order):
+    fitted = order is not None and math.isfinite(order)
+    if fitted:
         print(f"fitted order in η: {order:.3f}  (Euler's method: 1; {result.order_message})")
     else:
         print(f"fitted order in η: n/a ({result.order_message})")
