@@ -102,6 +102,8 @@ def _print_json(result, args: argparse.Namespace) -> None:
         "statuses": [s.name.lower() for s in result.statuses],
         "final_flow_loss": float(result.final_flow_loss),
         "order": None if result.order is None else float(result.order),
+        "order_message": result.order_message,
+        "notes": list(result.notes),
     }
     # NaN/inf (a diverged run) become null: strict JSON has no NaN.
     print(json.dumps(_finite_or_none(record), indent=2))
@@ -124,12 +126,13 @@ def _print_table(result, problem, args: argparse.Namespace, fitted: bool) -> Non
         print(
             f"{eta:>10.4g} {len(result.times[i]) - 1:>7d} {result.max_distance[i]:>22.4e} "
             f"{result.final_descent_loss[i]:>15.4e} {result.statuses[i].name.lower():>10}"
+            + (f"  not fitted: {result.notes[i]}" if result.notes[i] else "")
         )
     print(f"final GF loss: {result.final_flow_loss:.4e}")
-    if not fitted:
-        print("fitted order in η: not fitted (a run diverged or did not reach the horizon)")
+    if fitted:
+        print(f"fitted order in η: {result.order:.3f}  (Euler's method: 1; {result.order_message})")
     else:
-        print(f"fitted order in η: {result.order:.3f}  (Euler's method: 1)")
+        print(f"fitted order in η: n/a ({result.order_message})")
 
 
 def _grid(horizon: float):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Option
+from . import Option, checked_options
 from ._bisect import critical_step_sizes
 from ._format import Column, Progress, Table, sequence_text
 from ._margin import margin_inits, margin_problem, margin_target, sigma_max, sigma_min
@@ -68,6 +68,7 @@ def stability_step(depth: int, target: np.ndarray) -> float:
     return 2.0 / s
 
 
+@checked_options
 def build(
     *,
     depths=OPTIONS[0].default,
