@@ -1,4 +1,4 @@
-"""Measurements behind the central-flow claims (Cohen et al. 2025, ICLR; theory.md §6).
+"""Measurements behind the central-flow claims (Cohen et al. 2025, ICLR; theory/central-flows).
 
 Each ``measure_*`` function takes a :class:`EdgeInstance` (a problem, an initialization and a
 step size that put GD at the edge of stability) and returns plain numbers; thresholds belong
@@ -57,7 +57,7 @@ class EdgeInstance:
 
 
 def gfs_sharpness(values, y: float) -> float:
-    """Sharpness of the gradient-flow limit from scalar weights ``values`` (theory.md §4).
+    """Sharpness of the gradient-flow limit from scalar weights ``values`` (theory/scalar).
 
     GF conserves ``w_i² − w_j²``; its limit has ``w_i*² = w_i² + c`` with ``Π(w_i² + c) = y²``
     and sharpness ``φ = Σ y²/(w_i² + c)`` [checked].

@@ -2,7 +2,7 @@
 
 Every generated function gets a fixed, documented argument order (``sympy.ordered`` of the
 free symbols unless the caller names the order) and is built with ``lambdify(..., cse=True)``
-so that the shared partial products of deep-network formulas are computed once (theory.md §7).
+so that the shared partial products of deep-network formulas are computed once (theory/numerics).
 Following pydy, derivation (:mod:`linflow.symbolic`), code generation (here) and numeric use
 (:mod:`linflow.bounds`, tests) are three separate layers.
 """

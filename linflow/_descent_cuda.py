@@ -8,7 +8,7 @@ by backpropagation as the CPU engine (``linflow/_descent_numba.py``).
 Two kernel shapes, both produced by :func:`make_kernel`, a factory whose Python integers
 (widths, offsets, buffer sizes) are compile-time constants of the kernel it returns, as
 ``cuda.local.array``/``cuda.shared.array`` shapes must be on a real GPU (the simulator does
-not check this; theory.md §7):
+not check this; theory/numerics):
 
 * max width ≤ :data:`THREAD_MAX_WIDTH`: one thread per trajectory, its matrices in
   per-thread local arrays;

@@ -54,7 +54,7 @@ three typed records (:class:`KernelProblem`, :class:`KernelRun`, :class:`KernelO
 Arithmetic. The product kernels accumulate 4×4 blocks of the output (16 vector accumulators)
 with fused multiply-adds, the sum over k in increasing k; a GD step is fused into the product
 that forms its gradient (``W ← W − η·G``, one rounding, as ``fma``). No fast-math flags: NaN
-and Inf propagate and divergence is detected exactly (theory.md §7).
+and Inf propagate and divergence is detected exactly (theory/numerics).
 """
 
 from __future__ import annotations
@@ -674,7 +674,7 @@ def _balancedness(w, gram, bal0, widths, w_off, b_off, store, drift, diagonal):
     With ``store`` the triangles go to ``bal0``; otherwise ``drift[t]`` becomes
     ``max_j ‖B_j − bal0_j‖_F`` of lane t (off-diagonal entries counted twice: B_j is symmetric).
     With ``diagonal`` only the diagonal: the per-neuron balances that a ReLU / leaky-ReLU
-    network conserves under GF (theory.md §5), stored contiguously. ``gram`` is scratch for
+    network conserves under GF (theory/homogeneous), stored contiguously. ``gram`` is scratch for
     one full ``B_j`` (:func:`_gram_difference`).
     """
     prefer_wide_vectors()

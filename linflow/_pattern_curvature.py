@@ -1,7 +1,7 @@
 """Curvature certificates for ReLU / leaky-ReLU networks inside one activation pattern.
 
-The deep-linear bounds of :mod:`linflow.curvature` (theory.md §2 [checked]) applied per sample
-(theory.md §5 [checked]). Inside an activation pattern, sample i sees the deep linear network
+The deep-linear bounds of :mod:`linflow.curvature` (theory/gd-vs-gf [checked]) applied per sample
+(theory/homogeneous [checked]). Inside an activation pattern, sample i sees the deep linear network
 ``P_i = W_N D_{N−1,i} W_{N−1} ⋯ D_{1,i} W_1`` with diagonal masks ``‖D_{k,i}‖₂ ≤ 1`` (α ≤ 1),
 and ``f = (1/m) Σ_i ℓ_i``, ``ℓ_i = ½‖P_i x_i − y_i‖²``, so with ``a_k = ‖W_k‖₂ + ε``:
 
@@ -14,7 +14,7 @@ and ``f = (1/m) Σ_i ℓ_i``, ``ℓ_i = ½‖P_i x_i − y_i‖²``, so with ``a
 Hence, for every θ' in ``B_ε(θ)`` *that lies in the activation pattern of θ*,
 ``λ_min(∇²f(θ')) ≥ −(N − 1) max_{p<q} Π_{k∉{p,q}} a_k · (1/m) Σ_i (‖r_i‖ + Δŷ_i)‖x_i‖`` and
 ``‖∇²f(θ')‖₂ ≤ (1/m) Σ_i ‖x_i‖² · Σ_j Π_{k≠j} a_k² + (the same second-order term)``. At ε = 0
-the first is theory.md §5's bound, with ``‖∇_ŷℓ_i‖·‖x_i‖`` in place of ``‖∇L‖₂``.
+the first is the bound of theory/homogeneous, with ``‖∇_ŷℓ_i‖·‖x_i‖`` in place of ``‖∇L‖₂``.
 
 Any loss of the outputs that is a sum over samples with ``‖∇²_ŷ ℓ_i‖ ≤ c`` (the loss's
 ``output_curvature_bound()``: 1/m regression, 1/(4m) logistic, 1/(2m) cross-entropy) gets the same

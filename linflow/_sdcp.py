@@ -7,7 +7,7 @@ self-adjoint and positive semidefinite (``⟨X, B[X]⟩ ≥ 0``), find X with
 
 These are exactly the KKT conditions of the convex program
 ``min_{X ⪰ 0} ½⟨X, B[X]⟩ + ⟨α, X⟩`` (Cohen et al. 2025, ICLR, §3 and App. on discretization;
-theory.md §6 [paper]), solved here with FISTA (accelerated projected gradient on the PSD cone,
+theory/central-flows [paper]), solved here with FISTA (accelerated projected gradient on the PSD cone,
 with adaptive restart) for ``k ≥ 2`` and in closed form ``X = max(0, −α/B)`` for ``k = 1``.
 No CVXPY: the problems are tiny (k is the number of eigenvalues at the edge).
 

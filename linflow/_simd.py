@@ -13,7 +13,7 @@ Without AVX-512, LLVM splits each ``vec8`` over narrower registers: same results
 per instruction.
 
 Every operation is IEEE float64 lane by lane, without fast-math flags: NaN and Inf propagate
-exactly as in scalar code (divergence detection depends on it, theory.md §7). :func:`vfma` and
+exactly as in scalar code (divergence detection depends on it, theory/numerics). :func:`vfma` and
 :func:`vfnma` round once (``llvm.fma``), as BLAS does.
 Loads and stores are unaligned-safe (alignment 8) and unchecked: the kernels own their
 indexing, as numba's own array access does without ``boundscheck``.

@@ -1,7 +1,7 @@
 """Central flows: the time-averaged path of GD / RMSProp at the edge of stability.
 
 Cohen, Damian, Talwalkar, Kolter & Lee, *Understanding Optimization in Deep Learning with
-Central Flows*, ICLR 2025 (arXiv 2410.24206); theory.md §6. Time is counted in optimizer
+Central Flows*, ICLR 2025 (arXiv 2410.24206); theory/central-flows. Time is counted in optimizer
 steps: flow time t corresponds to iterate t of the discrete optimizer.
 
 One formulation covers the three optimizers. Let ``p`` be the per-coordinate effective step
@@ -25,12 +25,12 @@ the next Euler substep of length ``dt``: ``M(t + dt) ⪯ 2I`` with complementari
 where the residual ``(2I − Λ)/dt`` is folded into α so that drift away from the edge is
 corrected (the authors' discretization). For GD ``α_ij = η⟨g_ij, ∇L⟩ + (2 − λ̂_i)δ_ij/dt``
 and ``B[X]_ij = (η/2)Σ⟨g_ij, g_kl⟩X_kl`` (with the scaled ``u = √η v``); one critical
-eigenvalue gives the closed form ``σ² = max(0, 2⟨−∇L, ∇S⟩/‖∇S‖²)`` of theory.md §6. For
+eigenvalue gives the closed form ``σ² = max(0, 2⟨−∇L, ∇S⟩/‖∇S‖²)`` of theory/central-flows. For
 RMSProp, α and B also contain the change of the preconditioner through ν (derived by
 Hellmann–Feynman on ``vᵀDHDv``): ``−(λ̂_i + λ̂_j) v_iᵀ diag(ṗ/(2p)) v_j``. The X-dependent
 part of that term is made self-adjoint by the factor ``√((λ̂_i+λ̂_j)λ̂_iλ̂_j)`` on each
 side, exact for one critical eigenvalue and at the edge (λ̂ = 2); for one eigenvalue and
-Scalar RMSProp this reproduces theory.md's [checked] closed form
+Scalar RMSProp this reproduces the [checked] closed form of theory/central-flows
 ``σ² = [2⟨−∇L,∇S⟩ + c(S²/2 − 2‖∇L‖²/η²)] / [‖∇S‖² + 2cS²/η²]``.
 
 Predictions (Cohen et al. 2025, §3.3): time-averaged loss ``L + ½⟨Σ, H⟩`` (``= L + tr Σ/η``
@@ -458,7 +458,7 @@ def integrate_central_flow(
 
     Notes
     -----
-    Cohen et al. 2025 (ICLR), §3 (GD), §5 (RMSProp); theory.md §6 [paper]. Equations and
+    Cohen et al. 2025 (ICLR), §3 (GD), §5 (RMSProp); theory/central-flows [paper]. Equations and
     discretization in the module docstring. Weights are flat Euler updates
     ``θ ← θ + dt·dθ/dt``; the eigenvectors are recomputed at every substep.
 

@@ -1,4 +1,4 @@
-"""Numeric curvature certificates for deep linear networks (theory.md §2 [checked]).
+"""Numeric curvature certificates for deep linear networks (theory/gd-vs-gf [checked]).
 
 The ingredients of the Elkabetz–Cohen (NeurIPS 2021) GD-vs-GF distance certificate, computed
 from actual weights. For ``f(θ) = L(W_N⋯W_1)`` with L convex quadratic (whitened
@@ -19,7 +19,7 @@ Gauss–Newton term must be PSD): see the table in :mod:`linflow.losses`. Proof:
 ``|⟨D, X⟩| ≤ ‖D‖₂‖X‖_*``, ``‖A V_j M V_i B‖_* ≤ ‖A‖₂‖M‖₂‖B‖₂‖V_j‖_F‖V_i‖_F`` and
 ``2Σ_{i<j}‖V_i‖‖V_j‖ ≤ (N − 1)‖v‖²``.
 
-:func:`error_certificate` turns these into the discrete recursion of theory.md §2:
+:func:`error_certificate` turns these into the discrete recursion of theory/gd-vs-gf:
 ``E_0 = 0``, ``E_{k+1} = (1 − ηm_k)E_k + ½η²β_kγ_k``, which bounds ``‖θ_k − θ(kη)‖`` while
 ``ηβ_k ≤ 1`` and ``E_k ≤ ε``.
 """
@@ -96,7 +96,7 @@ def lambda_min_lower_bound(problem: Problem, weights, *, epsilon: float = 0.0) -
     derived in this project as the curvature ingredient of the Elkabetz & Cohen 2021 argument,
     not a lemma of that paper). Tight for N = 2 at θ = 0, ε = 0, where it equals ``−‖Φ‖₂``.
     Never NaN: −∞ when the weights are so large that the bound exceeds float64. For a ReLU /
-    leaky-ReLU problem: the per-sample bound of theory.md §5,
+    leaky-ReLU problem: the per-sample bound of theory/homogeneous,
     valid at the points of the ball in the activation pattern of θ (``linflow/_pattern_curvature.py``).
 
     Parameters
@@ -231,7 +231,7 @@ def error_certificate(problem: Problem, path, *, learning_rate: float, epsilon: 
 
     Notes
     -----
-    Elkabetz & Cohen 2021, discrete form (theory.md §2 [checked]). With ``e_k = θ_k − θ(kη)``,
+    Elkabetz & Cohen 2021, discrete form (theory/gd-vs-gf [checked]). With ``e_k = θ_k − θ(kη)``,
     ``e_{k+1} = (I − ηH̄_k)e_k − τ_k`` where ``H̄_k`` averages ``∇²f`` on the segment from θ(kη)
     to θ_k (inside ``B_ε(θ(kη))`` while ``‖e_k‖ ≤ ε``) and ``τ_k`` is Euler's local error,
     ``‖τ_k‖ ≤ ½η²β_kγ_k``. Here ``m_k`` and ``β_k`` are :func:`lambda_min_lower_bound` and
@@ -240,7 +240,7 @@ def error_certificate(problem: Problem, path, *, learning_rate: float, epsilon: 
     length ≤ ηγ_k, checked ≤ ε). When ``ηβ_k ≤ 1``, ``‖I − ηH̄_k‖ ≤ 1 − ηm_k``.
 
     For a ReLU / leaky-ReLU :class:`~linflow.HomogeneousProblem`, ``m_k`` and ``β_k`` are the
-    per-sample pattern bounds (theory.md §5 [checked]; ``linflow/_pattern_curvature.py``) and
+    per-sample pattern bounds (theory/homogeneous [checked]; ``linflow/_pattern_curvature.py``) and
     one more hypothesis is checked: every ball ``B_ε(θ(kη))`` lies in one activation pattern
     (the balls overlap along the path, so it is the same pattern throughout). Only then is f
     smooth where the argument needs it.

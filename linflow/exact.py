@@ -45,7 +45,7 @@ __all__ = [
 def scalar_balanced_n2(target: float, product0: float, t):
     """Balanced two-layer scalar network: ``π(t) = y / (1 + (y/π_0 − 1) e^{−2yt})``.
 
-    Solves ``π' = 2π(y − π)`` for ``f = ½(w_1w_2 − y)²`` with ``w_1 = w_2`` (theory.md §4
+    Solves ``π' = 2π(y − π)`` for ``f = ½(w_1w_2 − y)²`` with ``w_1 = w_2`` (theory/scalar
     [checked]; the N = 2 case of ``π' = Nπ^{2−2/N}(y − π)``, Arora, Cohen & Hazan 2018).
 
     Parameters
@@ -69,7 +69,7 @@ def scalar_balanced_n2(target: float, product0: float, t):
 def saxe_mode(singular_value: float, strength0: float, t, *, tau: float = 1.0):
     """Strength of one mode for a one-hidden-layer net: ``u(t) = s e^{2st/τ}/(e^{2st/τ} − 1 + s/u_0)``.
 
-    Solves ``τu' = 2u(s − u)`` (Saxe, McClelland & Ganguli 2014, eq. (6); theory.md §3 [paper]).
+    Solves ``τu' = 2u(s − u)`` (Saxe, McClelland & Ganguli 2014, eq. (6); theory/deep-linear [paper]).
     With τ = 1 this is the GF of ``½‖W_2W_1 − Φ‖²`` under the decoupled initialization.
     """
     s = check_positive(singular_value, "singular_value")
@@ -111,7 +111,7 @@ def two_layer_lambda_balanced(weights0, target, t) -> np.ndarray:
     With ``Q = [W_1ᵀ; W_2]`` and ``P = QQᵀ``, GF of ``½‖W_2W_1 − S‖_F²`` gives
     ``P' = FP + PF − P²``, ``F = [[−λ/2·I, Sᵀ], [S, λ/2·I]]``, solved by
     ``P(t) = e^{Ft}Q_0[I + Q_0ᵀ(2F)^{−1}(e^{2Ft} − I)Q_0]^{−1}Q_0ᵀe^{Ft}``
-    (theory.md §3 [checked]; the λ-balanced solution of Braun, Dominé, Fitzgerald & Saxe 2022).
+    (theory/deep-linear [checked]; the λ-balanced solution of Braun, Dominé, Fitzgerald & Saxe 2022).
 
     Parameters
     ----------

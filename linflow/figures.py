@@ -124,7 +124,7 @@ def _loss_sharpness(**params):
 
 # ---------------------------------------------------------------------- central-flow
 def central_flow_problem(init_std: float = 0.05):
-    """Deep linear regression net 4-4-4-4 on 16 samples (theory.md §6 reference setting).
+    """Deep linear regression net 4-4-4-4 on 16 samples (theory/central-flows reference setting).
 
     ``X`` (4×16) standard normal from ``default_rng(0)``, ``Φ = Q_1 diag(s) Q_2ᵀ`` with
     ``Q_1, Q_2`` the Q factors of two further Gaussian draws, ``s = 1.08·(3, 2.6, 1.5, 0.8)``,

@@ -8,7 +8,7 @@ The loss is a loss of the outputs (:mod:`linflow.losses`): the regression loss
 Because ``σ(z) = σ'(z) z`` the output is positively N-homogeneous in θ, and between
 activation-pattern changes the network is a deep linear network per sample,
 ``h(x_i) = W_N D_{N−1,i} W_{N−1} ⋯ D_{1,i} W_1 x_i`` with diagonal masks ``D_{k,i} = σ'(z_{k,i})``
-(theory.md §5 [checked]). Everything here follows from that:
+(theory/homogeneous [checked]). Everything here follows from that:
 
 * gradient — backpropagation of the loss's output gradient ``∇ℓ(h(X))``, with the convention
   ``σ'(0) = α`` (the left derivative; ReLU gets ``σ'(0) = 0``, as in PyTorch). The convention
@@ -233,7 +233,7 @@ class HomogeneousNetwork(LayeredArchitecture):
         """Gradient of ``g(θ) = ⟨c, h(X)⟩`` (a vector–Jacobian product), shaped like ``weights``.
 
         ``g`` is positively N-homogeneous: ``⟨∇g, θ⟩ = N g`` and ``⟨∇_{W_k} g, W_k⟩ = g``
-        (theory.md §5 [checked]; Euler's theorem for homogeneous functions).
+        (theory/homogeneous [checked]; Euler's theorem for homogeneous functions).
         """
         weights = self.check(weights)
         X = np.asarray(X, dtype=np.float64)
@@ -243,7 +243,7 @@ class HomogeneousNetwork(LayeredArchitecture):
     def output_hvp(self, weights, X, cotangent, direction) -> tuple:
         """``∇²g(θ) v`` for ``g = ⟨c, h(X)⟩`` with the activation pattern of θ frozen.
 
-        Within a pattern ``∇²g(θ) θ = (N − 1) ∇g(θ)`` (theory.md §5 [checked]).
+        Within a pattern ``∇²g(θ) θ = (N − 1) ∇g(θ)`` (theory/homogeneous [checked]).
         """
         weights = self.check(weights)
         v = self.check(direction, "direction")

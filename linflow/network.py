@@ -1,6 +1,6 @@
 """Deep linear network architecture, weight layout and weight-space invariants.
 
-Conventions (theory.md, "Conventions"): ``W_j ∈ R^{d_j × d_{j-1}}`` so that
+Conventions (theory/index, "Conventions"): ``W_j ∈ R^{d_j × d_{j-1}}`` so that
 ``weights[j].shape == (widths[j + 1], widths[j])`` and ``W_e = W_N ⋯ W_1``. Flat parameter
 vectors concatenate ``weights[j].ravel()`` (C order) for ``j = 0, …, N-1``.
 
@@ -56,7 +56,7 @@ class LayeredArchitecture:
 
     @property
     def is_scalar(self) -> bool:
-        """True when every width is 1 (the scalar network of theory.md §4 when linear)."""
+        """True when every width is 1 (the scalar network of theory/scalar when linear)."""
         return all(d == 1 for d in self.widths)
 
     def check(self, weights, name: str = "weights") -> Weights:
@@ -88,7 +88,7 @@ class DeepLinearNetwork(LayeredArchitecture):
     ----------
     widths : sequence of int, length N + 1 ≥ 2
         Layer widths ``(d_0, …, d_N)``: input ``d_0``, output ``d_N``. All widths 1 give the
-        scalar network ``w_N ⋯ w_1`` of theory.md §4.
+        scalar network ``w_N ⋯ w_1`` of theory/scalar.
 
     Examples
     --------
@@ -210,7 +210,7 @@ def balancedness(weights) -> list:
     """Balancedness matrices ``B_j = W_{j+1}ᵀ W_{j+1} − W_j W_jᵀ``, ``j = 1, …, N−1``.
 
     Constant along gradient flow; changes by exactly ``η²(G_{j+1}ᵀG_{j+1} − G_jG_jᵀ)`` per GD
-    step (theory.md §3 [checked]; Arora, Cohen & Hazan 2018, Thm 1 for the GF statement).
+    step (theory/deep-linear [checked]; Arora, Cohen & Hazan 2018, Thm 1 for the GF statement).
 
     Returns
     -------

@@ -12,7 +12,7 @@ Arguments called ``widths`` or ``target`` accept either a concrete value or a st
 Random rotations are drawn as ``None`` (no rotation) or an integer seed, so that shrinking moves
 towards unrotated, diagonal weights: shrunk counterexamples are as readable as possible.
 
-Conventions (theory.md): ``weights[j].shape == (d_{j+1}, d_j)``, ``W_e = W_N ⋯ W_1``, whitened
+Conventions (theory/index): ``weights[j].shape == (d_{j+1}, d_j)``, ``W_e = W_N ⋯ W_1``, whitened
 loss ``½‖W_e − Φ‖_F²``.
 
 Examples
@@ -229,7 +229,7 @@ def widths(
         Range of every width not fixed otherwise.
     input_width, output_width : int, optional
         Fix ``d_0`` or ``d_N`` (``output_width=1``: scalar output; ``max_width=1``: the scalar
-        network of theory.md §4).
+        network of theory/scalar).
     min_hidden_width : int, optional
         Lower bound on the hidden widths ``d_1, …, d_{N−1}`` (e.g. ≥ ``min(d_0, d_N)``, which
         :func:`deficiency_margin_weights` needs).

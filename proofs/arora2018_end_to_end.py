@@ -11,7 +11,7 @@ the fractional powers are the partial products; (3) numerically at balanced weig
 (linflow.init.balanced, widths (3, 4, 4, 2)): the formula (PSD powers by eigh) matches
 Σ_j A_j(−G_j)B_j from linflow.Problem to 1e-10 relative.
 
-Source: Arora, Cohen & Hazan (ICML 2018), Thm 1; theory.md §3 [paper].
+Source: Arora, Cohen & Hazan (ICML 2018), Thm 1; theory/deep-linear [paper].
 """
 
 import numpy as np
@@ -20,7 +20,7 @@ import sympy as sm
 from linflow import DeepLinearNetwork, Problem, init, partial_product
 
 CLAIM = "balanced weights: W_e' = −Σ_j (W_eW_eᵀ)^{(j−1)/N} ∇L (W_eᵀW_e)^{(N−j)/N}"
-SOURCE = "Arora, Cohen & Hazan 2018, Thm 1; theory.md §3 [paper]"
+SOURCE = "Arora, Cohen & Hazan 2018, Thm 1; theory/deep-linear [paper]"
 
 
 def _psd_power(m: np.ndarray, p: float) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Claim: theory.md's numerical example of Arora, Cohen, Golowich & Hu (ICLR 2019), Thm 1 — for
+"""Claim: the numerical example in theory/deep-linear of Arora, Cohen, Golowich & Hu (ICLR 2019), Thm 1 — for
 N = 3, c = 0.5, ‖Φ‖_F = 1 the step-size bound is η_max ≈ 5.98e-7 and the balancedness bound
 δ_max ≈ 3.62e-5 — follows from the recalled formulas δ ≤ c²/(256N³‖Φ‖_F^{2(N−1)/N}) and
 η ≤ c^{(4N−2)/N}/(6144N³‖Φ‖_F^{(6N−4)/N}).
@@ -8,7 +8,7 @@ digits, and the registry's generated evaluators agree with the exact values to 1
 This checks arithmetic and implementation only: the constants themselves are [recalled], not
 read from the paper, and are not verified here.
 
-Source: Arora, Cohen, Golowich & Hu 2019, Thm 1; theory.md §3 [recalled].
+Source: Arora, Cohen, Golowich & Hu 2019, Thm 1; theory/deep-linear [recalled].
 """
 
 import sympy as sm
@@ -16,7 +16,7 @@ import sympy as sm
 from linflow.bounds import get
 
 CLAIM = "Arora et al. 2019 example (N=3, c=0.5, ‖Φ‖_F=1): η_max ≈ 5.98e-7, δ_max ≈ 3.62e-5"
-SOURCE = "Arora, Cohen, Golowich & Hu 2019, Thm 1; theory.md §3 [recalled]"
+SOURCE = "Arora, Cohen, Golowich & Hu 2019, Thm 1; theory/deep-linear [recalled]"
 
 
 def main() -> None:

@@ -6,7 +6,7 @@
 (2) The N = 2 closed form satisfies the ODE and π(0) = π_0 (substitution and differentiation).
 (3) sympy.dsolve of π' = 2π(y − π) with π(0) = π_0 returns the same function.
 
-Source: theory.md §4 [checked]; scalar case of Arora, Cohen & Hazan (ICML 2018), Thm 1.
+Source: theory/scalar [checked]; scalar case of Arora, Cohen & Hazan (ICML 2018), Thm 1.
 """
 
 import sympy as sm
@@ -14,7 +14,7 @@ import sympy as sm
 from linflow.symbolic import ScalarNetwork, balanced_flow_n2_solution, balanced_flow_rhs
 
 CLAIM = "balanced scalar GF: π' = Nπ^{2−2/N}(y − π); N = 2 closed form solves it"
-SOURCE = "theory.md §4 [checked]; Arora, Cohen & Hazan 2018, Thm 1 (scalar case)"
+SOURCE = "theory/scalar [checked]; Arora, Cohen & Hazan 2018, Thm 1 (scalar case)"
 
 
 def main() -> None:

@@ -3,14 +3,14 @@ t(π) = ∫_{π_0}^{π} du / (N u^{2−2/N}(y − u)); linflow's antiderivatives
 N = 2, 3, 4, 6 differentiate back to it, and agree with numeric quadrature.
 
 SymPy 1.14 integrate() silently drops terms of this integral for some N with positive=True
-symbols (theory.md §7; it does for N = 5), so balanced_flow_antiderivative verifies every
+symbols (theory/numerics; it does for N = 5), so balanced_flow_antiderivative verifies every
 candidate by differentiating it back and rejects wrong ones. Here: (1) d/dπ F = integrand,
 independently re-checked at exact points with 40 digits; (2) F(π) − F(π_0) equals the Integral
 evaluated by mpmath quadrature; (3) for N = 2 it equals the inverse of the closed form,
 t = (1/2y) ln(π(y − π_0)/(π_0(y − π))); (4) the registry bound saxe_learning_time (same ODE,
 s = y, u_0 = π_0, αs = π) agrees.
 
-Source: theory.md §4 [checked] (implicit t(π)) and §7 (SymPy pitfall).
+Source: theory/scalar [checked] (implicit t(π)) and theory/numerics (SymPy pitfall).
 """
 
 import sympy as sm
@@ -19,7 +19,7 @@ from linflow.bounds import get
 from linflow.symbolic import balanced_flow_antiderivative, balanced_flow_rhs, balanced_flow_time
 
 CLAIM = "implicit time-to-reach integral of the balanced flow: verified antiderivatives N = 2, 3, 4, 6"
-SOURCE = "theory.md §4 [checked], §7"
+SOURCE = "theory/scalar [checked], theory/numerics"
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ because W_{j+1}ᵀG_{j+1} = G_jW_jᵀ = (A W_{j+1})ᵀ D (W_j B)ᵀ. General pro
 of symbolic sizes (any depth, any loss of W_e), plus explicit entries for widths (2, 2, 2) and
 (1, 2, 2, 1) with the whitened loss.
 
-Source: theory.md §3 [checked] (the drift that Arora, Cohen, Golowich & Hu, ICLR 2019, control to
+Source: theory/deep-linear [checked] (the drift that Arora, Cohen, Golowich & Hu, ICLR 2019, control to
 keep GD δ-balanced).
 """
 
@@ -15,7 +15,7 @@ import sympy as sm
 from linflow.symbolic import matrix
 
 CLAIM = "GD changes B_j by exactly η²(G_{j+1}ᵀG_{j+1} − G_jG_jᵀ) per step"
-SOURCE = "theory.md §3 [checked]"
+SOURCE = "theory/deep-linear [checked]"
 
 
 def general_identity():

@@ -7,7 +7,7 @@ non-commutative matrix-expression algebra expands to 0 (A, B, D, W_j, W_{j+1} ar
 MatrixSymbols of symbolic sizes; L is any differentiable loss of W_e). Also checked with
 explicit symbol entries for widths (2, 2, 2), (1, 2, 2, 1) and (2, 1, 3) and the whitened loss.
 
-Source: Arora, Cohen & Hazan (ICML 2018), Thm 1; Du, Hu & Lee (NeurIPS 2018); theory.md §3
+Source: Arora, Cohen & Hazan (ICML 2018), Thm 1; Du, Hu & Lee (NeurIPS 2018); theory/deep-linear
 [checked].
 """
 
@@ -16,7 +16,7 @@ import sympy as sm
 from linflow.symbolic import matrix
 
 CLAIM = "GF conserves B_j = W_{j+1}ᵀW_{j+1} − W_jW_jᵀ (general MatrixSymbol proof + explicit shapes)"
-SOURCE = "Arora, Cohen & Hazan 2018, Thm 1; theory.md §3 [checked]"
+SOURCE = "Arora, Cohen & Hazan 2018, Thm 1; theory/deep-linear [checked]"
 
 
 def general_derivative():

@@ -4,7 +4,7 @@ Along w' = −∇f, d/dt w_i² = −2w_i(π − y)π_{−i} = −2(π − y)π d
 w_iπ_{−i} = π for every i), so all differences w_i² − w_j² are constant. Checked by expanding
 d/dt (w_i² − w_{i+1}²) to 0 for N = 2…8.
 
-Source: theory.md §4 [checked]; the scalar case of the balancedness invariant of Arora, Cohen &
+Source: theory/scalar [checked]; the scalar case of the balancedness invariant of Arora, Cohen &
 Hazan (ICML 2018, Thm 1) and Du, Hu & Lee (NeurIPS 2018).
 """
 
@@ -13,7 +13,7 @@ import sympy as sm
 from linflow.symbolic import ScalarNetwork
 
 CLAIM = "scalar GF conserves w_i² − w_j² (N = 2…8)"
-SOURCE = "theory.md §4 [checked]; Arora, Cohen & Hazan 2018, Thm 1 (scalar case)"
+SOURCE = "theory/scalar [checked]; Arora, Cohen & Hazan 2018, Thm 1 (scalar case)"
 
 
 def main() -> None:

@@ -9,10 +9,10 @@ ReLU (slope α symbolic) nets, widths (2, 2, 1) and (2, 2, 2, 1): on every activ
 a polynomial, L = number of layers; every identity holds on every piece, hence on the open
 dense set where the pattern is locally constant.
 
-Consequence (theory.md §5): under GF of any loss ℓ(h), d/dt(‖W_{k+1}‖_F² − ‖W_k‖_F²) =
+Consequence (theory/homogeneous): under GF of any loss ℓ(h), d/dt(‖W_{k+1}‖_F² − ‖W_k‖_F²) =
 −2ℓ'(h)(⟨∇_{W_{k+1}}h, W_{k+1}⟩ − ⟨∇_{W_k}h, W_k⟩) = 0.
 
-Source: theory.md §5 [checked]; Euler's homogeneous function theorem; Du, Hu & Lee (NeurIPS
+Source: theory/homogeneous [checked]; Euler's homogeneous function theorem; Du, Hu & Lee (NeurIPS
 2018) for the conservation law.
 """
 
@@ -23,7 +23,7 @@ import sympy as sm
 from linflow.symbolic import homogeneous, matrix
 
 CLAIM = "Euler identities ⟨∇h,θ⟩ = Lh, ∇²h·θ = (L−1)∇h, per-layer, for linear and (leaky) ReLU nets"
-SOURCE = "theory.md §5 [checked]; Euler's theorem"
+SOURCE = "theory/homogeneous [checked]; Euler's theorem"
 
 
 def _check(expr, layers, degree):

@@ -4,7 +4,7 @@
 (w_i⁺)² = w_i² − 2η(π − y)π + η²(π − y)²π_{−i}², and π_{−i}² − π_{−j}² = π_{−ij}²(w_j² − w_i²).
 Checked by expansion for every pair, N = 2…8.
 
-Source: theory.md §4 [checked].
+Source: theory/scalar [checked].
 """
 
 import itertools
@@ -14,7 +14,7 @@ import sympy as sm
 from linflow.symbolic import ScalarNetwork
 
 CLAIM = "exact one-step GD balancing identity for scalar nets (N = 2…8)"
-SOURCE = "theory.md §4 [checked]"
+SOURCE = "theory/scalar [checked]"
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ GF conserves δ (proofs/balancedness_scalar.py), so the limit has w_i*² = w_i²
 minimum, w_1*²w_2*² = y². The quadratic has roots c± = (−(a + b) ± √((a − b)² + 4y²))/2
 (a = w_1², b = w_2²); only c₊ keeps both w_i² + c positive; φ = y²/(a + c) + y²/(b + c) = a + b + 2c₊.
 
-Source: theory.md §4 [checked]; GFS sharpness of Kreisler, Nacson, Soudry & Carmon (ICML 2023).
+Source: theory/scalar [checked]; GFS sharpness of Kreisler, Nacson, Soudry & Carmon (ICML 2023).
 """
 
 import sympy as sm
@@ -14,7 +14,7 @@ import sympy as sm
 from linflow.symbolic import ScalarNetwork, gfs_sharpness_n2
 
 CLAIM = "N = 2 GF-solution sharpness equals √(δ² + 4y²)"
-SOURCE = "theory.md §4 [checked]; Kreisler et al. 2023 (GFS sharpness)"
+SOURCE = "theory/scalar [checked]; Kreisler et al. 2023 (GFS sharpness)"
 
 
 def main() -> None:

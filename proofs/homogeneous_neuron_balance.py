@@ -17,7 +17,7 @@ M = W_{k+1}ᵀAᵀc xᵀBᵀW_kᵀ; for a diagonal D the diagonals of MD and DM 
 hand-written backpropagation): the per-neuron and per-layer identities, the vanishing GF
 derivative of every balance, and the exact η² GD change, all expanded to 0.
 
-Source: theory.md §5 [checked]; Du, Hu & Lee, "Algorithmic regularization in learning deep
+Source: theory/homogeneous [checked]; Du, Hu & Lee, "Algorithmic regularization in learning deep
 homogeneous models: layers are automatically balanced", NeurIPS 2018, Thm 2.1 / Cor. 2.1
 [recalled: theorem numbers not re-read].
 """
@@ -27,7 +27,7 @@ import sympy as sm
 from linflow.symbolic import matrix
 
 CLAIM = "per-neuron and per-layer balances: conserved by GF, exact η² change under GD (any pattern, any σ'(0))"
-SOURCE = "theory.md §5 [checked]; Du, Hu & Lee 2018 [recalled]"
+SOURCE = "theory/homogeneous [checked]; Du, Hu & Lee 2018 [recalled]"
 
 WIDTHS = (2, 2, 2, 2)
 SAMPLES = 2

@@ -10,7 +10,7 @@ S/y² = Σe^{x_i} is strictly convex with gradient (e^{x_i}) parallel to the con
 with equality iff all a_i are equal); the Lagrange system is solved symbolically for N = 2…5 to
 confirm uniqueness, and for N = 2 the AM–GM gap is the square (√a_1 − √a_2)².
 
-Source: theory.md §4 [checked].
+Source: theory/scalar [checked].
 """
 
 import sympy as sm
@@ -18,7 +18,7 @@ import sympy as sm
 from linflow.symbolic import ScalarNetwork, minimal_sharpness
 
 CLAIM = "sharpness at scalar minima is y²Σ1/w_i², minimal N|y|^{2(N−1)/N} at |w_i| = |y|^{1/N}"
-SOURCE = "theory.md §4 [checked] (AM–GM)"
+SOURCE = "theory/scalar [checked] (AM–GM)"
 
 
 def main() -> None:

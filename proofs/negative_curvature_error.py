@@ -9,13 +9,13 @@ is θ_0e^{mt}(m²t/2·η − (m³t/3 + m⁴t²/8)η² + O(η³)); its leading te
 (3) The exact log-ratio ln(GD/GF) = (t/η)ln(1 + ηm) − mt < 0 for η > 0 (ln(1 + x) < x), so GD
 always lags GF.
 
-Source: theory.md §2 [checked]; Elkabetz & Cohen (NeurIPS 2021), the role of negative curvature.
+Source: theory/gd-vs-gf [checked]; Elkabetz & Cohen (NeurIPS 2021), the role of negative curvature.
 """
 
 import sympy as sm
 
 CLAIM = "f = −(m/2)θ²: GD−GF error = θ_0 e^{mt}·ηm²t/2 + O(η²)"
-SOURCE = "theory.md §2 [checked]; Elkabetz & Cohen 2021"
+SOURCE = "theory/gd-vs-gf [checked]; Elkabetz & Cohen 2021"
 
 
 def main() -> None:

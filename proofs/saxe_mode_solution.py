@@ -8,7 +8,7 @@ and t_α equals ∫_{u_0}^{αs} τ du / (2u(s − u)) (d/dα of both sides agree
 α = u_0/s). (4) linflow.exact.saxe_mode and the registry bound saxe_learning_time agree with the
 symbolic forms at a rational point.
 
-Source: Saxe, McClelland & Ganguli (ICLR 2014); theory.md §3 [paper].
+Source: Saxe, McClelland & Ganguli (ICLR 2014); theory/deep-linear [paper].
 """
 
 import numpy as np
@@ -19,7 +19,7 @@ from linflow.bounds import get
 from linflow.symbolic import matrix
 
 CLAIM = "Saxe mode solution solves τu' = 2u(s − u); learning time inverts it"
-SOURCE = "Saxe, McClelland & Ganguli 2014; theory.md §3 [paper]"
+SOURCE = "Saxe, McClelland & Ganguli 2014; theory/deep-linear [paper]"
 
 
 def main() -> None:

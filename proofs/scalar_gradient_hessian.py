@@ -5,7 +5,7 @@ linflow.symbolic.ScalarNetwork builds ∇f and ∇²f from these structured form
 N); here they are compared entry by entry with sympy.diff of the loss, N = 1…7, and the two forms
 of H_ij are shown equal.
 
-Source: theory.md §4 [checked].
+Source: theory/scalar [checked].
 """
 
 import sympy as sm
@@ -13,7 +13,7 @@ import sympy as sm
 from linflow.symbolic import ScalarNetwork
 
 CLAIM = "scalar-network gradient and Hessian formulas equal sympy.diff (N = 1…7)"
-SOURCE = "theory.md §4 [checked]"
+SOURCE = "theory/scalar [checked]"
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ has P' = FP + PF − P² identically. (3) At exact parameters with rational eige
 P(0) = Q_0Q_0ᵀ (exactly, as rational functions of z = e^{t/4}); linflow.exact.two_layer_lambda_balanced
 matches it at t = 0.7.
 
-Source: theory.md §3 [checked]; Braun, Dominé, Fitzgerald & Saxe (NeurIPS 2022), λ-balanced
+Source: theory/deep-linear [checked]; Braun, Dominé, Fitzgerald & Saxe (NeurIPS 2022), λ-balanced
 two-layer solutions.
 """
 
@@ -24,7 +24,7 @@ from linflow import exact
 from linflow.symbolic import matrix
 
 CLAIM = "two-layer λ-balanced GF: P = QQᵀ solves P' = FP + PF − P², closed form solves it"
-SOURCE = "theory.md §3 [checked]; Braun, Dominé, Fitzgerald & Saxe 2022"
+SOURCE = "theory/deep-linear [checked]; Braun, Dominé, Fitzgerald & Saxe 2022"
 
 R = sm.Rational
 

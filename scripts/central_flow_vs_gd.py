@@ -1,7 +1,7 @@
 #!/usr/bin/env python
-"""Central flow vs GD vs gradient flow on deep linear networks (Cohen et al. 2025; theory.md §6).
+"""Central flow vs GD vs gradient flow on deep linear networks (Cohen et al. 2025; theory/central-flows).
 
-Reproduces the reference numbers of theory.md §6 and writes the paper-style figure::
+Reproduces the reference numbers of theory/central-flows and writes the paper-style figure::
 
     python scripts/central_flow_vs_gd.py [--out central_flow_vs_gd.png] [--quick]
 
@@ -11,7 +11,7 @@ All setups are deterministic (fixed seeds, no global random state):
 (a) Scalar nets ``f(w) = ½(w_1⋯w_N − 1)²`` at the edge of stability. Initial weights
     (0.35, 0.54, 1.65) (depth 3) and (0.23, 0.33, 1.48, 1.75) (depth 4) were found by
     screening uniform draws for runs in which GD converges at ``ηS ∈ (1.95, 2]`` from
-    ``ηS_0 < 1.1``; ``η = r/φ(w_0)`` with φ the sharpness of GF's limit (theory.md §4), r = 2.5
+    ``ηS_0 < 1.1``; ``η = r/φ(w_0)`` with φ the sharpness of GF's limit (theory/scalar), r = 2.5
     (depth 3) and 2.85 (depth 4), so GF overshoots to ``ηS = r``. 1000 steps.
 (b) Matrix net, widths 4-4-4-4 (48 parameters), regression loss on m = 16 samples:
     ``X`` (4×16) standard normal from ``default_rng(0)``, ``Φ = Q_1 diag(s) Q_2ᵀ`` with

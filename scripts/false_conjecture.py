@@ -13,7 +13,7 @@ Conjecture 2 (false, the natural repair): "... with *positive* initial weights, 
 
 It fails too, now because of the step size: the sharpness at initialization says nothing about
 the sharpness of the minima, and every minimum has sharpness ≥ ``N|y|^{2(N−1)/N}``
-(theory.md §4). A low-curvature initialization admits ``η ≥ 2/(N|y|^{2(N−1)/N})``, at which no
+(theory/scalar). A low-curvature initialization admits ``η ≥ 2/(N|y|^{2(N−1)/N})``, at which no
 minimum is (strictly) stable (the built-in claim ``scalar_unstable_step_no_convergence``).
 Hypothesis shrinks it to ``w = (1, 0.5)``, ``y = 1``, ``η = 1``: ``S(θ_0) = 1`` allows any
 ``η < 2``, but ``η = 1 = 2/(N|y|^{2(N−1)/N})`` leaves only the balanced minimum ``(1, 1)``
@@ -64,7 +64,7 @@ def converges(instance: Instance) -> bool:
 
 conjecture = linflow.Claim(
     "gd_below_initial_threshold_converges",
-    source="a plausible-looking but false conjecture (not from theory.md)",
+    source="a plausible-looking but false conjecture (not from linflow's theory pages)",
     description="Scalar nets: GD with η < 2/S(θ_0) always converges to a global minimum.",
     instances=scalar_runs(),
     measure=converges,
@@ -73,7 +73,7 @@ conjecture = linflow.Claim(
 
 repaired = linflow.Claim(
     "gd_below_initial_threshold_converges_positive",
-    source="the repaired conjecture, still false (not from theory.md)",
+    source="the repaired conjecture, still false (not from linflow's theory pages)",
     description="Scalar nets with positive initial weights: GD with η < 2/S(θ_0) always converges.",
     instances=scalar_runs(positive=True),
     measure=converges,

@@ -35,7 +35,7 @@ def test_registry_has_the_stable_names_and_complete_metadata():
             assert p.meaning and str(p.domain)
         assert b.relation in (r"\le", r"\ge", "=") and b.relation in b.latex()
         assert sm.latex(b.expr) in b.latex()
-    # theory.md tags Arora et al. 2019 and the Kreisler step condition [recalled].
+    # The theory pages tag Arora et al. 2019 and the Kreisler step condition [recalled].
     for name in ("arora2019_balancedness", "arora2019_step_size", "arora2019_iterations", "kreisler2023_step_size"):
         assert lb.get(name).source.tag == "recalled"
         assert "recalled" in str(lb.get(name).source)
@@ -48,8 +48,8 @@ def test_get_unknown_name_suggests_close_matches():
         lb.get(3)
 
 
-def test_arora2019_example_from_theory_md():
-    # theory.md §3: N = 3, c = 0.5, ‖Φ‖_F = 1 → η_max ≈ 5.98e-7, δ_max ≈ 3.62e-5 (3 digits quoted).
+def test_arora2019_example_from_the_theory_pages():
+    # theory/deep-linear: N = 3, c = 0.5, ‖Φ‖_F = 1 → η_max ≈ 5.98e-7, δ_max ≈ 3.62e-5 (3 digits quoted).
     eta = lb.get("arora2019_step_size").evaluate(depth=3, margin=0.5, target_norm=1.0)
     delta = lb.get("arora2019_balancedness").evaluate(depth=3, margin=0.5, target_norm=1.0)
     assert f"{eta:.2e}" == "5.98e-07" and f"{delta:.2e}" == "3.62e-05"

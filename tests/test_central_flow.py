@@ -40,7 +40,7 @@ def test_gd_single_eigenvalue_matches_closed_form_and_holds_the_edge():
     ev = _evaluate(_config(prob, eta), flatten(w), None, None, None)
     assert ev.k == 1
     sigma2 = eta * ev.X[0, 0]  # X is in the basis u·√η; σ² in the unit eigenvector basis
-    expected = 2 * (-g @ grad_s) / (grad_s @ grad_s)  # theory.md §6 [paper]
+    expected = 2 * (-g @ grad_s) / (grad_s @ grad_s)  # theory/central-flows [paper]
     # Same quantities through the SDCP scaling: rounding only (1e-10 relative).
     assert sigma2 == pytest.approx(expected, rel=1e-10)
     assert abs(grad_s @ ev.dtheta) <= 1e-10 * np.linalg.norm(grad_s) * np.linalg.norm(ev.dtheta)  # dS/dt = 0
@@ -55,7 +55,7 @@ def test_scalar_rmsprop_single_eigenvalue_matches_closed_form():
     nu = (eta * S / 2) ** 2  # at the edge ηS/√ν = 2
     ev = _evaluate(_config(prob, eta, "scalar_rmsprop", beta2), flatten(w), nu, None, None)
     sigma2 = (eta / np.sqrt(nu)) * ev.X[0, 0]
-    # theory.md §6 [checked]: σ² = [2⟨−∇L,∇S⟩ + c(S²/2 − 2‖∇L‖²/η²)] / [‖∇S‖² + 2cS²/η²].
+    # theory/central-flows [checked]: σ² = [2⟨−∇L,∇S⟩ + c(S²/2 − 2‖∇L‖²/η²)] / [‖∇S‖² + 2cS²/η²].
     expected = (2 * (-g @ grad_s) + c * (S**2 / 2 - 2 * (g @ g) / eta**2)) / (grad_s @ grad_s + 2 * c * S**2 / eta**2)
     assert expected > 0
     assert sigma2 == pytest.approx(expected, rel=1e-10)
@@ -103,7 +103,7 @@ def test_scalar_network_at_the_edge(depth):
     flow = integrate_central_flow(inst.problem, inst.weights0, learning_rate=eta, n_steps=inst.n_steps)
     assert flow.status is Status.SUCCESS
     assert flow.effective_sharpness[0] < 1.2  # starts well below the edge
-    # Reference (theory.md §6): central flow ends at ηS = 2.000 ± 1e-3 ...
+    # Reference (theory/central-flows): central flow ends at ηS = 2.000 ± 1e-3 ...
     assert abs(flow.effective_sharpness[-1] - 2.0) <= 1e-3
     # ... while GD stays within 2 % below 2 and GF overshoots (ratio 2.5 / 2.85 by design).
     gd = simulate_descent(inst.problem, inst.weights0, learning_rate=eta, n_steps=inst.n_steps, backend="numpy")

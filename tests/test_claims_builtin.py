@@ -65,7 +65,7 @@ def test_recalled_claims_produce_a_report(name):
 
 # ---------------------------------------------------------------------------- bounds
 def test_arora2019_constants_match_the_theory_example():
-    # theory.md §3: N=3, c=0.5, ‖Φ‖_F=1 → η_max ≈ 5.98e-7, δ_max ≈ 3.62e-5.
+    # theory/deep-linear: N=3, c=0.5, ‖Φ‖_F=1 → η_max ≈ 5.98e-7, δ_max ≈ 3.62e-5.
     assert nm.bound_value("arora2019_step_size", depth=3, margin=0.5, target_norm=1.0) == pytest.approx(5.98e-7, rel=1e-3)
     assert nm.bound_value("arora2019_balancedness", depth=3, margin=0.5, target_norm=1.0) == pytest.approx(3.62e-5, rel=1e-3)
 
@@ -98,7 +98,7 @@ def test_gfs_sharpness_matches_the_registry_n2_form():
 
 
 def test_gfs_sharpness_n2_closed_form():
-    # theory.md §4: N = 2, φ = √(δ² + 4y²), δ = w_1² − w_2².
+    # theory/scalar: N = 2, φ = √(δ² + 4y²), δ = w_1² − w_2².
     rng = np.random.default_rng(0)
     w = rng.uniform(-2, 2, size=(50, 2))
     y = 1.3
@@ -132,7 +132,7 @@ def test_ball_bounds_contain_the_true_curvature():
 
 
 def test_lambda_min_bound_is_tight_at_zero_for_depth_two():
-    # theory.md §2: for N = 2 at θ = 0 the bound equals −‖Φ‖₂.
+    # theory/gd-vs-gf: for N = 2 at θ = 0 the bound equals −‖Φ‖₂.
     phi = np.diag([2.0, 0.5])
     problem = linflow.Problem(linflow.DeepLinearNetwork((2, 2, 2)), target=phi)
     zero = (np.zeros((2, 2)), np.zeros((2, 2)))

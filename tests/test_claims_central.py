@@ -1,4 +1,4 @@
-"""The central-flow claims (linflow.claims.central_flows; theory.md §6 [paper]) as property tests.
+"""The central-flow claims (linflow.claims.central_flows; theory/central-flows [paper]) as property tests.
 
 Each drawn instance is checked against all three claims (they share one cached flow), with
 fewer examples than the `ci` profile's 25: one instance integrates two flows (12 GD steps × 32
@@ -47,7 +47,7 @@ def test_canonical_figures():
         assert result.info["active_fraction"] >= 10 / (cf.EDGE_STEPS + 1)
         assert abs(result.info["final"] - 2.0) < 1e-6  # ηS pinned at 2 once at the edge
     track = [cf.TRACKS_GD.evaluate(i) for i in cf.TRACKS_GD.canonical]
-    # theory.md §6 reference runs: distance ratio 0.11 (depth 3) and 0.03 (depth 4) after 1000
+    # theory/central-flows reference runs: distance ratio 0.11 (depth 3) and 0.03 (depth 4) after 1000
     # steps; after 60 steps the ratios are already well below the 1/5 target.
     assert all(r.value < 0.1 for r in track), [r.value for r in track]
 

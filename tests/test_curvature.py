@@ -1,4 +1,4 @@
-"""Numeric curvature certificates (theory.md §2) against the Hessian and against GD vs GF."""
+"""Numeric curvature certificates (theory/gd-vs-gf) against the Hessian and against GD vs GF."""
 
 import numpy as np
 import pytest

@@ -31,3 +31,31 @@ def test_page_examples(page):
     )
     assert result.attempted > 0
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {page.name}"
+
+
+def test_no_citation_points_outside_the_repository():
+    """Citations use the tags of docs/theory/ (the old theory sheet is not in the repository).
+
+    After merging a branch that still cites it, run ``python docs/tools/retag_theory_citations.py``.
+    """
+    import subprocess
+    import sys
+
+    script = DOCS / "tools" / "retag_theory_citations.py"
+    result = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_theory_tags_name_existing_pages():
+    import re
+
+    root = DOCS.parent
+    cited = set()
+    for tree in ("linflow", "proofs", "scripts", "README.md"):
+        path = root / tree
+        files = [path] if path.is_file() else [p for p in path.rglob("*.py")]
+        for f in files:
+            cited |= set(re.findall(r"theory/([a-z][a-z-]*[a-z])", f.read_text("utf-8")))
+    assert cited, "no theory tags found"
+    missing = sorted(t for t in cited if not (DOCS / "theory" / f"{t}.rst").is_file())
+    assert not missing, missing

@@ -1,4 +1,4 @@
-"""Curvature inside an activation pattern (theory.md §5) and the Elkabetz–Cohen certificate."""
+"""Curvature inside an activation pattern (theory/homogeneous) and the Elkabetz–Cohen certificate."""
 
 import numpy as np
 import pytest
@@ -12,7 +12,7 @@ from _homogeneous_cases import homogeneous_cases
 
 @given(homogeneous_cases(max_depth=5), st.floats(0.3, 1.5))
 def test_min_eigenvalue_respects_pattern_curvature_bound(case, scale):
-    """theory.md §5 [checked]: the §2 bound per sample, ‖∇_ŷℓ_i‖‖x_i‖ in place of ‖∇L‖₂."""
+    """theory/homogeneous [checked]: the deep-linear curvature bound per sample, ‖∇_ŷℓ_i‖‖x_i‖ in place of ‖∇L‖₂."""
     prob, weights, _ = case
     weights = tuple(scale * w for w in weights)  # larger residuals: the second-order part matters
     assume(not prob.on_boundary(weights))
@@ -78,7 +78,7 @@ def _certificate_case():
 
 
 def test_certificate_bounds_true_gd_gf_distance_inside_one_pattern():
-    """Elkabetz & Cohen 2021 discrete certificate (theory.md §2): ‖θ_k − θ(kη)‖ ≤ E_k."""
+    """Elkabetz & Cohen 2021 discrete certificate (theory/gd-vs-gf): ‖θ_k − θ(kη)‖ ≤ E_k."""
     prob, w0 = _certificate_case()
     eta, horizon = 1e-3, 0.5
     flow = integrate_flow(prob, w0, t_span=(0.0, horizon))

@@ -118,7 +118,7 @@ def test_short_excursion_is_located_not_confused_with_the_restart_point():
 
 
 def test_flow_conserves_neuron_and_layer_balance_across_pattern_changes():
-    """theory.md §5 [checked]: per-neuron and per-layer balances are GF invariants."""
+    """theory/homogeneous [checked]: per-neuron and per-layer balances are GF invariants."""
     prob, w0 = _sliding_case()
     res = integrate_flow(prob, w0, t_span=(0.0, 0.2), t_eval=np.linspace(0.0, 0.2, 5))
     assert res.success and res.pattern_changes >= 1

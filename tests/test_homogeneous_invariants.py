@@ -1,4 +1,4 @@
-"""Euler identities and rescaling invariants of homogeneous networks (theory.md §5), numerically."""
+"""Euler identities and rescaling invariants of homogeneous networks (theory/homogeneous), numerically."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Scalar deep network f(w) = ½(w_1⋯w_N − y)²: the facts of theory.md §4 against the model."""
+"""Scalar deep network f(w) = ½(w_1⋯w_N − y)²: the facts of theory/scalar against the model."""
 
 import numpy as np
 import pytest

@@ -52,7 +52,7 @@ def _scalar_functions(depth):
 
 
 def _handwritten(w, y):
-    """theory.md §4 formulas in plain NumPy: ∂_i f = (π − y)π_{−i}, H_ij = π_{−i}π_{−j} + (π − y)π_{−ij}."""
+    """theory/scalar formulas in plain NumPy: ∂_i f = (π − y)π_{−i}, H_ij = π_{−i}π_{−j} + (π − y)π_{−ij}."""
     n = len(w)
     pi = np.prod(w)
     pm = np.array([np.prod(np.delete(w, i)) for i in range(n)])

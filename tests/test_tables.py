@@ -89,7 +89,7 @@ def test_step_size_bounds_match_direct_computation(step_table):
     for row in step_table.rows:
         n, c, norm, target = row["depth"], row["margin"], row["target_norm"], row["target"]
         assert np.isclose(np.linalg.norm(target), norm, rtol=1e-12)
-        # Arora et al. 2019 Thm 1 step size, written out by hand (theory.md §3).
+        # Arora et al. 2019 Thm 1 step size, written out by hand (theory/deep-linear).
         expected = c ** ((4 * n - 2) / n) / (6144 * n**3 * norm ** ((6 * n - 4) / n))
         assert np.isclose(row["eta_arora"], expected, rtol=1e-12)
         # 2/S from the numerical Hessian at a balanced global minimum.
@@ -155,7 +155,7 @@ def test_sharpness_table_matches_direct_runs():
     for row in table.rows:
         target, w0, eta = row["target"], row["weights0"], row["learning_rate"]
         problem = Problem(DeepLinearNetwork((2, 2, 2)), target=target)
-        # S_min: 2σ_1(Φ) for depth 2 (theory.md §3), and the Hessian at a balanced minimum.
+        # S_min: 2σ_1(Φ) for depth 2 (theory/deep-linear), and the Hessian at a balanced minimum.
         assert np.isclose(row["min_sharpness"], problem.sharpness(balanced((2, 2, 2), target, seed=0)), rtol=1e-10)
         assert row["converged"] + row["diverged"] + row["oscillating"] == 4
         res = simulate_descent(problem, w0, learning_rate=eta, n_steps=1500, loss_tolerance=1e-10)
@@ -165,7 +165,7 @@ def test_sharpness_table_matches_direct_runs():
                 continue
             assert np.isclose(row["final_sharpness"][b], problem.sharpness(res.trajectory(b)), rtol=1e-9)
         if row["converged"]:
-            # A converged run sits at a linearly stable minimum: ηS/2 ≤ 1 (theory.md §4).
+            # A converged run sits at a linearly stable minimum: ηS/2 ≤ 1 (theory/scalar).
             assert row["edge_max"] <= 1.0 + 1e-6
             assert row["final_min"] >= row["min_sharpness"] * (1 - 1e-9)
 
@@ -179,7 +179,7 @@ def test_curvature_integral_matches_adaptive_quadrature_and_theory_reference():
 
     table = tables.build("curvature", depths=(3,), scales=(0.1,), progress=False)
     (row,) = table.rows
-    # theory.md §2 [checked] reference: N = 3, d0 = 5, hidden 4, s = 0.1 → ∫λ_− = −1.93.
+    # theory/gd-vs-gf [checked] reference: N = 3, d0 = 5, hidden 4, s = 0.1 → ∫λ_− = −1.93.
     assert abs(row["integral"] - (-1.93)) < 0.01
     problem, w0 = curvature_problem(3, (1.0, 0.5, -0.3, 0.2, 0.0), 4, 0.1, 1)
     flow = flow_to_convergence(problem, w0)

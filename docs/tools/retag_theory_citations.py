@@ -57,6 +57,8 @@ PHRASES = [
     ("[checked]: the §2 bound per sample", "[checked]: the deep-linear curvature bound per sample"),
     ("then the central flows of §6)", "then the central flows, theory/central-flows)"),
     ("theory.md §5's bound", "the bound of theory/homogeneous"),
+    ("(``min_sharpness_balanced``) and §4 (GD", "(``min_sharpness_balanced``) and theory/scalar (GD"),
+    ("(implicit t(π)) and §7 (SymPy", "(implicit t(π)) and theory/numerics (SymPy"),
 ]
 
 _RANGE = re.compile(r"theory\.md §(\d)\s*[–-]\s*§(\d)")

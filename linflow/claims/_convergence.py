@@ -1,5 +1,5 @@
 """Built-in convergence claims: scalar-output global convergence (Elkabetz & Cohen 2021), Arora et al.
-2019 Thm 1 [recalled], the GF margin rate and the descent lemma (theory.md §2–§3).
+2019 Thm 1 [recalled], the GF margin rate and the descent lemma (theory/gd-vs-gf, theory/deep-linear).
 """
 
 from __future__ import annotations
@@ -293,7 +293,7 @@ def _measure_arora(inst: Instance) -> Measurement:
 
 ARORA2019 = Claim(
     "arora2019_convergence",
-    source="Arora, Cohen, Golowich & Hu 2019 (ICLR), Thm 1; theory.md §3 [recalled]",
+    source="Arora, Cohen, Golowich & Hu 2019 (ICLR), Thm 1; theory/deep-linear [recalled]",
     description=(
         "δ ≤ c²/(256N³‖Φ‖_F^{2(N−1)/N}), deficiency margin c, η ≤ c^{(4N−2)/N}/(6144N³‖Φ‖_F^{(6N−4)/N}) ⇒ "
         "ℓ ≤ ε = ℓ(0)/1000 within T = ln(ℓ(0)/ε)/(ηc^{2(N−1)/N}) iterations."
@@ -424,7 +424,7 @@ def _smoothness_on_segment(problem, weights) -> tuple:
     """``(β̄, r)``: ε-ball smoothness bound over the ball of radius r = ‖∇f‖/β̄_0 around θ.
 
     For any η ≤ 1/β̄_0 the GD segment ``[θ, θ − η∇f]`` lies in that ball
-    (:func:`linflow.curvature.smoothness_bound`, theory.md §2).
+    (:func:`linflow.curvature.smoothness_bound`, theory/gd-vs-gf).
     """
     beta0 = curvature.smoothness_bound(problem, weights)
     radius = curvature.gradient_norm(problem, weights) / beta0 if beta0 > 0 else 0.0
@@ -458,7 +458,7 @@ def _measure_descent(inst: Instance) -> Measurement:
 
 DESCENT = Claim(
     "descent_lemma",
-    source="Descent lemma (Nesterov 2004, Thm 2.1.5) + ε-ball smoothness; theory.md §2 [checked]",
+    source="Descent lemma (Nesterov 2004, Thm 2.1.5) + ε-ball smoothness; theory/gd-vs-gf [checked]",
     description="η ≤ 1/β̄ over the GD segment ⇒ f(θ) − f(θ⁺) ≥ η(1 − ηβ̄/2)‖∇f‖² ≥ 0 (the loss does not increase).",
     instances=_descent_instances(),
     measure=_measure_descent,

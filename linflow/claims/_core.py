@@ -208,7 +208,7 @@ class Claim:
     name : str
         Identifier (used by ``linflow check --claim NAME``).
     source : str
-        Paper, theorem and theory.md tag, e.g. ``"Kreisler et al. 2023, Thm 1 [paper]"``; the tag
+        Paper, theorem and status tag (theory/index), e.g. ``"Kreisler et al. 2023, Thm 1 [paper]"``; the tag
         in brackets (checked / paper / recalled) becomes :attr:`tag`.
     instances : hypothesis strategy
         Instances built to satisfy the hypotheses (see :mod:`linflow.strategies`).

@@ -1,4 +1,4 @@
-"""Built-in claims on GD against GF (Elkabetz & Cohen 2021; theory.md §2): the distance certificate,
+"""Built-in claims on GD against GF (Elkabetz & Cohen 2021; theory/gd-vs-gf): the distance certificate,
 first order in η, the curvature lower bound and the logarithmic growth of ∫λ_−.
 """
 
@@ -160,7 +160,7 @@ def _measure_order(inst: Instance) -> Measurement:
 
 ORDER = Claim(
     "gd_gf_first_order",
-    source="Elkabetz & Cohen 2021, Thm 1 (GD is Euler's method for GF); theory.md §2 [checked]",
+    source="Elkabetz & Cohen 2021, Thm 1 (GD is Euler's method for GF); theory/gd-vs-gf [checked]",
     description="max_k ‖θ_k − θ(kη)‖ is first order in η: fitted slope over η, η/2, η/4 within [0.9, 1.1].",
     instances=_order_instances(),
     measure=_measure_order,
@@ -279,7 +279,7 @@ def _measure_log_integral(inst: Instance) -> Measurement:
 
 LOG_INTEGRAL = Claim(
     "negative_curvature_log_growth",
-    source="Elkabetz & Cohen 2021, ∫λ_− for near-zero init; theory.md §2 [checked]",
+    source="Elkabetz & Cohen 2021, ∫λ_− for near-zero init; theory/gd-vs-gf [checked]",
     description=(
         "For balanced near-zero init of scale s, ∫λ_− dt ≈ −((N−1)/N) ln(‖φ‖/s): dividing s by 10 "
         "lowers the integral by ((N−1)/N) ln 10 within 5% (logarithmic, not polynomial, growth)."

@@ -1,5 +1,5 @@
 """Built-in claims on invariants and exact solutions: balancedness under GF and GD, closed-form GF
-solutions, the N = 2 imbalance rate (theory.md §3–§4).
+solutions, the N = 2 imbalance rate (theory/deep-linear, theory/scalar).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def _measure_balancedness_gf(inst: Instance) -> Measurement:
 
 BALANCEDNESS_GF = Claim(
     "balancedness_conserved_gf",
-    source="Arora, Cohen & Hazan 2018, Thm 1; theory.md §3 [checked]",
+    source="Arora, Cohen & Hazan 2018, Thm 1; theory/deep-linear [checked]",
     description="GF conserves W_{j+1}ᵀW_{j+1} − W_jW_jᵀ for every j.",
     instances=_general_instances(),
     measure=_measure_balancedness_gf,
@@ -63,7 +63,7 @@ BALANCEDNESS_GF = Claim(
 @st.composite
 def _drift_instances(draw):
     inst = draw(_general_instances(min_depth=2, max_depth=4, horizon=(1.0, 1.0)))
-    # η ≤ 1/S, with S at least the balanced-minimum sharpness N‖Φ‖^{2−2/N} (theory.md §3): at a
+    # η ≤ 1/S, with S at least the balanced-minimum sharpness N‖Φ‖^{2−2/N} (theory/deep-linear): at a
     # degenerate start (a zero layer, S ≈ 0) the initial sharpness alone allowed η ~ 10³, GD
     # overflowed, and the identity was being checked on float overflow (found by Hypothesis).
     depth = len(inst.widths) - 1
@@ -93,7 +93,7 @@ def _measure_balancedness_gd(inst: Instance) -> Measurement:
 
 BALANCEDNESS_GD = Claim(
     "balancedness_gd_drift",
-    source="Exact GD balancedness identity; theory.md §3 [checked]",
+    source="Exact GD balancedness identity; theory/deep-linear [checked]",
     description="Each GD step changes B_j by exactly η²(G_{j+1}ᵀG_{j+1} − G_jG_jᵀ).",
     instances=_drift_instances(),
     measure=_measure_balancedness_gd,
@@ -168,7 +168,7 @@ def _measure_closed_forms(inst: Instance) -> Measurement:
 
 CLOSED_FORMS = Claim(
     "closed_forms_match_gf",
-    source="Closed-form GF (Saxe et al. 2014 [paper], N=2 scalar, λ-balanced); theory.md §3–§4 [checked]",
+    source="Closed-form GF (Saxe et al. 2014 [paper], N=2 scalar, λ-balanced); theory/deep-linear, theory/scalar [checked]",
     tag="checked",
     description=(
         "GF agrees with every closed form that applies: balanced N=2 scalar π(t), Saxe modes, "
@@ -218,7 +218,7 @@ def _measure_imbalance(inst: Instance) -> Measurement:
 
 IMBALANCE_RATE = Claim(
     "imbalance_rate_n2",
-    source="N=2 imbalance rate, ℓ' = −2ℓ(w_1² + w_2²) ≤ −2|δ|ℓ; theory.md §4 [checked]",
+    source="N=2 imbalance rate, ℓ' = −2ℓ(w_1² + w_2²) ≤ −2|δ|ℓ; theory/scalar [checked]",
     description="Scalar N=2, δ = w_1² − w_2²: along GF, ℓ(t) ≤ e^{−2|δ|t} ℓ(0).",
     instances=_imbalance_instances(),
     measure=_measure_imbalance,

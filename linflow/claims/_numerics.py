@@ -33,7 +33,7 @@ __all__ = [
 
 
 def bound_value(name: str, **params) -> float:
-    """``linflow.bounds.get(name).evaluate(**params)`` as a float (theory.md formulas, by name)."""
+    """``linflow.bounds.get(name).evaluate(**params)`` as a float (formulas of the theory pages, by name)."""
     from .. import bounds
 
     return float(bounds.get(name).evaluate(**params))
@@ -67,7 +67,7 @@ def ball_curvature_bounds(layer_norms: np.ndarray, loss_grad_norm: np.ndarray, r
     -----
     Vectorized over R points; the same formulas as :func:`linflow.curvature.smoothness_bound`
     and :func:`linflow.curvature.lambda_min_lower_bound` for the whitened loss (ℓ = 1).
-    theory.md §2 [checked] (Elkabetz & Cohen 2021 ingredients): with ``a_k = ‖W_k‖₂ + ε``,
+    theory/gd-vs-gf [checked] (Elkabetz & Cohen 2021 ingredients): with ``a_k = ‖W_k‖₂ + ε``,
     ``δ_e = Π a_k − Π ‖W_k‖₂``, ``P = max_{i<j} Π_{k∉{i,j}} a_k``:
     ``‖∇²f‖₂ ≤ Σ_j Π_{k≠j} a_k² + (N−1)(‖∇L‖₂ + δ_e) P`` and
     ``λ_min(∇²f) ≥ −(N−1)(‖∇L‖₂ + δ_e) P`` (the Gauss–Newton part is PSD for convex L).
@@ -91,7 +91,7 @@ def path_norms(problem, path_weights):
 def ec21_certificate(layer_norms, loss_grad, grad_norm, learning_rate: float, epsilon: float) -> dict:
     """Vectorized :func:`linflow.curvature.error_certificate` on samples at ``t = kη``, k = 0…K.
 
-    Same definitions (theory.md §2 [checked], Elkabetz & Cohen 2021): ``m_k``, ``β_k`` the ball
+    Same definitions (theory/gd-vs-gf [checked], Elkabetz & Cohen 2021): ``m_k``, ``β_k`` the ball
     bounds at ``θ(kη)`` with radius ε, ``γ_k = ‖∇f(θ(kη))‖ e^{ηβ_k}``,
     ``E_0 = 0``, ``E_{k+1} = (1 − ηm_k)E_k + ½η²β_kγ_k``; valid when ``ηβ_k ≤ 1`` and
     ``ηγ_k ≤ ε`` for k < K and ``E_k ≤ ε`` for all k.

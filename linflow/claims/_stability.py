@@ -1,5 +1,5 @@
 """Built-in claims on stability and sharpness: minima reached by GD, no convergence above 2/S*,
-Kreisler et al. 2023 (GFS sharpness), sharpness at minima (theory.md §3–§4).
+Kreisler et al. 2023 (GFS sharpness), sharpness at minima (theory/deep-linear, theory/scalar).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def _measure_stability(inst: Instance) -> Measurement:
 
 STABILITY = Claim(
     "stability_sharpness_at_minima",
-    source="Linear stability of GD at a minimum; theory.md §4 [checked]",
+    source="Linear stability of GD at a minimum; theory/scalar [checked]",
     description="A minimum GD converges to has sharpness ≤ 2/η.",
     instances=_stability_instances(),
     measure=_measure_stability,
@@ -89,7 +89,7 @@ def _measure_no_convergence(inst: Instance) -> Measurement:
 
 NO_CONVERGENCE = Claim(
     "scalar_unstable_step_no_convergence",
-    source="Stability + minimal sharpness N|y|^{2(N−1)/N}; theory.md §4 [checked]",
+    source="Stability + minimal sharpness N|y|^{2(N−1)/N}; theory/scalar [checked]",
     description="Scalar nets: GD with η > 2/(N|y|^{2(N−1)/N}) converges to no minimum (outside a null set).",
     instances=_unstable_scalar_instances(),
     measure=_measure_no_convergence,
@@ -138,7 +138,7 @@ def _measure_kreisler(inst: Instance) -> Measurement:
 
 KREISLER = Claim(
     "kreisler_gfs_sharpness_decreases",
-    source="Kreisler, Nacson, Soudry & Carmon 2023 (ICML) [paper]; condition ηφ(w_0) ≤ 2√2 [recalled]; theory.md §4",
+    source="Kreisler, Nacson, Soudry & Carmon 2023 (ICML) [paper]; condition ηφ(w_0) ≤ 2√2 [recalled]; theory/scalar",
     tag="recalled",
     description="Scalar nets with 0 < π_0 < y and ηφ(w_0) ≤ 2√2: the GFS sharpness φ(w_k) is non-increasing along GD.",
     instances=_kreisler_instances(),
@@ -167,7 +167,7 @@ def _scalar_minimum_instances(draw):
 
 SCALAR_MIN_SHARPNESS = Claim(
     "scalar_minimum_sharpness",
-    source="Minimal sharpness (AM–GM on y²Σ1/w_i²); theory.md §4 [checked]",
+    source="Minimal sharpness (AM–GM on y²Σ1/w_i²); theory/scalar [checked]",
     description="Every minimum of ½(w_1⋯w_N − y)² has sharpness ≥ N|y|^{2(N−1)/N}, with equality at |w_i| = |y|^{1/N}.",
     instances=_scalar_minimum_instances(),
     measure=lambda inst: inst.problem.sharpness(inst.weights),
@@ -190,7 +190,7 @@ def _balanced_minimum_instances(draw):
 
 BALANCED_MIN_SHARPNESS = Claim(
     "balanced_minimum_sharpness",
-    source="Sharpness at balanced minima (Arora et al. 2018 setting); theory.md §3 [checked]",
+    source="Sharpness at balanced minima (Arora et al. 2018 setting); theory/deep-linear [checked]",
     description="A balanced global minimum (W_e = Φ) has sharpness N σ_1(Φ)^{2−2/N}.",
     instances=_balanced_minimum_instances(),
     measure=lambda inst: inst.problem.sharpness(inst.weights),

@@ -1,6 +1,6 @@
-"""The built-in claims: theory.md §2–§4 as checkable statements (registered on import).
+"""The built-in claims: theory/gd-vs-gf, theory/deep-linear, theory/scalar as checkable statements (registered on import).
 
-Each claim says what is measured and how, cites its source with the theory.md tag, and draws
+Each claim says what is measured and how, cites its source with the status tag (theory/index), and draws
 instances that satisfy its hypotheses by construction (the hypotheses are still evaluated, with
 margins, and reported). Instances are :class:`linflow.strategies.Instance` objects: widths, a
 whitened target Φ (loss ``½‖W_e − Φ‖_F²``), initial weights, a step size η and a horizon T.

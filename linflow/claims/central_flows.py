@@ -1,4 +1,4 @@
-"""Built-in claims on the GD central flow (Cohen et al. 2025; theory.md §6 [paper]).
+"""Built-in claims on the GD central flow (Cohen et al. 2025; theory/central-flows [paper]).
 
 Registered on import (``BUILTIN_MODULES`` of :mod:`linflow.claims`):
 
@@ -12,7 +12,7 @@ Registered on import (``BUILTIN_MODULES`` of :mod:`linflow.claims`):
 Instances are scalar networks ``½(w_1⋯w_N − y)²``, N = 3 or 4, built so that GD runs at the
 edge of stability (:func:`edge_instances`): the GF limit ``w*`` is drawn first (on the minimum
 manifold ``Πw* = y``), the start is ``w_0² = w*² − c`` (GF conserves ``w_i² − w_j²``, so GF
-from ``w_0`` converges to ``w*`` and ``φ(w_0) = y²Σ1/w*²`` exactly, theory.md §4), and η puts
+from ``w_0`` converges to ``w*`` and ``φ(w_0) = y²Σ1/w*²`` exactly, theory/scalar), and η puts
 GF's limit beyond the edge (``ηφ ∈ [2.4, 2.9]``) from a start below it
 (``ηS(θ_0) ∈ [0.75, 1.1]``) while minima flatter than the edge exist (``η·S_min ≤ 1.95``).
 
@@ -47,7 +47,7 @@ __all__ = [
     "EDGE_STEPS", "EDGE_SUBSTEPS", "TRACKING_STEPS", "TRACKING_SUBSTEPS",
 ]
 
-_SOURCE = "Cohen, Damian, Talwalkar, Kolter & Lee 2025 (ICLR), §3 GD central flow; theory.md §6 [paper]"
+_SOURCE = "Cohen, Damian, Talwalkar, Kolter & Lee 2025 (ICLR), §3 GD central flow; theory/central-flows [paper]"
 
 # Substeps. In scalar nets GD enters the edge abruptly — ηS rises by 0.6–1.3
 # within the first step — and before linflow.central_flow refined the substep that crosses the

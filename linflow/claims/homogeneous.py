@@ -1,4 +1,4 @@
-"""Claims about ReLU / leaky-ReLU networks (theory.md §5), registered with the built-in claims.
+"""Claims about ReLU / leaky-ReLU networks (theory/homogeneous), registered with the built-in claims.
 
 Instances are :class:`HomogeneousInstance` objects: widths, activation and slope, data ``X``,
 ``Y`` (the regression loss ``(1/2m)‖h(X) − Y‖_F²``), initial weights, a step size and a horizon.
@@ -115,7 +115,7 @@ def _measure_balance_gf(inst: HomogeneousInstance) -> Measurement:
 
 BALANCE_GF = Claim(
     "homogeneous_balance_conserved_gf",
-    source="Du, Hu & Lee 2018, Thm 2.1 / Cor. 2.1 [recalled numbers]; theory.md §5 [checked]",
+    source="Du, Hu & Lee 2018, Thm 2.1 / Cor. 2.1 [recalled numbers]; theory/homogeneous [checked]",
     tag="checked",
     description=(
         "For ReLU / leaky-ReLU nets, GF conserves every per-neuron balance ‖W_{k+1}[:, j]‖² − ‖W_k[j, :]‖² "
@@ -155,7 +155,7 @@ def _measure_balance_gd(inst: HomogeneousInstance) -> Measurement:
 
 BALANCE_GD = Claim(
     "homogeneous_balance_gd_drift",
-    source="exact GD identity from ⟨G_k[j,:], W_k[j,:]⟩ = ⟨G_{k+1}[:,j], W_{k+1}[:,j]⟩; theory.md §5 [checked]",
+    source="exact GD identity from ⟨G_k[j,:], W_k[j,:]⟩ = ⟨G_{k+1}[:,j], W_{k+1}[:,j]⟩; theory/homogeneous [checked]",
     description="Each GD step changes every per-neuron / per-layer balance by exactly the η² gradient terms.",
     instances=_drift_instances(),
     measure=_measure_balance_gd,
@@ -260,7 +260,7 @@ def _measure_order(inst: HomogeneousInstance) -> Measurement:
 
 ORDER = Claim(
     "homogeneous_gd_gf_first_order",
-    source="Elkabetz & Cohen 2021, Thm 1 (GD is Euler's method for GF); theory.md §2 [checked]",
+    source="Elkabetz & Cohen 2021, Thm 1 (GD is Euler's method for GF); theory/gd-vs-gf [checked]",
     description=(
         "On ReLU / leaky-ReLU nets, max_k ‖θ_k − θ(kη)‖ is first order in η (slope over η, η/2, η/4 in "
         "[0.9, 1.1]) on horizons where GF stays in one activation pattern."

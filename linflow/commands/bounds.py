@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{b.name}  [{b.source.tag}]")
             print(f"    {b.description}")
             print(f"    formula:    {b.formula()}")
-            print(f"    source:     {b.source.paper}, {b.source.theorem}")
+            print(f"    source:     {b.source.paper}, {b.source.theorem} ({b.source.section})")
             for par in b.parameters:
                 print(f"    parameter:  {par.name} = {par.symbol}: {par.meaning}; {par.domain}")
             for h in b.hypotheses:

@@ -27,7 +27,7 @@ def register(subparsers) -> None:
         help="check the theorems (built-in claims) on canonical and generated instances",
         description=(
             "Check every registered claim about GD/GF on deep linear networks on its canonical "
-            "instances plus N Hypothesis-generated ones, and print: claim, source and theory.md "
+            "instances plus N Hypothesis-generated ones, and print: claim, source and status "
             "tag, instances, hypotheses met, worst tightness ratio (measured/bound; ≤ 1 holds), "
             "verdict and seconds. Exit status 1 if a claim is violated, with the shrunk "
             "counterexample printed as a reproducible snippet; 130 on Ctrl-C, after printing "

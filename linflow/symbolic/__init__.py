@@ -1,8 +1,8 @@
 """SymPy derivations for deep linear and homogeneous networks (imports SymPy: loaded lazily).
 
-* :mod:`linflow.symbolic.scalar` — the scalar network ``½(w_1⋯w_N − y)²`` (theory.md §4);
+* :mod:`linflow.symbolic.scalar` — the scalar network ``½(w_1⋯w_N − y)²`` (theory/scalar);
 * :mod:`linflow.symbolic.matrix` — small concrete matrix networks, Saxe modes, the two-layer
-  λ-balanced flow (theory.md §3);
+  λ-balanced flow (theory/deep-linear);
 * :mod:`linflow.symbolic.homogeneous` — Euler's identities for homogeneous networks (§5).
 
 Everything returns SymPy objects with assumptions declared on the symbols; numeric code is

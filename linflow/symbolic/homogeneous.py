@@ -1,4 +1,4 @@
-"""Euler's identities for positively homogeneous networks in SymPy (theory.md §5 [checked]).
+"""Euler's identities for positively homogeneous networks in SymPy (theory/homogeneous [checked]).
 
 If the output h is L-homogeneous in the parameters θ (``h(cθ) = c^L h(θ)``, c > 0), then
 differentiating in c at c = 1 gives ``⟨∇h, θ⟩ = L·h`` and, differentiating that,

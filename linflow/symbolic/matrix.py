@@ -1,7 +1,7 @@
-"""Deep linear matrix networks with small concrete shapes in SymPy (theory.md §3).
+"""Deep linear matrix networks with small concrete shapes in SymPy (theory/deep-linear).
 
 Weights are explicit matrices of real symbols (``W1_00``, …), the loss is the whitened
-``½‖W_e − Φ‖_F²`` with ``W_e = W_N ⋯ W_1`` and ``W_j`` of shape ``(d_j, d_{j−1})`` (theory.md,
+``½‖W_e − Φ‖_F²`` with ``W_e = W_N ⋯ W_1`` and ``W_j`` of shape ``(d_j, d_{j−1})`` (theory/index,
 "Conventions"). The gradient is the chain rule through ``W_e = A_j W_j B_j``:
 ``G_j = ∂f/∂W_j = A_jᵀ (W_e − Φ) B_jᵀ`` with ``A_j = W_N⋯W_{j+1}``, ``B_j = W_{j−1}⋯W_1``.
 
@@ -90,7 +90,7 @@ def balancedness(weights) -> tuple:
 
 
 def balancedness_flow_derivative(weights, target) -> tuple:
-    """``dB_j/dt`` along GF ``W_j' = −G_j`` (product rule); identically zero (theory.md §3 [checked]).
+    """``dB_j/dt`` along GF ``W_j' = −G_j`` (product rule); identically zero (theory/deep-linear [checked]).
 
     Returned *unexpanded*; ``sympy.expand`` of every entry is 0 (``proofs/balancedness_matrix.py``).
     """
@@ -114,7 +114,7 @@ def balancedness_gd_change(weights, target, learning_rate) -> tuple:
 def balancedness_gd_drift(weights, target, learning_rate) -> tuple:
     """``η²(G_{j+1}ᵀG_{j+1} − G_jG_jᵀ)``, which equals :func:`balancedness_gd_change` exactly.
 
-    theory.md §3 [checked]: the first-order terms cancel because ``W_{j+1}ᵀG_{j+1} = G_jW_jᵀ``.
+    theory/deep-linear [checked]: the first-order terms cancel because ``W_{j+1}ᵀG_{j+1} = G_jW_jᵀ``.
     """
     g = gradients(weights, target)
     return tuple(
@@ -133,7 +133,7 @@ def saxe_mode_rhs(depth=2, strength=None, singular_value=None, tau=None) -> sm.E
     """``u' = N u^{2−2/N}(s − u)/τ``: one mode of a balanced N-layer net (τ = 1 is GF).
 
     For N = 2 this is Saxe, McClelland & Ganguli (2014) ``τu' = 2u(s − u)``
-    (theory.md §3 [paper]); for N ≥ 2 it is the singular-value dynamics
+    (theory/deep-linear [paper]); for N ≥ 2 it is the singular-value dynamics
     ``σ_r' = −Nσ_r^{2−2/N}⟨∇L, u_r v_rᵀ⟩`` of Arora, Cohen, Hu & Luo 2019 (NeurIPS, Thm 3) for
     one mode aligned with the target (``⟨∇L, u_r v_rᵀ⟩ = u − s``).
     """
@@ -146,7 +146,7 @@ def saxe_mode_rhs(depth=2, strength=None, singular_value=None, tau=None) -> sm.E
 
 
 def saxe_mode_solution(t=None, singular_value=None, strength0=None, tau=None) -> sm.Expr:
-    """``u(t) = s e^{2st/τ} / (e^{2st/τ} − 1 + s/u_0)`` (Saxe et al. 2014; theory.md §3 [paper])."""
+    """``u(t) = s e^{2st/τ} / (e^{2st/τ} − 1 + s/u_0)`` (Saxe et al. 2014; theory/deep-linear [paper])."""
     _, s, u0, tau_s, t_s = _saxe_symbols()
     t = t_s if t is None else t
     s = s if singular_value is None else singular_value
@@ -173,7 +173,7 @@ def saxe_learning_time_n2(singular_value=None, strength0=None, fraction=None, ta
 
 # ---------------------------------------------------------------------- two-layer λ-balanced
 def two_layer_flow_matrix(target, lam) -> sm.ImmutableMatrix:
-    """``F = [[−λ/2·I, Sᵀ], [S, λ/2·I]]`` of the two-layer λ-balanced flow (theory.md §3 [checked])."""
+    """``F = [[−λ/2·I, Sᵀ], [S, λ/2·I]]`` of the two-layer λ-balanced flow (theory/deep-linear [checked])."""
     s = sm.ImmutableMatrix(target)
     d2, d0 = s.shape
     top = (-lam / 2 * sm.eye(d0)).row_join(s.T)
@@ -186,7 +186,7 @@ def two_layer_riccati_residual(weights, target) -> sm.ImmutableMatrix:
 
     ``Q = [W_1ᵀ; W_2]``, ``P = QQᵀ``, λ read off ``W_2ᵀW_2 − W_1W_1ᵀ = λI`` (the caller must give
     λ-balanced weights, e.g. exact rational ones). Zero means P solves the Riccati ODE
-    ``P' = FP + PF − P²`` there (Braun, Dominé, Fitzgerald & Saxe 2022; theory.md §3).
+    ``P' = FP + PF − P²`` there (Braun, Dominé, Fitzgerald & Saxe 2022; theory/deep-linear).
     """
     if len(weights) != 2:
         raise ValueError(f"weights must be (W_1, W_2); got {len(weights)} layers")
@@ -209,7 +209,7 @@ def two_layer_closed_form(weights0, target, t) -> sm.ImmutableMatrix:
 
     For small concrete (e.g. rational) λ-balanced ``weights0 = (W_1, W_2)`` and target S;
     ``e^{Ft}`` by SymPy's matrix exponential, ``(2F)^{−1}(e^{2Ft} − I) = ∫_0^t e^{2Fs} ds``
-    (F invertible is assumed). theory.md §3 [checked]; :func:`linflow.exact.two_layer_lambda_balanced`
+    (F invertible is assumed). theory/deep-linear [checked]; :func:`linflow.exact.two_layer_lambda_balanced`
     is the numeric version.
     """
     w1, w2 = (sm.ImmutableMatrix(w) for w in weights0)

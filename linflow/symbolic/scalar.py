@@ -1,15 +1,15 @@
-"""The scalar deep linear network ``f(w) = ½(w_1⋯w_N − y)²`` in SymPy (theory.md §4).
+"""The scalar deep linear network ``f(w) = ½(w_1⋯w_N − y)²`` in SymPy (theory/scalar).
 
 Notation: ``π = Π_i w_i``, ``π_{−i} = Π_{k≠i} w_k``, ``π_{−ij} = Π_{k∉{i,j}} w_k``. Gradient flow
-is ``w' = −∇f(w)``, GD is ``w⁺ = w − η∇f(w)`` (theory.md, "Conventions").
+is ``w' = −∇f(w)``, GD is ``w⁺ = w − η∇f(w)`` (theory/index, "Conventions").
 
-Derivatives are *built* from the structured partial-product formulas (theory.md §4 [checked])
+Derivatives are *built* from the structured partial-product formulas (theory/scalar [checked])
 
 * ``∂_i f = (π − y) π_{−i}``,
 * ``H_ii = π_{−i}²``, ``H_ij = π_{−i}π_{−j} + (π − y)π_{−ij} = (2π − y) π_{−ij}`` (i ≠ j, using
   ``π_{−i}π_{−j} = π π_{−ij}``),
 
-rather than by ``sympy.hessian`` + ``simplify``, whose output grows like N³ (theory.md §7). The
+rather than by ``sympy.hessian`` + ``simplify``, whose output grows like N³ (theory/numerics). The
 proof ``proofs/scalar_gradient_hessian.py`` checks them against ``sympy.diff`` for small N.
 """
 
@@ -110,13 +110,13 @@ class ScalarNetwork:
 
     # ------------------------------------------------------------------ derivatives
     def gradient(self) -> sm.ImmutableMatrix:
-        """``∇f`` as an N×1 matrix, ``∂_i f = (π − y)π_{−i}`` (theory.md §4 [checked])."""
+        """``∇f`` as an N×1 matrix, ``∂_i f = (π − y)π_{−i}`` (theory/scalar [checked])."""
         return sm.ImmutableMatrix([self.residual * self._product_without(i) for i in range(self.depth)])
 
     def hessian(self) -> sm.ImmutableMatrix:
         """``∇²f`` from the structured formulas ``H_ii = π_{−i}²``, ``H_ij = (2π − y)π_{−ij}``.
 
-        ``(2π − y)π_{−ij}`` equals theory.md §4's ``π_{−i}π_{−j} + (π − y)π_{−ij}`` [checked];
+        ``(2π − y)π_{−ij}`` equals theory/scalar's ``π_{−i}π_{−j} + (π − y)π_{−ij}`` [checked];
         the identity and the whole matrix are verified against ``sympy.diff`` in
         ``proofs/scalar_gradient_hessian.py``.
         """
@@ -151,7 +151,7 @@ class ScalarNetwork:
         return sm.ImmutableMatrix(n, n, flat)
 
     def sharpness_at_minimum(self) -> sm.Expr:
-        """``S = ‖g‖² = y² Σ_i 1/w_i²`` at a global minimum (theory.md §4 [checked])."""
+        """``S = ‖g‖² = y² Σ_i 1/w_i²`` at a global minimum (theory/scalar [checked])."""
         return self.target**2 * sm.Add(*[1 / w**2 for w in self.weights])
 
     def spectrum_at_minimum(self) -> dict:
@@ -163,7 +163,7 @@ class ScalarNetwork:
         return {top: 1} if self.depth == 1 else {top: 1, sm.S.Zero: self.depth - 1}
 
     def minimal_sharpness(self) -> sm.Expr:
-        """``min_{π = y} S = N|y|^{2(N−1)/N}`` (AM–GM; theory.md §4 [checked])."""
+        """``min_{π = y} S = N|y|^{2(N−1)/N}`` (AM–GM; theory/scalar [checked])."""
         return minimal_sharpness(self.depth, self.target)
 
     def balanced_minimum(self) -> dict:
@@ -189,17 +189,17 @@ class ScalarNetwork:
         return -sm.Add(*[sm.diff(expr, w) * grad[i] for i, w in enumerate(self.weights)])
 
     def conserved_quantities(self) -> tuple:
-        """A basis ``w_i² − w_{i+1}²`` of the GF invariants (theory.md §4 [checked])."""
+        """A basis ``w_i² − w_{i+1}²`` of the GF invariants (theory/scalar [checked])."""
         return tuple(self.weights[i] ** 2 - self.weights[i + 1] ** 2 for i in range(self.depth - 1))
 
     def gf_limit_equation(self, shift: sm.Symbol) -> sm.Expr:
-        """``Π(w_i² + c) − y²``: its root c gives the GF limit ``w_i*² = w_i² + c`` (theory.md §4)."""
+        """``Π(w_i² + c) − y²``: its root c gives the GF limit ``w_i*² = w_i² + c`` (theory/scalar)."""
         return sm.Mul(*[w**2 + shift for w in self.weights]) - self.target**2
 
     def gfs_sharpness(self, shift: sm.Symbol) -> sm.Expr:
         """GF-solution sharpness ``φ(w) = Σ y²/(w_i² + c)`` with c the root of the limit equation.
 
-        Kreisler, Nacson, Soudry & Carmon (ICML 2023); theory.md §4 [checked].
+        Kreisler, Nacson, Soudry & Carmon (ICML 2023); theory/scalar [checked].
         """
         return sm.Add(*[self.target**2 / (w**2 + shift) for w in self.weights])
 
@@ -211,7 +211,7 @@ class ScalarNetwork:
     def gd_balancing_factor(self, i: int, j: int) -> sm.Expr:
         """``1 − η²(π − y)²π_{−ij}²``: one GD step multiplies ``w_i² − w_j²`` by exactly this.
 
-        theory.md §4 [checked]; ``proofs/gd_balancing_scalar.py``.
+        theory/scalar [checked]; ``proofs/gd_balancing_scalar.py``.
         """
         return 1 - self.learning_rate**2 * self.residual**2 * self.partial_product(i, j) ** 2
 
@@ -237,7 +237,7 @@ def _canonical_product(factors: tuple, drop) -> sm.Expr:
 
 # ---------------------------------------------------------------------- module-level formulas
 def minimal_sharpness(depth: DepthLike, target=None) -> sm.Expr:
-    """``N|y|^{2(N−1)/N}``, the smallest sharpness over the global minima (theory.md §4).
+    """``N|y|^{2(N−1)/N}``, the smallest sharpness over the global minima (theory/scalar).
 
     ``depth`` may be a SymPy symbol (symbolic N). Attained exactly at ``|w_i| = |y|^{1/N}``.
 
@@ -259,7 +259,7 @@ def _flow_symbols():
 def balanced_flow_rhs(depth: DepthLike, product=None, target=None) -> sm.Expr:
     """``π' = Nπ^{2−2/N}(y − π)``, the balanced GF of the end-to-end product (π, y > 0).
 
-    theory.md §4 [checked]; the scalar case of Arora, Cohen & Hazan 2018, Thm 1. The same ODE
+    theory/scalar [checked]; the scalar case of Arora, Cohen & Hazan 2018, Thm 1. The same ODE
     governs a mode of Saxe et al. (2014) for N weight matrices.
     """
     n = _check_depth(depth, allow_symbol=True)
@@ -270,7 +270,7 @@ def balanced_flow_rhs(depth: DepthLike, product=None, target=None) -> sm.Expr:
 
 
 def balanced_flow_n2_solution(t=None, product0=None, target=None) -> sm.Expr:
-    """``π(t) = y / (1 + (y/π_0 − 1)e^{−2yt})``, the N = 2 balanced flow (theory.md §4 [checked])."""
+    """``π(t) = y / (1 + (y/π_0 − 1)e^{−2yt})``, the N = 2 balanced flow (theory/scalar [checked])."""
     t = sm.Symbol("t", nonnegative=True) if t is None else t
     p0 = sm.Symbol("pi_0", positive=True) if product0 is None else product0
     y = sm.Symbol("y", positive=True) if target is None else target
@@ -280,7 +280,7 @@ def balanced_flow_n2_solution(t=None, product0=None, target=None) -> sm.Expr:
 def balanced_flow_time(depth: DepthLike, product0=None, product=None, target=None) -> sm.Integral:
     """``t(π) = ∫_{π_0}^{π} du / (N u^{2−2/N}(y − u))``, the time GF needs to go from π_0 to π.
 
-    Unevaluated :class:`sympy.Integral` (theory.md §4: only implicit for N ≥ 3); valid for
+    Unevaluated :class:`sympy.Integral` (theory/scalar: only implicit for N ≥ 3); valid for
     ``0 < π_0, π < y`` (the integrand is positive there, so t increases with π).
     """
     n = _check_depth(depth, allow_symbol=True)
@@ -298,7 +298,7 @@ def balanced_flow_antiderivative(depth: int) -> tuple:
     Computed through ``π = v^N``, ``y = b^N``, which makes the integrand rational,
     ``dv / (v^{N−1}(b^N − v^N))``. Every candidate is differentiated back and compared with
     the integrand before it is returned: SymPy 1.14 ``integrate`` with ``positive=True``
-    symbols silently drops terms for some N (it does for N = 5; theory.md §7), in which case
+    symbols silently drops terms for some N (it does for N = 5; theory/numerics), in which case
     the unassumed symbols are tried. ``log`` arguments negative on ``0 < v < b`` are flipped
     (a constant shift of ``iπ``), so ``t(π) = F(π) − F(π_0)`` is real.
 
@@ -358,7 +358,7 @@ def _is_zero(residual, p, y) -> bool:
 def gfs_sharpness_n2(imbalance=None, target=None) -> sm.Expr:
     """``φ = √(δ² + 4y²)``: GF-solution sharpness of the N = 2 scalar net, ``δ = w_1² − w_2²``.
 
-    theory.md §4 [checked]; ``proofs/gfs_sharpness_n2.py`` derives it from the limit equation.
+    theory/scalar [checked]; ``proofs/gfs_sharpness_n2.py`` derives it from the limit equation.
     """
     d = sm.Symbol("delta", real=True) if imbalance is None else imbalance
     y = sm.Symbol("y", real=True) if target is None else target

@@ -2,7 +2,7 @@
 
 With ``activation="linear"`` (the default) a table keeps its deep-linear setup unchanged. With
 ``"relu"`` or ``"leaky_relu"`` there is no end-to-end matrix and no whitened loss: the tables use
-the regression loss ``(1/2m)‖h(X) − Y‖_F²`` (theory.md §5) on seeded synthetic data.
+the regression loss ``(1/2m)‖h(X) − Y‖_F²`` (theory/homogeneous) on seeded synthetic data.
 """
 
 from __future__ import annotations

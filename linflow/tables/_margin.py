@@ -5,7 +5,7 @@ Whitened loss ``½‖W_e − Φ‖_F²`` with a square target ``Φ = U diag(s) V
 ``(d, …, d)``, and *balanced* initializations (Procedure 1) with deficiency margin c:
 ``W_e(0) = Φ + (σ_min(Φ) − c)·D``, ``D`` a uniformly random unit-Frobenius direction, so
 ``‖W_e(0) − Φ‖_F = σ_min(Φ) − c`` exactly (the largest distance the theorem allows) and
-``δ = 0`` (theory.md §3 [recalled]).
+``δ = 0`` (theory/deep-linear [recalled]).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Gradient flow of a ReLU network is integrated pattern by pattern and ends where it enters a
 sliding mode (``Status.LEFT_REGIME``, ``linflow/_pattern_flow.py``): beyond that time there is no
-classical flow to compare GD with. The Elkabetz–Cohen certificate (theory.md §2 [checked], with
+classical flow to compare GD with. The Elkabetz–Cohen certificate (theory/gd-vs-gf [checked], with
 the per-sample pattern bounds of §5 [checked]) needs every ball ``B_ε(θ(kη))`` inside one
 activation pattern, so it is computed on the one-pattern stretch only:
 

@@ -1,9 +1,9 @@
 """``curvature``: accumulated negative curvature ∫λ_− dt along GF vs init scale and depth.
 
 Elkabetz & Cohen 2021: GD drifts from GF by ``O(e^{−∫λ_−} tη)``, ``λ_− = min(λ_min(∇²f), 0)``
-along the flow (theory.md §2 [paper]). For a scalar-output deep linear network with a
+along the flow (theory/gd-vs-gf [paper]). For a scalar-output deep linear network with a
 balanced near-zero initialization whose end-to-end matrix has norm s,
-``∫_0^∞ λ_− dt ≈ −((N−1)/N) ln(‖φ‖/s)`` (theory.md §2 [checked]): only logarithmic in 1/s, so
+``∫_0^∞ λ_− dt ≈ −((N−1)/N) ln(‖φ‖/s)`` (theory/gd-vs-gf [checked]): only logarithmic in 1/s, so
 the step size GD needs to track GF is polynomial in 1/s. This table integrates the flow to
 convergence, evaluates ``λ_min`` of the exact Hessian on a uniform time grid (batched analytic
 Hessian-vector products) and integrates its negative part with the trapezoidal rule.
@@ -20,7 +20,7 @@ from .._hessian import hessian_eigenvalues
 NAME = "curvature"
 SUMMARY = "∫λ_− along gradient flow vs initialization scale and depth, with the ln(1/s) prediction"
 
-#: theory.md §2 reference target (scalar output) and hidden width.
+#: theory/gd-vs-gf reference target (scalar output) and hidden width.
 DEFAULT_TARGET = (1.0, 0.5, -0.3, 0.2, 0.0)
 
 OPTIONS = (
@@ -81,7 +81,7 @@ def lambda_min_along_flow(problem, weights0, *, n_samples: int = 2001):
 
 
 def predicted_integral(depth: int, target_norm: float, scale: float) -> float:
-    """``−((N−1)/N) ln(‖φ‖/s)`` (theory.md §2 [checked]; Elkabetz & Cohen 2021, scalar output)."""
+    """``−((N−1)/N) ln(‖φ‖/s)`` (theory/gd-vs-gf [checked]; Elkabetz & Cohen 2021, scalar output)."""
     return -(depth - 1) / depth * float(np.log(target_norm / scale))
 
 
@@ -138,7 +138,7 @@ def build(
         f"direction of norm s (linflow.init.random_balanced, seed {seed}).",
         f"GF by DOP853 (rtol 1e-10) until ℓ(T) ≤ {RELATIVE_LOSS:g}·ℓ(0); λ_min of the exact Hessian at "
         f"{n_samples} uniform times in [0, T]; ∫ min(λ_min, 0) dt by the trapezoidal rule.",
-        "Prediction −((N−1)/N) ln(‖φ‖/s): theory.md §2 (Elkabetz & Cohen 2021 setting), asymptotic as s → 0.",
+        "Prediction −((N−1)/N) ln(‖φ‖/s): theory/gd-vs-gf (Elkabetz & Cohen 2021 setting), asymptotic as s → 0.",
     )
     params = dict(depths=depths, scales=scales, target=tuple(target), hidden=hidden, n_samples=n_samples, seed=seed)
     return Table(NAME, "Negative curvature along gradient flow: ∫λ_− dt vs ln(1/s)", COLUMNS, tuple(rows),

@@ -4,7 +4,7 @@ Setting of :mod:`linflow.tables._margin` (balanced initialization with deficienc
 so ``ℓ(0) = ½(σ_min(Φ) − c)²`` for every initialization). Per depth N and step η:
 
 * ``T_ACGH = ln(ℓ(0)/ε) / (η c^{2(N−1)/N})`` — Arora, Cohen, Golowich & Hu 2019 (ICLR),
-  Thm 1 (theory.md §3, constants [recalled]); the theorem assumes ``η ≤ η_ACGH``, so for
+  Thm 1 (theory/deep-linear, constants [recalled]); the theorem assumes ``η ≤ η_ACGH``, so for
   larger η the column is the formula's extrapolation, flagged by ``η/η_ACGH > 1``;
 * ``T_GF = t_ε/η`` with ``t_ε = ln(ℓ(0)/ε) / (2N c^{2(N−1)/N})`` — the time at which the
   square-target gradient-flow margin rate ``ℓ(t) ≤ ℓ(0)e^{−2N c^{2(N−1)/N} t}``

@@ -3,8 +3,8 @@
 Whitened loss with the target of :mod:`linflow.tables._margin` and Gaussian initial layers.
 Per depth N and step size η (given as fractions of ``2/S_min``):
 
-* ``S_min = N σ_1(Φ)^{2−2/N}``: sharpness of the balanced global minima (theory.md §3
-  [checked]); GD is linearly stable at a minimum iff its sharpness is ≤ 2/η (theory.md §4),
+* ``S_min = N σ_1(Φ)^{2−2/N}``: sharpness of the balanced global minima (theory/deep-linear
+  [checked]); GD is linearly stable at a minimum iff its sharpness is ≤ 2/η (theory/scalar),
   so for η > 2/S_min GD should converge to no minimum if ``S_min`` is the smallest sharpness
   over all minima — the table measures it;
 * how many initializations have a gradient-flow limit sharper than 2/η (GF integrated with
@@ -146,7 +146,7 @@ def build(
     notes = (
         f"Whitened loss, widths ({dim}, …, {dim}), ‖Φ‖_F = {target_norm:g}, σ_min(Φ)/σ_max(Φ) = 0.75; "
         f"{n_inits} Gaussian initializations (std {init_std:g}) per depth, the same at every η.",
-        "S_min = N σ_1(Φ)^{2−2/N}: sharpness at the balanced minima (theory.md §3); η = fraction × 2/S_min.",
+        "S_min = N σ_1(Φ)^{2−2/N}: sharpness at the balanced minima (theory/deep-linear); η = fraction × 2/S_min.",
         f"GF limit S > 2/η: initializations whose gradient-flow limit (LSODA to t = {FLOW_HORIZON:g}) is "
         "sharper than 2/η, so GD cannot converge to it.",
         f"GD after {n_steps} steps: converged = never diverged and loss ≤ {loss_tolerance:g}; "

@@ -4,9 +4,9 @@ For each depth N, target norm ‖Φ‖_F and deficiency margin c (setting of
 :mod:`linflow.tables._margin`):
 
 * ``η_ACGH`` — the step-size bound of Arora, Cohen, Golowich & Hu 2019 (ICLR), Thm 1,
-  ``c^{(4N−2)/N} / (6144 N³ ‖Φ‖_F^{(6N−4)/N})`` (theory.md §3, constants [recalled]);
+  ``c^{(4N−2)/N} / (6144 N³ ‖Φ‖_F^{(6N−4)/N})`` (theory/deep-linear, constants [recalled]);
 * ``2/S`` — the GD stability threshold at the balanced global minimum,
-  ``S = N σ_1(Φ)^{2−2/N}`` (theory.md §3 [checked]; a minimum is linearly stable iff S ≤ 2/η);
+  ``S = N σ_1(Φ)^{2−2/N}`` (theory/deep-linear [checked]; a minimum is linearly stable iff S ≤ 2/η);
 * ``η*`` — the empirical critical step size: per initialization, the largest η for which GD
   from that initialization converges, bracketed by a batched bisection
   (:mod:`linflow.tables._bisect`) on the fast engine; median and minimum over initializations.
@@ -59,7 +59,7 @@ COLUMNS = (
 def stability_step(depth: int, target: np.ndarray) -> float:
     """``2/S`` with ``S = N σ_1(Φ)^{2−2/N}`` the sharpness at the balanced minimum.
 
-    theory.md §3 [checked] (``min_sharpness_balanced``) and §4 (GD is stable at a minimum iff
+    theory/deep-linear [checked] (``min_sharpness_balanced``) and theory/scalar (GD is stable at a minimum iff
     ``S ≤ 2/η``).
     """
     from .. import bounds  # lazy: SymPy
@@ -149,7 +149,7 @@ def build(
         f"Whitened loss ½‖W_N⋯W_1 − Φ‖_F², widths ({dim}, …, {dim}), σ_min(Φ)/σ_max(Φ) = 0.75; "
         f"{n_inits} balanced initializations (Procedure 1) per row with ‖W_e(0) − Φ‖_F = σ_min(Φ) − c.",
         "η_ACGH: Arora, Cohen, Golowich & Hu 2019, Thm 1, c^{(4N−2)/N}/(6144 N³ ‖Φ‖_F^{(6N−4)/N}) "
-        "(constants recalled, theory.md §3). 2/S: GD stability threshold at the balanced minimum, "
+        "(constants recalled, theory/deep-linear). 2/S: GD stability threshold at the balanced minimum, "
         "S = N σ_1(Φ)^{2−2/N}.",
         f"η*: per initialization, the largest η at which GD converged, where converged = never "
         f"diverged and loss ≤ {loss_tolerance:g} after {n_steps} steps; found by bisection "
