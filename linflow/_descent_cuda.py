@@ -30,7 +30,14 @@ import math
 import numpy as np
 
 from ._descent_numba import (
-    COMPLETION, SENSING, SQUARED, activation_of, assemble_result, kernel_array, layout, loss_arrays,
+    COMPLETION,
+    SENSING,
+    SQUARED,
+    activation_of,
+    assemble_result,
+    kernel_array,
+    layout,
+    loss_arrays,
 )
 
 __all__ = ["run_descent_cuda", "make_kernel", "THREAD_MAX_WIDTH", "BLOCK_THREADS"]

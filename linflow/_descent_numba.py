@@ -67,8 +67,23 @@ import numpy as np
 from numba import njit
 
 from ._simd import (
-    borrow, prefer_wide_vectors, vadd, vbroadcast, vdiv, ventry, vfma, vfnma, vload, vmax_nan, vmul, vput, vsplat,
-    vsqrt, vstore, vsub, vzero,
+    borrow,
+    prefer_wide_vectors,
+    vadd,
+    vbroadcast,
+    vdiv,
+    ventry,
+    vfma,
+    vfnma,
+    vload,
+    vmax_nan,
+    vmul,
+    vput,
+    vsplat,
+    vsqrt,
+    vstore,
+    vsub,
+    vzero,
 )
 from .results import DescentResult, descent_status_codes
 

@@ -6,7 +6,8 @@ matrix products. Semantics every backend must reproduce:
 * at step k (0 ≤ k ≤ n_steps) the loss of ``θ_k`` is evaluated; if it is non-finite or above the
   divergence threshold, the trajectory is marked diverged at step k and keeps ``θ_{k−1}``;
 * otherwise losses are recorded, the tolerance, balancedness drift (NaN throughout when
-  ``track_balancedness`` is False; +inf once ``B_j`` overflows float64) and reference distance are updated, and (for k < n_steps) ``θ_{k+1} = θ_k − η∇f(θ_k)`` (GD), or the RMSProp step of
+  ``track_balancedness`` is False; +inf once ``B_j`` overflows float64) and reference distance are updated, and
+  (for k < n_steps) ``θ_{k+1} = θ_k − η∇f(θ_k)`` (GD), or the RMSProp step of
   :func:`linflow._optimizers.optimizer_step` with ``ν_0 = s(∇f(θ_0))``.
 """
 

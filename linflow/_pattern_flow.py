@@ -288,7 +288,11 @@ def _first_crossing(dense, t_old, t_new, z_old, size_old, floor, side, masks, pr
         left = t_old if j == 0 else grid[j - 1]
         z_left, size_left = (z_old[s], size_old[s]) if j == 0 else (values[j - 1, s], sizes[j - 1, s])
         noise = max(_NOISE * size_left, floor[s])
-        roots.append(_bracketed_root(lambda tt, s=s: pre_activations(dense(tt), masks)[s], left, grid[j], z_left, bool(side[s]), noise))
+        roots.append(
+            _bracketed_root(
+                lambda tt, s=s: pre_activations(dense(tt), masks)[s], left, grid[j], z_left, bool(side[s]), noise
+            )
+        )
     roots = np.array(roots)
     first = float(roots.min())
     # Units crossing at the same instant (duplicate samples, symmetric units) switch together.

@@ -278,7 +278,9 @@ def _parameters():
         "epsilon_ball": _param("epsilon", "epsilon", "radius ε of the ball/tube around the GF point", NONNEGATIVE),
         "initial_loss": _param("initial_loss", "ell_0", "loss ℓ(0) at initialization", POSITIVE),
         "time": _param("time", "t", "gradient-flow time t", NONNEGATIVE),
-        "gradient_norm": _param("gradient_norm", "g", "spectral norm ‖∇L(W_e)‖₂ of the end-to-end gradient", NONNEGATIVE),
+        "gradient_norm": _param(
+            "gradient_norm", "g", "spectral norm ‖∇L(W_e)‖₂ of the end-to-end gradient", NONNEGATIVE
+        ),
         "layer_norm": _param("layer_norm", "rho", "a bound max_k ‖W_k‖₂ on the layer spectral norms", NONNEGATIVE),
         "smoothness": _param("smoothness", "beta", "β ≥ sup ‖∇²f‖₂ over the ε-tube", POSITIVE),
         "gradient_bound": _param("gradient_bound", "gamma", "γ ≥ sup ‖∇f(θ(t))‖ along the GF path", NONNEGATIVE),
@@ -298,12 +300,24 @@ def _parameters():
 
 # ---------------------------------------------------------------------- sources
 _EC21 = "Elkabetz & Cohen, Continuous vs. Discrete Optimization of Deep Neural Networks, NeurIPS 2021"
-_ACH18 = "Arora, Cohen & Hazan, On the Optimization of Deep Networks: Implicit Acceleration by Overparameterization, ICML 2018"
-_ACGH19 = "Arora, Cohen, Golowich & Hu, A Convergence Analysis of Gradient Descent for Deep Linear Neural Networks, ICLR 2019"
+_ACH18 = (
+    "Arora, Cohen & Hazan, On the Optimization of Deep Networks: Implicit Acceleration by Overparameterization, "
+    "ICML 2018"
+)
+_ACGH19 = (
+    "Arora, Cohen, Golowich & Hu, A Convergence Analysis of Gradient Descent for Deep Linear Neural Networks, "
+    "ICLR 2019"
+)
 _ACHL19 = "Arora, Cohen, Hu & Luo, Implicit Regularization in Deep Matrix Factorization, NeurIPS 2019"
 _DERIVED_EC21 = "Derived in this project from the argument of " + _EC21
-_SMG14 = "Saxe, McClelland & Ganguli, Exact solutions to the nonlinear dynamics of learning in deep linear neural networks, ICLR 2014"
-_KNSC23 = "Kreisler, Nacson, Soudry & Carmon, Gradient Descent Monotonically Decreases the Sharpness of Gradient Flow Solutions in Scalar Networks and Beyond, ICML 2023"
+_SMG14 = (
+    "Saxe, McClelland & Ganguli, Exact solutions to the nonlinear dynamics of learning in deep linear neural "
+    "networks, ICLR 2014"
+)
+_KNSC23 = (
+    "Kreisler, Nacson, Soudry & Carmon, Gradient Descent Monotonically Decreases the Sharpness of Gradient Flow "
+    "Solutions in Scalar Networks and Beyond, ICML 2023"
+)
 
 
 @functools.lru_cache(maxsize=None)
@@ -313,9 +327,12 @@ def _registry() -> dict:
     y, phi, smax, c = P["target"].symbol, P["target_norm"].symbol, P["sigma_max"].symbol, P["margin"].symbol
     eta, ell0, t = P["learning_rate"].symbol, P["initial_loss"].symbol, P["time"].symbol
     eps_loss, eps = P["epsilon_loss"].symbol, P["epsilon_ball"].symbol
-    g, rho, beta, gamma = P["gradient_norm"].symbol, P["layer_norm"].symbol, P["smoothness"].symbol, P["gradient_bound"].symbol
-    m, e_k, k, lam = P["curvature_lower"].symbol, P["previous_error"].symbol, P["steps"].symbol, P["negative_curvature_sum"].symbol
-    delta, s, u0, alpha = P["imbalance"].symbol, P["singular_value"].symbol, P["initial_strength"].symbol, P["fraction"].symbol
+    g, rho = P["gradient_norm"].symbol, P["layer_norm"].symbol
+    beta, gamma = P["smoothness"].symbol, P["gradient_bound"].symbol
+    m, e_k = P["curvature_lower"].symbol, P["previous_error"].symbol
+    k, lam = P["steps"].symbol, P["negative_curvature_sum"].symbol
+    delta, s = P["imbalance"].symbol, P["singular_value"].symbol
+    u0, alpha = P["initial_strength"].symbol, P["fraction"].symbol
     phi0 = P["gfs_sharpness"].symbol
 
     a = rho + eps  # ‖W_k‖₂ + ε
@@ -338,7 +355,10 @@ def _registry() -> dict:
             N * sm.Abs(y) ** (2 * (N - 1) / N), (P["depth"], P["target"]),
             r"\min_{\pi = y} S(w)", "=",
             ("scalar network f(w) = ½(w_1⋯w_N − y)²", "attained exactly at |w_i| = |y|^{1/N} (AM–GM equality)"),
-            Source("Scalar deep linear network, derived here (AM–GM)", "proofs/min_sharpness_amgm.py", "theory/scalar", "checked"),
+            Source(
+                "Scalar deep linear network, derived here (AM–GM)", "proofs/min_sharpness_amgm.py", "theory/scalar",
+                "checked",
+            ),
             quantity_text="min_{π=y} S(w)",
         ),
         Bound(
@@ -426,7 +446,8 @@ def _registry() -> dict:
             ("ηβ ≤ 1", "m_k ≤ λ_min(∇²f) on B_ε(θ(kη)), β ≥ ‖∇²f‖₂ on the tube, γ ≥ ‖∇f‖ on the path",
              "E_0 = 0; if E_k ≤ ε for all k ≤ K then ‖θ_k − θ(kη)‖ ≤ E_k"),
             Source(_DERIVED_EC21, "discrete GD–GF error recursion e_{k+1} = (I − ηH̄_k)e_k − τ_k "
-                   "(a computable form of their continuous bound, not a lemma of the paper)", "theory/gd-vs-gf", "checked"),
+                   "(a computable form of their continuous bound, not a lemma of the paper)",
+                   "theory/gd-vs-gf", "checked"),
             numeric=stable.ec21_error_recursion,
             constraints=(
                 Constraint("learning_rate * smoothness ≤ 1 (ηβ ≤ 1)", ("learning_rate", "smoothness"),
@@ -443,7 +464,8 @@ def _registry() -> dict:
             (P["learning_rate"], P["smoothness"], P["gradient_bound"], P["steps"], P["negative_curvature_sum"]),
             "E_k", r"\le",
             ("hypotheses of ec21_error_recursion", "β, γ bound every step's β_i, γ_i (i < k)"),
-            Source(_DERIVED_EC21, "closed form of the discrete error recursion (not a lemma of the paper)", "theory/gd-vs-gf", "checked"),
+            Source(_DERIVED_EC21, "closed form of the discrete error recursion (not a lemma of the paper)",
+                   "theory/gd-vs-gf", "checked"),
             numeric=stable.ec21_error_bound,
             constraints=(
                 Constraint("learning_rate * smoothness ≤ 1 (ηβ ≤ 1)", ("learning_rate", "smoothness"),
@@ -460,7 +482,8 @@ def _registry() -> dict:
             ("f(θ) = ½‖W_N⋯W_1 − Φ‖_F² (∇²L = I; convex L)", "ρ ≥ max_k ‖W_k‖₂ at the centre θ",
              "g = ‖∇L(W_e(θ))‖₂ at the centre", "ε = 0 gives the pointwise bound; tight for N = 2 at θ = 0"),
             Source("Derived in this project (the curvature ingredient of the argument of " + _EC21 + ")",
-                   "deep linear λ_min bound, uniform layer-norm form (not a lemma of the paper)", "theory/gd-vs-gf", "checked"),
+                   "deep linear λ_min bound, uniform layer-norm form (not a lemma of the paper)",
+                   "theory/gd-vs-gf", "checked"),
             numeric=stable.ball_lambda_min,
             quantity_text="min_{‖θ'−θ‖≤ε} λ_min(∇²f(θ'))",
         ),
@@ -473,7 +496,8 @@ def _registry() -> dict:
             ("f(θ) = ½‖W_N⋯W_1 − Φ‖_F² (∇²L = I)", "ρ ≥ max_k ‖W_k‖₂ at the centre θ",
              "g = ‖∇L(W_e(θ))‖₂ at the centre"),
             Source("Derived in this project (the smoothness ingredient of the argument of " + _EC21 + ")",
-                   "ε-ball smoothness of deep linear nets, uniform layer-norm form (not a lemma of the paper)", "theory/gd-vs-gf", "checked"),
+                   "ε-ball smoothness of deep linear nets, uniform layer-norm form (not a lemma of the paper)",
+                   "theory/gd-vs-gf", "checked"),
             numeric=stable.ball_smoothness,
             quantity_text="max_{‖θ'−θ‖≤ε} ‖∇²f(θ')‖₂",
         ),
@@ -498,7 +522,8 @@ def _registry() -> dict:
              "N ≥ 3: the implicit integral of the singular-value dynamics σ_r' = −Nσ_r^{2−2/N}⟨∇L, u_r v_rᵀ⟩ "
              "(Arora, Cohen, Hu & Luo 2019, Thm 3) for one aligned mode"),
             Source(_SMG14 + "; deep version: " + _ACHL19,
-                   "learning time of a mode (N = 2); N ≥ 3 via the singular-value dynamics, Thm 3", "theory/deep-linear", "paper"),
+                   "learning time of a mode (N = 2); N ≥ 3 via the singular-value dynamics, Thm 3",
+                   "theory/deep-linear", "paper"),
             constraints=(
                 Constraint("initial_strength < fraction * singular_value (u_0 < αs)",
                            ("initial_strength", "fraction", "singular_value"), lambda a0, f, sv: a0 < f * sv),

@@ -599,7 +599,9 @@ def _integrate(cfg: _Config, theta, nu, n_steps, substeps, record_every, max_sec
             ev = _evaluate(cfg, theta, nu, None, None)
         except np.linalg.LinAlgError as exc:
             _record_unevaluated(rec, 0.0, theta, nu, loss0, cfg.n_eigenvalues)
-            return _build_result(cfg, rec, Status.DIVERGED, f"the Hessian eigensolver failed at t=0: {exc}", 0.0, substeps)
+            return _build_result(
+                cfg, rec, Status.DIVERGED, f"the Hessian eigensolver failed at t=0: {exc}", 0.0, substeps
+            )
         for step in range(n_steps + 1):
             theta_start, nu_start, first = theta, nu, ev
             kkt_max, bad = 0.0, None

@@ -62,7 +62,11 @@ def _require_applicable(problem, *, lambda_min: bool) -> None:
         raise TypeError(f"problem must be a linflow.Problem; got problem={problem!r}")
     ok = problem.lambda_min_bound_applies if lambda_min else problem.curvature_bounds_apply
     if not ok:
-        need = "a convex loss with a known bound on ‖∇²L‖" if lambda_min else "a known bound on ‖∇²L‖ (loss.curvature_bound())"
+        need = (
+            "a convex loss with a known bound on ‖∇²L‖"
+            if lambda_min
+            else "a known bound on ‖∇²L‖ (loss.curvature_bound())"
+        )
         raise TypeError(
             f"this curvature bound needs {need}; got loss={problem.loss_function!r} on {type(problem).__name__} "
             f"(see the table in linflow.losses for what each loss satisfies)"
@@ -284,7 +288,9 @@ def error_certificate(problem: Problem, path, *, learning_rate: float, epsilon: 
     if _has_activation(problem):
         # ReLU / leaky ReLU: f is smooth only inside an activation pattern; the balls (which
         # contain both the flow segment and the GD–GF segment) must each lie in one pattern.
-        inside = np.array([problem.ball_in_pattern(tuple(w[k] for w in weights), eps) for k in range(n_points - 1)], dtype=bool)
+        inside = np.array(
+            [problem.ball_in_pattern(tuple(w[k] for w in weights), eps) for k in range(n_points - 1)], dtype=bool
+        )
         checks = (("B_ε(θ(kη)) inside one activation pattern", inside),) + checks
     message = f"valid: ‖θ_k − θ(kη)‖ ≤ E_k for k ≤ {n_points - 1}"
     valid = True

@@ -94,7 +94,8 @@ def saxe_end_to_end(target, strength0, t) -> np.ndarray:
     u0 = as_real_array(strength0, "strength0")
     if u0.ndim > 1 or u0.size not in (1, s.size):
         raise ValueError(
-            f"strength0 must be one number or one per singular value of target ({s.size}); got strength0.shape={u0.shape}"
+            f"strength0 must be one number or one per singular value of target ({s.size}); got "
+            f"strength0.shape={u0.shape}"
         )
     if not np.all(np.isfinite(u0)) or np.any(u0 <= 0):
         raise ValueError(f"strength0 must be positive and finite; got strength0={u0.tolist()}")

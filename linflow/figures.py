@@ -84,9 +84,9 @@ def loss_sharpness_runs(*, depth: int = 3, eta_fractions=(0.8, 1.3, 1.7), n_step
     ``η = f · 2/S_GF`` with ``S_GF`` the sharpness of that init's gradient-flow limit, so
     ``f > 1`` means GD cannot converge where GF does.
     """
+    from ._hessian import hessian_eigenvalues
     from .descent import simulate_descent
     from .init import gaussian
-    from ._hessian import hessian_eigenvalues
     from .tables._margin import margin_problem, margin_target
     from .tables.sharpness import flow_limit_sharpness
 
@@ -173,9 +173,9 @@ def central_flow_runs(*, learning_rate: float = 0.14, n_steps: int = 400, rmspro
         from .central_flow import integrate_central_flow
     except ImportError as exc:  # pragma: no cover - installations without central flows
         raise FeatureUnavailable("the central-flow figure needs linflow.integrate_central_flow") from exc
+    from ._hessian import hessian_eigenvalues
     from .descent import simulate_descent
     from .flow import integrate_flow
-    from ._hessian import hessian_eigenvalues
 
     problem, w0 = _problem_and_start(problem, weights0, seed, lambda _seed: central_flow_problem())
 
@@ -227,7 +227,10 @@ def _central_flow(**params):
                  "kind": "discrete"},
                 {"label": f"{name}, {AVERAGE_WINDOW}-step average", "t": d["steps"],
                  "loss": running_average(d["descent"].losses), "kind": "average"},
-                {"label": flow_name, "t": d["flow_t"], "loss": flow_loss, "sharpness": d["flow_sharpness"], "kind": "flow"},
+                {
+                    "label": flow_name, "t": d["flow_t"], "loss": flow_loss, "sharpness": d["flow_sharpness"],
+                    "kind": "flow",
+                },
                 {"label": "central flow", "t": d["central"].t, "loss": d["central"].predicted_loss,
                  "sharpness": d["central"].sharpness[:, 0], "kind": "central"},
             ],
@@ -262,14 +265,16 @@ _SPECS = (
         "gd-gf-distance", "GD vs GF: loss curves and max distance vs η (log-log, slope-1 guide)",
         (Option("seed", int, 0, "seed of the default problem (default 0)"),
          Option("horizon", float, 4.0, "GF horizon T (default 4)"),
-         Option("learning_rates", float, (0.04, 0.02, 0.01, 0.005), "step sizes (default 0.04 0.02 0.01 0.005)", multiple=True)),
+         Option("learning_rates", float, (0.04, 0.02, 0.01, 0.005), "step sizes (default 0.04 0.02 0.01 0.005)",
+                multiple=True)),
         _gd_gf_distance,
         accepts_problem=True,
     ),
     FigureSpec(
         "loss-sharpness", "loss and sharpness along GD with the 2/η lines (edge of stability)",
         (Option("depth", int, 3, "depth N (default 3)"),
-         Option("eta_fractions", float, (0.8, 1.3, 1.7), "η as fractions of 2/S_GF (default 0.8 1.3 1.7)", multiple=True),
+         Option("eta_fractions", float, (0.8, 1.3, 1.7), "η as fractions of 2/S_GF (default 0.8 1.3 1.7)",
+                multiple=True),
          Option("n_steps", int, 250, "GD steps (default 250)"),
          Option("init_std", float, 0.5, "std of the Gaussian candidate initializations (default 0.5)"),
          Option("seed", int, 0, "seed (default 0)")),
@@ -306,7 +311,9 @@ _SPECS = (
 # ---------------------------------------------------------------------- phase-diagram
 def _phase_diagram(*, store=None, x=None, y=None, color: str = "status", level: int = 0):
     if store is None:
-        raise FeatureUnavailable("phase-diagram draws a sweep store: linflow plot phase-diagram STORE.zarr --x AXIS --y AXIS")
+        raise FeatureUnavailable(
+            "phase-diagram draws a sweep store: linflow plot phase-diagram STORE.zarr --x AXIS --y AXIS"
+        )
     if x is None or y is None:
         raise ValueError(f"phase-diagram needs --x and --y, two axes of the sweep; got x={x!r}, y={y!r}")
     from .sweep._phase_diagram import open_sweep, phase_data, plot_phase_diagram

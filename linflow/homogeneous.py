@@ -93,7 +93,8 @@ class HomogeneousNetwork(LayeredArchitecture):
     This is deliberately *not* a subclass of :class:`~linflow.DeepLinearNetwork`: code written for
     deep linear networks (end-to-end matrices) must not silently accept a ReLU network. Both
     inherit the same architecture API from :class:`linflow.network.LayeredArchitecture`
-    (``widths``, ``depth``, ``shapes``, ``n_params``, ``check``, ``flatten``, ``unflatten``), and :class:`linflow.Problem` accepts both; with a
+    (``widths``, ``depth``, ``shapes``, ``n_params``, ``check``, ``flatten``, ``unflatten``), and
+    :class:`linflow.Problem` accepts both; with a
     nonlinear activation it builds a :class:`HomogeneousProblem`.
 
     Examples
@@ -344,7 +345,10 @@ class HomogeneousProblem(Problem):
     def __repr__(self) -> str:
         net = self.network
         slope = f", negative_slope={net.negative_slope}" if net.activation == "leaky_relu" else ""
-        return f"HomogeneousProblem(widths={net.widths}, activation={net.activation!r}{slope}, loss={self.loss_function!r})"
+        return (
+            f"HomogeneousProblem(widths={net.widths}, activation={net.activation!r}{slope}, "
+            f"loss={self.loss_function!r})"
+        )
 
     # ------------------------------------------------------------------ no end-to-end matrix
     def _no_end_to_end(self, name):
@@ -395,7 +399,8 @@ class HomogeneousProblem(Problem):
     def gradient(self, weights) -> tuple:
         """Gradient by backpropagation, ``∂f/∂W_k = δ_k a_{k−1}ᵀ``, with ``σ'(0) = α``.
 
-        ``δ_N = ∇ℓ(h(X))`` (``(h(X) − Y)/m`` for regression), ``δ_k = σ'(z_k) ⊙ W_{k+1}ᵀ δ_{k+1}``. Batched weights supported.
+        ``δ_N = ∇ℓ(h(X))`` (``(h(X) − Y)/m`` for regression), ``δ_k = σ'(z_k) ⊙ W_{k+1}ᵀ δ_{k+1}``. Batched weights
+        supported.
         """
         weights = self._check(weights)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -460,7 +465,10 @@ class HomogeneousProblem(Problem):
         weights = self._check(weights)
         if weights[0].ndim != 2:
             raise ValueError(f"boundary_sites takes single weights; got weights[0].shape={weights[0].shape}")
-        rows = [np.column_stack((np.full(int(m.sum()), k),) + np.nonzero(m)) for k, m in enumerate(self._boundary_mask(weights))]
+        rows = [
+            np.column_stack((np.full(int(m.sum()), k),) + np.nonzero(m))
+            for k, m in enumerate(self._boundary_mask(weights))
+        ]
         return np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 3), dtype=np.int64)
 
     def on_boundary(self, weights):

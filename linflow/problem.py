@@ -339,7 +339,9 @@ class Problem:
         weights = check_single_weights(weights, self.network.shapes)
         flat = isinstance(direction, np.ndarray) and direction.ndim == 1
         if flat:
-            v = unflatten(check_finite_array(direction, "direction", shape=(self.network.n_params,)), self.network.shapes)
+            v = unflatten(
+                check_finite_array(direction, "direction", shape=(self.network.n_params,)), self.network.shapes
+            )
         else:
             v = check_single_weights(direction, self.network.shapes, name="direction")
         with np.errstate(over="ignore", invalid="ignore"):

@@ -429,7 +429,7 @@ def main(argv=None) -> int:
             check = compare(name, fast.final_weights, fast.final_loss,
                             fast.balancedness_drift if track else None, ref, rtol=1e-10)
             cpu = []
-            _, times = timed(lambda: simulate_descent(problem, weights0, backend="numba", **kw_m), args.repeat, cpu)
+            _, times = timed(lambda: simulate_descent(problem, weights0, backend="numba", **kw_m), args.repeat, cpu)  # noqa: B023 - timed within this iteration
             add(name, times, dict(check=check, threads=threads), cpu=cpu, metrics=metrics)
             linflow[metrics] = rows[-1]
         peers = [] if args.no_peers else [
@@ -464,11 +464,11 @@ def main(argv=None) -> int:
         report["losses"] = []
         for name, lprob, lw0, llrs in loss_workloads(args.loss_trajectories):
             lkw = dict(learning_rate=llrs, n_steps=args.loss_steps, record_every=args.loss_steps)
-            ref_l, t_ref = timed(lambda: simulate_descent(lprob, lw0, backend="numpy", **lkw), args.repeat)
+            ref_l, t_ref = timed(lambda: simulate_descent(lprob, lw0, backend="numpy", **lkw), args.repeat)  # noqa: B023 - timed within this iteration
             fast_l = simulate_descent(lprob, lw0, backend="numba", **lkw)  # compiles (or loads)
             check = compare("  " + name, fast_l.final_weights, fast_l.final_loss, fast_l.balancedness_drift,
                             ref_l, rtol=1e-10)
-            _, t_fast = timed(lambda: simulate_descent(lprob, lw0, backend="numba", **lkw), args.repeat)
+            _, t_fast = timed(lambda: simulate_descent(lprob, lw0, backend="numba", **lkw), args.repeat)  # noqa: B023 - timed within this iteration
             ratio = min(t_ref) / min(t_fast)
             print(f"  {name:<24} numpy {min(t_ref):7.3f} s  numba {min(t_fast):7.3f} s  "
                   f"numba/numpy speed {ratio:6.1f}×")

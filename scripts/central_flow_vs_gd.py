@@ -51,7 +51,12 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from linflow import (  # noqa: E402
-    DeepLinearNetwork, Problem, init, integrate_central_flow, integrate_flow, simulate_descent,
+    DeepLinearNetwork,
+    Problem,
+    init,
+    integrate_central_flow,
+    integrate_flow,
+    simulate_descent,
 )
 from linflow._central_flow_claims import scalar_edge_instance  # noqa: E402
 from linflow.network import flatten  # noqa: E402
@@ -286,11 +291,17 @@ def main(argv=None) -> int:
         print(f"  [{'PASS' if passed else 'FAIL'}] {name}")
 
     print("(a) scalar nets f = ½(w_1⋯w_N − 1)² at the edge of stability")
-    print(f"{'case':<16}{'η':>8}{'ηS_0':>8}{'ηS GD':>9}{'ηS CF':>9}{'ηS GF':>9}{'‖CF−GD‖':>10}{'‖GF−GD‖':>10}{'ratio':>8}  status")
+    print(
+        f"{'case':<16}{'η':>8}{'ηS_0':>8}{'ηS GD':>9}{'ηS CF':>9}{'ηS GF':>9}"
+        f"{'‖CF−GD‖':>10}{'‖GF−GD‖':>10}{'ratio':>8}  status"
+    )
     scalars = [scalar_case(d, n_scalar) for d in (3, 4)]
     for c in scalars:
-        print(f"{c['name']:<16}{c['eta']:>8.4f}{c['s0']:>8.3f}{c['final_gd']:>9.4f}{c['final_cf']:>9.4f}"
-              f"{c['final_gf']:>9.3f}{c['d_cf']:>10.4f}{c['d_gf']:>10.4f}{c['d_cf'] / c['d_gf']:>8.3f}  {c['cf'].status.name}")
+        print(
+            f"{c['name']:<16}{c['eta']:>8.4f}{c['s0']:>8.3f}{c['final_gd']:>9.4f}{c['final_cf']:>9.4f}"
+            f"{c['final_gf']:>9.3f}{c['d_cf']:>10.4f}{c['d_gf']:>10.4f}{c['d_cf'] / c['d_gf']:>8.3f}  "
+            f"{c['cf'].status.name}"
+        )
     for c in scalars:
         check(f"{c['name']}: central flow ηS = 2 ± 1e-3 ({c['final_cf']:.5f})", abs(c["final_cf"] - 2) <= 1e-3)
         check(f"{c['name']}: GD ηS within 2 % below 2 ({c['final_gd']:.4f})", 1.96 <= c["final_gd"] <= 2.0)
@@ -325,9 +336,11 @@ def main(argv=None) -> int:
     rms = rmsprop_cases(args.quick)
     s = rms["scalar"]
     fl = s["flow"]
-    print(f"  Scalar RMSProp, scalar depth 3, η={s['eta']}: final ηS/√ν = {fl.effective_sharpness[-1]:.5f}; "
-          f"predicted loss {fl.predicted_loss[-1]:.4e} vs RMSProp average (last 100 steps) {s['disc_loss_avg']:.4e} "
-          f"({fl.predicted_loss[-1] / s['disc_loss_avg'] - 1:+.1%}); ν flow {fl.nu[-1]:.4e} vs RMSProp {s['disc_nu']:.4e}")
+    print(
+        f"  Scalar RMSProp, scalar depth 3, η={s['eta']}: final ηS/√ν = {fl.effective_sharpness[-1]:.5f}; "
+        f"predicted loss {fl.predicted_loss[-1]:.4e} vs RMSProp average (last 100 steps) {s['disc_loss_avg']:.4e} "
+        f"({fl.predicted_loss[-1] / s['disc_loss_avg'] - 1:+.1%}); ν flow {fl.nu[-1]:.4e} vs RMSProp {s['disc_nu']:.4e}"
+    )
     m = rms["matrix"]
     print(f"  RMSProp, matrix net, init std 0.05, η={m['eta']}, β₂=0.99, {m['n']} steps "
           f"(RMSProp average loss over the last 200 steps: {m['disc_loss_avg']:.3e}):")
@@ -335,8 +348,10 @@ def main(argv=None) -> int:
           f"{'steps to L<1e-3':>16}")
     for ab, v in m["variants"].items():
         below = v.t[v.losses < 1e-3]
-        print(f"    {str(ab or 'central flow'):<22}{v.status.name:<13}{v.losses[-1]:>11.3e}{v.predicted_loss[-1]:>11.3e}"
-              f"{v.effective_sharpness[-1]:>12.4f}{v.sharpness[-1, 0]:>9.3f}{(below[0] if below.size else np.nan):>16.0f}")
+        print(
+            f"    {str(ab or 'central flow'):<22}{v.status.name:<13}{v.losses[-1]:>11.3e}{v.predicted_loss[-1]:>11.3e}"
+            f"{v.effective_sharpness[-1]:>12.4f}{v.sharpness[-1, 0]:>9.3f}{(below[0] if below.size else np.nan):>16.0f}"
+        )
     d = m["disc"].losses
     below = np.flatnonzero(d < 1e-3)
     print(f"    {'RMSProp (discrete)':<22}{'':<13}{d[-1]:>11.3e}{'':>11}{'':>12}{m['disc_sharp'][-1]:>9.3f}"

@@ -65,9 +65,11 @@ def key_numbers(data) -> list:
         lines.append(f"  weight distance to GD's running average after the edge (max): central flow "
                      f"{dist_cf[after].max():.3g}, GF {dist_gf[after_gf].max():.3g}")
     r = data["rmsprop"]
-    lines.append(f"RMSProp η = {r['eta']:g}: final loss RMSProp {r['descent'].losses[-1]:.3g} "
-                 f"({figures.AVERAGE_WINDOW}-step average {figures.running_average(r['descent'].losses)[-1]:.3g}), "
-                 f"central flow (predicted) {r['central'].predicted_loss[-1]:.3g}, stable flow {r['flow'].losses[-1]:.3g}")
+    lines.append(
+        f"RMSProp η = {r['eta']:g}: final loss RMSProp {r['descent'].losses[-1]:.3g} "
+        f"({figures.AVERAGE_WINDOW}-step average {figures.running_average(r['descent'].losses)[-1]:.3g}), "
+        f"central flow (predicted) {r['central'].predicted_loss[-1]:.3g}, stable flow {r['flow'].losses[-1]:.3g}"
+    )
     lines.append(f"  final sharpness S: RMSProp {r['descent_sharpness'][-1]:.4g}, central flow "
                  f"{r['central'].sharpness[-1, 0]:.4g}, stable flow {r['flow'].sharpness[-1, 0]:.4g}")
     return lines

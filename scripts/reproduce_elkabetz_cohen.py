@@ -145,9 +145,11 @@ def experiment(name, problem, weights0, eta0: float, steps0: int, *, use_flow: b
     order = fit_order([r["learning_rate"] for r in rows], [r["max_distance"] for r in rows])
     for row in rows:
         row["order"] = order
-        print(f"    η₀/{row['divisor']:<2d} η={row['learning_rate']:.4g}: max‖θ_k−θ(kη)‖ = {row['max_distance']:.3e} "
-              f"= {100 * row['fraction_of_path']:.3f}% of the path; max |Δloss|/ℓ(0) = {100 * row['max_loss_gap']:.3f}%; "
-              f"final loss {row['final_loss']:.4g} ({row['status'].lower()})")
+        print(
+            f"    η₀/{row['divisor']:<2d} η={row['learning_rate']:.4g}: max‖θ_k−θ(kη)‖ = {row['max_distance']:.3e} "
+            f"= {100 * row['fraction_of_path']:.3f}% of the path; max |Δloss|/ℓ(0) = {100 * row['max_loss_gap']:.3f}%; "
+            f"final loss {row['final_loss']:.4g} ({row['status'].lower()})"
+        )
     s_end = problem.sharpness(unflatten(ref[-1], shapes))
     print(f"    fitted order in η: {order:.3f}; at T: S = {s_end:.4g}, η₀·S/2 = {eta0 * s_end / 2:.3f} "
           f"({time.perf_counter() - start:.1f} s)")

@@ -5,7 +5,10 @@ import pytest
 
 from linflow import DeepLinearNetwork, Problem, Status, integrate_central_flow, integrate_flow, simulate_descent
 from linflow._central_flow_claims import (
-    measure_edge_sharpness, measure_loss_monotonicity, measure_tracking, scalar_edge_instance,
+    measure_edge_sharpness,
+    measure_loss_monotonicity,
+    measure_tracking,
+    scalar_edge_instance,
 )
 from linflow._edge_eigen import dense_hessian
 from linflow._third_derivative import third_derivative_contraction

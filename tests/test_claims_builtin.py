@@ -66,8 +66,12 @@ def test_recalled_claims_produce_a_report(name):
 # ---------------------------------------------------------------------------- bounds
 def test_arora2019_constants_match_the_theory_example():
     # theory/deep-linear: N=3, c=0.5, ‖Φ‖_F=1 → η_max ≈ 5.98e-7, δ_max ≈ 3.62e-5.
-    assert nm.bound_value("arora2019_step_size", depth=3, margin=0.5, target_norm=1.0) == pytest.approx(5.98e-7, rel=1e-3)
-    assert nm.bound_value("arora2019_balancedness", depth=3, margin=0.5, target_norm=1.0) == pytest.approx(3.62e-5, rel=1e-3)
+    assert nm.bound_value("arora2019_step_size", depth=3, margin=0.5, target_norm=1.0) == pytest.approx(
+        5.98e-7, rel=1e-3
+    )
+    assert nm.bound_value("arora2019_balancedness", depth=3, margin=0.5, target_norm=1.0) == pytest.approx(
+        3.62e-5, rel=1e-3
+    )
 
 
 def test_vectorized_certificate_agrees_with_linflow_curvature():
@@ -126,7 +130,9 @@ def test_ball_bounds_contain_the_true_curvature():
         upper, lower = nm.ball_curvature_bounds(norms, loss_grad, eps)
         for _ in range(10):
             d = rng.standard_normal(problem.network.n_params)
-            point = linflow.unflatten(linflow.flatten(w) + eps * rng.uniform() * d / np.linalg.norm(d), problem.network.shapes)
+            point = linflow.unflatten(
+                linflow.flatten(w) + eps * rng.uniform() * d / np.linalg.norm(d), problem.network.shapes
+            )
             eig = np.linalg.eigvalsh(problem.hessian(point))
             assert eig[0] >= lower[0] - 1e-12 and max(abs(eig[0]), eig[-1]) <= upper[0] + 1e-12
 
@@ -152,7 +158,9 @@ def test_ec21_certificate_bounds_the_true_distance():
     eps = nm.best_epsilon(*nm.path_norms(problem, flow.weights), eta)
     cert = curvature.error_certificate(problem, flow.weights, learning_rate=eta, epsilon=eps)
     assert cert.valid, cert.message
-    gd = linflow.simulate_descent(problem, w0, learning_rate=eta, n_steps=steps, reference=linflow.flatten(flow.weights))
+    gd = linflow.simulate_descent(
+        problem, w0, learning_rate=eta, n_steps=steps, reference=linflow.flatten(flow.weights)
+    )
     assert 0 < gd.reference_distance <= cert.bound.max()
 
 
@@ -173,7 +181,9 @@ def test_margin_rate_general_form_holds_and_square_form_fails_on_a_non_square_ta
     # The square form's bound itself, measured on the flow (widths (2, 2, 2, 1), c = 0.7).
     c = 1.0 - np.linalg.norm(linflow.end_to_end(inst.weights) - inst.target)
     assert c == pytest.approx(0.7, rel=1e-12)
-    flow = linflow.integrate_flow(inst.problem, inst.weights, t_span=(0.0, 3.0), t_eval=[0.0, 3.0], rtol=1e-12, atol=1e-14)
+    flow = linflow.integrate_flow(
+        inst.problem, inst.weights, t_span=(0.0, 3.0), t_eval=[0.0, 3.0], rtol=1e-12, atol=1e-14
+    )
     loss0, loss3 = flow.losses
     assert 2 * 3 * c ** (4 / 3) == pytest.approx(3.73, abs=0.01)  # the square form's rate
     assert -np.log(loss3 / loss0) / 3.0 == pytest.approx(2.0, abs=0.05)  # the measured mean rate
@@ -196,8 +206,13 @@ def test_margin_instances_cover_the_theorems_shapes():
         d0, dn = inst.widths[0], inst.widths[-1]
         sigma_min = np.linalg.svd(inst.target, compute_uv=False).min()
         features = {
-            "depth 1": inst.depth == 1, "d0 < dN": d0 < dn, "d0 > dN": d0 > dn, "square": d0 == dn,
-            "scalar output": dn == 1, "scalar input": d0 == 1, "margin < 5% of σ_min": margin_of(inst) < 0.05 * sigma_min,
+            "depth 1": inst.depth == 1,
+            "d0 < dN": d0 < dn,
+            "d0 > dN": d0 > dn,
+            "square": d0 == dn,
+            "scalar output": dn == 1,
+            "scalar input": d0 == 1,
+            "margin < 5% of σ_min": margin_of(inst) < 0.05 * sigma_min,
         }
         seen.update(name for name, present in features.items() if present)
 

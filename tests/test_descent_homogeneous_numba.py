@@ -2,14 +2,13 @@
 
 import numpy as np
 import pytest
+from _homogeneous_cases import homogeneous_descent_cases
+from descent_agreement import Case, assert_agrees_with_reference
 from hypothesis import given
 
-from descent_agreement import Case, assert_agrees_with_reference
 from linflow import HomogeneousNetwork, Problem, Status, init, simulate_descent
 from linflow._descent_numba import LANES
 from linflow.rescaling import neuron_balance
-
-from _homogeneous_cases import homogeneous_descent_cases
 
 
 @given(homogeneous_descent_cases())
@@ -41,7 +40,9 @@ def test_relu_lanes_diverge_independently_and_drift_is_per_neuron(activation, sl
     # The drift monitored is that of the per-neuron balances (diagonals), not of the full B_j.
     kept = ~fast.diverged
     last = tuple(w[:, -1] for w in fast.weights)
-    drift_last = np.max([np.linalg.norm(a - b, axis=-1) for a, b in zip(neuron_balance(last), neuron_balance(w0))], axis=0)
+    drift_last = np.max(
+        [np.linalg.norm(a - b, axis=-1) for a, b in zip(neuron_balance(last), neuron_balance(w0))], axis=0
+    )
     assert np.all(fast.balancedness_drift[kept] >= drift_last[kept] * (1 - 1e-12))
 
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from descent_agreement import Case, assert_agrees_with_reference, descent_cases
 from hypothesis import given
 
-from descent_agreement import Case, assert_agrees_with_reference, descent_cases
 from linflow import DeepLinearNetwork, Problem, Status, flatten, init, simulate_descent
 from linflow._descent_numba import LANES
 

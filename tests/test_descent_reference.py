@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from linflow import DeepLinearNetwork, Problem, Status, balancedness, init, simulate_descent
 

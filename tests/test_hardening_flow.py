@@ -117,4 +117,6 @@ def test_stable_dop853_error_norm_equals_scipys_where_scipys_is_finite():
         scale = 10.0 ** rng.uniform(-3, 3, size=n)
         h = 10.0 ** rng.uniform(-4, 0)
         # Same formula without squaring: equal to rounding (a few ulps of each factor).
-        assert ours._estimate_error_norm(K, h, scale) == pytest.approx(theirs._estimate_error_norm(K, h, scale), rel=1e-13)
+        assert ours._estimate_error_norm(K, h, scale) == pytest.approx(
+            theirs._estimate_error_norm(K, h, scale), rel=1e-13
+        )

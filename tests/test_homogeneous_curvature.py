@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, strategies as st
+from _homogeneous_cases import homogeneous_cases
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from linflow import HomogeneousNetwork, Problem, Status, flatten, integrate_flow, simulate_descent, unflatten
 from linflow.curvature import error_certificate, lambda_min_lower_bound, smoothness_bound
-
-from _homogeneous_cases import homogeneous_cases
 
 
 @given(homogeneous_cases(max_depth=5), st.floats(0.3, 1.5))

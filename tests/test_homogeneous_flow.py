@@ -223,7 +223,7 @@ def test_regular_crossing_behind_a_width_one_layer_does_not_end_the_flow():
     # units behind it get input 0 for that sample, so their z becomes 0 without crossing
     # anything. They must not count as stuck on a boundary: the crossing at t ≈ 0.0772 is
     # regular (the field carries the live unit into its new side) and the flow goes on.
-    from linflow.claims.homogeneous import _measure_pattern_changes, HomogeneousInstance
+    from linflow.claims.homogeneous import HomogeneousInstance, _measure_pattern_changes
 
     rng = np.random.default_rng(0)
     widths = (3, 1, 3, 1)

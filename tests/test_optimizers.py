@@ -58,7 +58,7 @@ def test_small_steps_track_the_preconditioned_gradient_flow(optimizer):
         g0 = flatten(prob.gradient(w))
         nu0 = np.atleast_1d(g0 @ g0) if optimizer == "scalar_rmsprop" else g0 * g0
 
-        def rhs(_t, y):
+        def rhs(_t, y, eta=eta, c=c):  # bind this iteration's η and c
             theta, nu = y[:n], y[n:]
             g = flatten(prob.gradient(unflatten(theta, shapes)))
             s = np.atleast_1d(g @ g) if optimizer == "scalar_rmsprop" else g * g

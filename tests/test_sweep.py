@@ -93,7 +93,10 @@ def test_minimum_reference_is_the_balanced_minimum_sharpness():
 
 
 def test_sampled_sweep_equals_direct_calls_on_the_numba_engine():
-    text = SPEC.replace('backend = "numpy"', 'backend = "numba"') + "[sample]\nmethod = \"latin_hypercube\"\nn = 7\nseed = 2\n"
+    text = (
+        SPEC.replace('backend = "numpy"', 'backend = "numba"')
+        + '[sample]\nmethod = "latin_hypercube"\nn = 7\nseed = 2\n'
+    )
     text = text.replace('observables = ["loss", "final_sharpness", "balancedness_drift"]', "")
     spec = load_spec(text)
     ds = linflow.sweep(spec, progress=False)
@@ -188,7 +191,10 @@ def test_phase_diagram_draws_the_store(tmp_path):
 
 
 def test_import_linflow_imports_no_dask_xarray_zarr():
-    code = "import sys, linflow; print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed', 'xarray', 'zarr')))"
+    code = (
+        "import sys, linflow; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed', 'xarray', 'zarr')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
     assert callable(linflow.sweep)

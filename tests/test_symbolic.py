@@ -10,7 +10,8 @@ import functools
 import numpy as np
 import pytest
 import sympy as sm
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from scipy.optimize import brentq
 
 import linflow

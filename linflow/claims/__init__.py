@@ -5,7 +5,8 @@
 >>> claim.tag, claim.relation
 ('checked', '==')
 
-``all()`` lists the built-in claims (theory/gd-vs-gf, theory/deep-linear, theory/scalar, then the central flows, theory/central-flows) followed by those registered with
+``all()`` lists the built-in claims (theory/gd-vs-gf, theory/deep-linear, theory/scalar, then the central flows,
+theory/central-flows) followed by those registered with
 :func:`register`; :func:`load_module` imports a user's claim file (the ``linflow check --module``
 option). The built-in claims are defined in :mod:`linflow.claims.builtin` and
 :mod:`linflow.claims.central_flows` and loaded on first use.

@@ -16,24 +16,32 @@ from ..init import balanced
 from ..network import flatten
 from ..strategies import Instance
 from . import _numerics as nm
-from ._core import Claim, Measurement
 from ._common import (
-    sample_flow,
-    scalar_weights,
-    range_note,
+    LOSS_ATOL,
+    LOSS_RTOL,
     NULL_SET_MARGIN,
     away_from_null_set,
     cosine_with_target,
     margin_of,
     max_imbalance,
-    LOSS_RTOL,
-    LOSS_ATOL,
+    range_note,
     ratio_at_end,
+    sample_flow,
+    scalar_weights,
     summarize_rate,
     worst_sample,
 )
+from ._core import Claim, Measurement
 
-__all__ = ["GLOBAL_CONVERGENCE", "CERTIFIED_CONVERGENCE", "ARORA2019", "MARGIN_RATE", "MARGIN_RATE_SQUARE", "NON_SQUARE_COUNTEREXAMPLE", "DESCENT"]
+__all__ = [
+    "GLOBAL_CONVERGENCE",
+    "CERTIFIED_CONVERGENCE",
+    "ARORA2019",
+    "MARGIN_RATE",
+    "MARGIN_RATE_SQUARE",
+    "NON_SQUARE_COUNTEREXAMPLE",
+    "DESCENT",
+]
 
 
 # =========================================================================== 4. global convergence
@@ -116,11 +124,15 @@ GLOBAL_CONVERGENCE = Claim(
     measure=_measure_global_convergence,
     relation="converges",
     hypotheses=(
-        (f"away from the null set W_e(0) = −aφ: 1 + cos ≥ {NULL_SET_MARGIN}",
-         lambda inst: 1.0 + cosine_with_target(inst) - NULL_SET_MARGIN),
+        (
+            f"away from the null set W_e(0) = −aφ: 1 + cos ≥ {NULL_SET_MARGIN}",
+            lambda inst: 1.0 + cosine_with_target(inst) - NULL_SET_MARGIN,
+        ),
     ),
     canonical=(
-        Instance((3, 2, 2, 1), np.array([[1.0, -0.5, 0.25]]), balanced((3, 2, 2, 1), np.array([[0.03, 0.02, -0.01]])), 0.2),
+        Instance(
+            (3, 2, 2, 1), np.array([[1.0, -0.5, 0.25]]), balanced((3, 2, 2, 1), np.array([[0.03, 0.02, -0.01]])), 0.2
+        ),
     ),
 )
 
@@ -230,7 +242,9 @@ def _arora_bounds(inst: Instance) -> dict:
     phi_norm = float(np.linalg.norm(inst.target))
     return {
         "margin": c,
-        "delta_max": nm.bound_value("arora2019_balancedness", depth=n, margin=c, target_norm=phi_norm) if c > 0 else 0.0,
+        "delta_max": nm.bound_value("arora2019_balancedness", depth=n, margin=c, target_norm=phi_norm)
+        if c > 0
+        else 0.0,
         "eta_max": nm.bound_value("arora2019_step_size", depth=n, margin=c, target_norm=phi_norm) if c > 0 else 0.0,
     }
 

@@ -18,15 +18,15 @@ from ..init import balanced
 from ..network import end_to_end, flatten
 from ..strategies import Instance
 from . import _numerics as nm
-from ._core import Claim, Measurement
 from ._common import (
-    sample_flow,
-    range_note,
     NULL_SET_MARGIN,
     away_from_null_set,
     cosine_with_target,
     gradient_norm_of,
+    range_note,
+    sample_flow,
 )
+from ._core import Claim, Measurement
 
 __all__ = ["EC21_CERTIFICATE", "ORDER", "CURVATURE", "LOG_INTEGRAL"]
 
@@ -113,7 +113,8 @@ def _summarize_slack(results) -> str:
 
 EC21_CERTIFICATE = Claim(
     "ec21_distance_certificate",
-    source="discrete GD–GF error recursion, derived in this project from the argument of Elkabetz & Cohen 2021 (NeurIPS) [checked]",
+    source="discrete GD–GF error recursion, derived in this project from the argument of Elkabetz & Cohen 2021 "
+           "(NeurIPS) [checked]",
     description="GD stays within the computable discrete bound E_k of GF: ‖θ_k − θ(kη)‖ ≤ E_k for all k ≤ K.",
     instances=_ec21_instances(),
     measure=_measure_ec21,
@@ -169,7 +170,9 @@ ORDER = Claim(
     hypotheses=(("‖∇f(θ_0)‖ ≥ 1e-3 (not a critical point)", lambda inst: gradient_norm_of(inst) - 1e-3),),
     rtol=0.0,
     atol=0.1,  # the issue's acceptance window [0.9, 1.1] for the fitted slope
-    canonical=(Instance((2, 2, 2), np.array([[1.0, 0.0], [0.0, 0.5]]), (0.5 * np.eye(2), 0.5 * np.eye(2) + 0.1), 0.01, 1.0),),
+    canonical=(
+        Instance((2, 2, 2), np.array([[1.0, 0.0], [0.0, 0.5]]), (0.5 * np.eye(2), 0.5 * np.eye(2) + 0.1), 0.01, 1.0),
+    ),
 )
 
 
@@ -204,14 +207,17 @@ def _measure_curvature(inst: Instance) -> Measurement:
 
 CURVATURE = Claim(
     "lambda_min_lower_bound",
-    source="deep linear λ_min bound, derived in this project (curvature ingredient of Elkabetz & Cohen 2021's argument) [checked]",
+    source="deep linear λ_min bound, derived in this project (curvature ingredient of Elkabetz & Cohen 2021's "
+           "argument) [checked]",
     description="Along GF, λ_min(∇²f) ≥ −(N−1)‖∇L(W_e)‖₂ max_{i<j} Π_{k∉{i,j}} ‖W_k‖₂.",
     instances=_curvature_instances(),
     measure=_measure_curvature,
     relation=">=",
     # eigvalsh round-off: ≲ P·ε_mach·‖∇²f‖₂ ≈ 50 · 2.2e-16 · 1e3 ≈ 1e-11 for these sizes.
     atol=1e-10,
-    canonical=(Instance((2, 2, 2), np.array([[1.0, 0.0], [0.0, 1.0]]), (np.zeros((2, 2)), np.zeros((2, 2))), None, 1.0),),
+    canonical=(
+        Instance((2, 2, 2), np.array([[1.0, 0.0], [0.0, 1.0]]), (np.zeros((2, 2)), np.zeros((2, 2))), None, 1.0),
+    ),
 )
 
 
@@ -273,7 +279,11 @@ def _measure_log_integral(inst: Instance) -> Measurement:
             f"away from the null set: 1 + cos ≥ {NULL_SET_MARGIN}": 1.0 + cosine_with_target(inst) - NULL_SET_MARGIN,
             "GF converged (loss ≤ 1e-12·ℓ(0))": 1e-12 - max(rest_s, rest_small),
         },
-        info={"integral_s": i_s, "integral_s_over_10": i_small, "scale": float(np.linalg.norm(end_to_end(inst.weights)))},
+        info={
+            "integral_s": i_s,
+            "integral_s_over_10": i_small,
+            "scale": float(np.linalg.norm(end_to_end(inst.weights))),
+        },
     )
 
 
@@ -296,10 +306,14 @@ LOG_INTEGRAL = Claim(
     # The trapezoid rule integrates λ_− to ≲ 2e-3 (see _INTEGRAL_STEP); both integrals carry it.
     atol=1e-2,
     canonical=(
-        Instance((5, 4, 4, 1), np.array([[1.0, 0.5, -0.3, 0.2, 0.0]]),
-                 balanced((5, 4, 4, 1), 1e-2 * np.array([[1.0, 1.0, 1.0, 1.0, 1.0]]) / math.sqrt(5.0))),
+        Instance(
+            (5, 4, 4, 1),
+            np.array([[1.0, 0.5, -0.3, 0.2, 0.0]]),
+            balanced((5, 4, 4, 1), 1e-2 * np.array([[1.0, 1.0, 1.0, 1.0, 1.0]]) / math.sqrt(5.0)),
+        ),
     ),
     summarize=lambda results: range_note(
-        [r.value / r.bound for r in results if r.bound], "growth per decade / ((N−1)/N)ln 10 between {lo:.3f} and {hi:.3f}"
+        [r.value / r.bound for r in results if r.bound],
+        "growth per decade / ((N−1)/N)ln 10 between {lo:.3f} and {hi:.3f}",
     ),
 )

@@ -168,7 +168,8 @@ def _measure_closed_forms(inst: Instance) -> Measurement:
 
 CLOSED_FORMS = Claim(
     "closed_forms_match_gf",
-    source="Closed-form GF (Saxe et al. 2014 [paper], N=2 scalar, λ-balanced); theory/deep-linear, theory/scalar [checked]",
+    source="Closed-form GF (Saxe et al. 2014 [paper], N=2 scalar, λ-balanced); theory/deep-linear, theory/scalar "
+           "[checked]",
     tag="checked",
     description=(
         "GF agrees with every closed form that applies: balanced N=2 scalar π(t), Saxe modes, "

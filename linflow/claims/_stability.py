@@ -15,8 +15,8 @@ from ..init import balanced
 from ..network import end_to_end
 from ..strategies import Instance
 from . import _numerics as nm
+from ._common import scalar_values, scalar_weights
 from ._core import Claim, Measurement
-from ._common import scalar_weights, scalar_values
 
 __all__ = ["STABILITY", "NO_CONVERGENCE", "KREISLER", "SCALAR_MIN_SHARPNESS", "BALANCED_MIN_SHARPNESS"]
 
@@ -94,7 +94,9 @@ NO_CONVERGENCE = Claim(
     instances=_unstable_scalar_instances(),
     measure=_measure_no_convergence,
     relation="property",
-    hypotheses=(("w(0) is not already a minimum (ℓ(0) > 1e-20)", lambda inst: inst.problem.loss(inst.weights) - 1e-20),),
+    hypotheses=(
+        ("w(0) is not already a minimum (ℓ(0) > 1e-20)", lambda inst: inst.problem.loss(inst.weights) - 1e-20),
+    ),
     canonical=(Instance((1, 1, 1), np.array([[1.0]]), scalar_weights([1.2, 0.3]), 1.2),),
 )
 

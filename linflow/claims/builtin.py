@@ -1,4 +1,5 @@
-"""The built-in claims: theory/gd-vs-gf, theory/deep-linear, theory/scalar as checkable statements (registered on import).
+"""The built-in claims: theory/gd-vs-gf, theory/deep-linear, theory/scalar as checkable statements (registered on
+import).
 
 Each claim says what is measured and how, cites its source with the status tag (theory/index), and draws
 instances that satisfy its hypotheses by construction (the hypotheses are still evaluated, with

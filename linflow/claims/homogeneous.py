@@ -339,14 +339,21 @@ def _measure_ec21(inst: HomogeneousInstance) -> Measurement:
         ratios = np.where(e[1:] > 0, dist[1:] / np.where(e[1:] > 0, e[1:], 1.0), np.where(dist[1:] > 0, np.inf, 0.0))
     k = 1 + int(np.argmax(ratios))
     return Measurement(
-        value=float(dist[k]), bound=float(e[k]),
+        value=float(dist[k]),
+        bound=float(e[k]),
         hypotheses={
             "GF stays in one activation pattern": flow.pattern_changes == 0,
             # GF is integrated to ~1e-12 relative: smaller GD–GF distances are not informative.
             "max GD–GF distance ≥ 1e-8": float(np.max(dist)) - 1e-8,
             "certificate hypotheses (balls in the pattern, ηβ ≤ 1, ηγ ≤ ε, E ≤ ε)": cert.valid,
         },
-        info={"k": k, "steps": n_steps, "epsilon": cert.epsilon, "max_distance": float(np.max(dist)), "E_K": float(e[-1])},
+        info={
+            "k": k,
+            "steps": n_steps,
+            "epsilon": cert.epsilon,
+            "max_distance": float(np.max(dist)),
+            "E_K": float(e[-1]),
+        },
     )
 
 
@@ -357,7 +364,8 @@ def _summarize_slack(results) -> str:
 
 EC21 = Claim(
     "homogeneous_ec21_certificate",
-    source="discrete GD–GF error recursion with per-sample pattern bounds, derived in this project from the argument of Elkabetz & Cohen 2021 (NeurIPS) [checked]",
+    source="discrete GD–GF error recursion with per-sample pattern bounds, derived in this project from the "
+           "argument of Elkabetz & Cohen 2021 (NeurIPS) [checked]",
     description=(
         "On a GF path of a ReLU / leaky-ReLU net that stays in one activation pattern (certified ε-balls), "
         "GD stays within the discrete bound E_k: ‖θ_k − θ(kη)‖ ≤ E_k."

@@ -79,7 +79,11 @@ def measure_relu(problem, weights0, learning_rate: float, horizon: float, epsilo
     n_steps = min(n_max, int(np.floor(t_stop / eta * (1 + 1e-9)))) if slid else n_max
     t = eta * np.arange(n_steps + 1)
     shapes = problem.network.shapes
-    reference = np.atleast_2d(np.asarray(flow.sol(np.minimum(t, t_stop))).T) if flow.sol is not None else flatten(weights0)[None, :]
+    reference = (
+        np.atleast_2d(np.asarray(flow.sol(np.minimum(t, t_stop))).T)
+        if flow.sol is not None
+        else flatten(weights0)[None, :]
+    )
     run = None
     if n_steps > 0:
         run = simulate_descent(problem, weights0, learning_rate=eta, n_steps=n_steps, record_weights=True,

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._hessian import hessian_eigenvalues
 from . import Option, checked_options
 from ._format import Column, Progress, Table, sequence_text
-from .._hessian import hessian_eigenvalues
 
 NAME = "curvature"
 SUMMARY = "∫λ_− along gradient flow vs initialization scale and depth, with the ln(1/s) prediction"
@@ -25,9 +25,16 @@ DEFAULT_TARGET = (1.0, 0.5, -0.3, 0.2, 0.0)
 
 OPTIONS = (
     Option("depths", int, (2, 3, 4), "depths N (default 2 3 4)", multiple=True),
-    Option("scales", float, (1e-1, 1e-2, 1e-3), "end-to-end norms s of the initialization (default 1e-1 1e-2 1e-3)",
-           multiple=True),
-    Option("target", float, DEFAULT_TARGET, "scalar-output target φ (row vector; default 1 .5 -.3 .2 0)", multiple=True),
+    Option(
+        "scales",
+        float,
+        (1e-1, 1e-2, 1e-3),
+        "end-to-end norms s of the initialization (default 1e-1 1e-2 1e-3)",
+        multiple=True,
+    ),
+    Option(
+        "target", float, DEFAULT_TARGET, "scalar-output target φ (row vector; default 1 .5 -.3 .2 0)", multiple=True
+    ),
     Option("hidden", int, 4, "hidden width (default 4)"),
     Option("n_samples", int, 2001, "time samples of λ_min along the flow (default 2001)"),
     Option("seed", int, 1, "seed of the random balanced initialization (default 1)"),

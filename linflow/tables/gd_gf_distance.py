@@ -32,19 +32,31 @@ SUMMARY = "Elkabetz–Cohen certificate E_K vs the measured max distance between
 EPSILONS = np.geomspace(1e-3, 1.0, 13)
 
 OPTIONS = (
-    Option("depths", int, (2, 3, 4), "depths N (default 2 3 4)", multiple=True),
-    Option("learning_rates", float, (0.01, 0.005, 0.0025), "GD step sizes η (default 0.01 0.005 0.0025)", multiple=True),
-    Option("horizon", float, 2.0, "GF time horizon T; K = ⌊T/η⌋ steps (default 2)"),
-    Option("input_dim", int, 3, "input width d_0 (default 3)"),
-    Option("hidden", int, 4, "hidden width (default 4)"),
-    Option("output_dim", int, 2, "output width d_N (default 2)"),
-    Option("target_norm", float, 1.0,
-           "Frobenius norm of the Gaussian target Φ (ReLU: RMS norm ‖Y‖_F/√m of the targets) (default 1)"),
-    Option("init_distance", float, 0.5,
-           "‖W_e(0) − Φ‖_F / ‖Φ‖_F of the balanced initialization (linear only) (default 0.5)"),
-    Option("seed", int, 0, "seed of target and initialization (default 0)"),
-) + ACTIVATION_OPTIONS + (
-    Option("n_samples", int, 8, "samples m of the synthetic regression data (ReLU / leaky ReLU only) (default 8)"),
+    (
+        Option("depths", int, (2, 3, 4), "depths N (default 2 3 4)", multiple=True),
+        Option(
+            "learning_rates", float, (0.01, 0.005, 0.0025), "GD step sizes η (default 0.01 0.005 0.0025)", multiple=True
+        ),
+        Option("horizon", float, 2.0, "GF time horizon T; K = ⌊T/η⌋ steps (default 2)"),
+        Option("input_dim", int, 3, "input width d_0 (default 3)"),
+        Option("hidden", int, 4, "hidden width (default 4)"),
+        Option("output_dim", int, 2, "output width d_N (default 2)"),
+        Option(
+            "target_norm",
+            float,
+            1.0,
+            "Frobenius norm of the Gaussian target Φ (ReLU: RMS norm ‖Y‖_F/√m of the targets) (default 1)",
+        ),
+        Option(
+            "init_distance",
+            float,
+            0.5,
+            "‖W_e(0) − Φ‖_F / ‖Φ‖_F of the balanced initialization (linear only) (default 0.5)",
+        ),
+        Option("seed", int, 0, "seed of target and initialization (default 0)"),
+    )
+    + ACTIVATION_OPTIONS
+    + (Option("n_samples", int, 8, "samples m of the synthetic regression data (ReLU / leaky ReLU only) (default 8)"),)
 )
 
 COLUMNS = (
@@ -190,7 +202,8 @@ def build(
                 bar.update()
     notes = (
         f"Whitened loss ½‖W_e − Φ‖_F², widths ({input_dim}, {hidden}, …, {hidden}, {output_dim}), Gaussian Φ "
-        f"with ‖Φ‖_F = {target_norm:g}, balanced initialization (Procedure 1) of W_e(0) = Φ + {init_distance:g}‖Φ‖_F·D (D a random unit direction); GF by DOP853 (rtol 1e-10) on [0, Kη], "
+        f"with ‖Φ‖_F = {target_norm:g}, balanced initialization (Procedure 1) of W_e(0) = Φ + "
+        f"{init_distance:g}‖Φ‖_F·D (D a random unit direction); GF by DOP853 (rtol 1e-10) on [0, Kη], "
         f"K = ⌊{horizon:g}/η⌋.",
         "E_k: discrete certificate derived from the argument of Elkabetz & Cohen 2021, valid when ηβ_k ≤ 1, ηγ_k ≤ ε "
         "and E_k ≤ ε for all k; ε = the smallest valid tube radius on a geometric grid 1e-3…1 "
@@ -252,7 +265,8 @@ def build_relu(*, depths, learning_rates, horizon, input_dim, hidden, output_dim
                 rows.append(row)
                 bar.update()
     notes = (
-        f"{activation_text(activation, negative_slope)} network, no biases, widths ({input_dim}, {hidden}, …, {hidden}, "
+        f"{activation_text(activation, negative_slope)} network, no biases, widths ({input_dim}, {hidden}, …, "
+        f"{hidden}, "
         f"{output_dim}); regression loss (1/2m)‖h(X) − Y‖_F² on m = {n_samples} Gaussian samples, ‖Y‖_F = "
         f"{target_norm:g}·√m; He initialization N(0, 2/d_j); data and weights from seed [{seed}, N].",
         f"GF: DOP853 (rtol 1e-10) pattern by pattern on [0, T_GF], T_GF = min(⌊{horizon:g}/η⌋η, sliding stop); "
@@ -260,7 +274,8 @@ def build_relu(*, depths, learning_rates, horizon, input_dim, hidden, output_dim
         "units reach theirs at once): no classical flow exists beyond it. K = ⌊T_GF/η⌋ GD steps compared at t = kη.",
         "Pattern changes: hidden-unit sign switches GF completed on [0, T_GF] (each unit and sample counts once; "
         "the switch attempted at a sliding stop is not counted).",
-        f"E_k: discrete certificate (derived from the argument of Elkabetz & Cohen 2021) with per-sample pattern bounds, only where GF "
+        f"E_k: discrete certificate (derived from the argument of Elkabetz & Cohen 2021) with per-sample pattern "
+        f"bounds, only where GF "
         f"stays in one activation pattern: K₁ = ⌊{ONE_PATTERN_FRACTION:g}·t₁/η⌋ with t₁ the first pattern change "
         "(K₁ = K when there is none); valid when each ball B_ε(θ(kη)) lies in the pattern, ηβ_k ≤ 1, ηγ_k ≤ ε and "
         "E_k ≤ ε; ε = the smallest valid radius on a geometric grid 1e-3…1 ('—': none valid or K₁ = 0). "
@@ -270,5 +285,8 @@ def build_relu(*, depths, learning_rates, horizon, input_dim, hidden, output_dim
     params = dict(depths=depths, learning_rates=learning_rates, horizon=horizon, input_dim=input_dim, hidden=hidden,
                   output_dim=output_dim, target_norm=target_norm, seed=seed, activation=activation,
                   negative_slope=negative_slope, n_samples=n_samples)
-    title = f"GD vs GF ({activation_text(activation, negative_slope)}): Elkabetz–Cohen certificate in one pattern and measured distance"
+    title = (
+        f"GD vs GF ({activation_text(activation, negative_slope)}): Elkabetz–Cohen certificate in one pattern "
+        "and measured distance"
+    )
     return Table(NAME, title, RELU_COLUMNS, tuple(rows), notes, params)
