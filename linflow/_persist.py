@@ -14,7 +14,9 @@ and load as None. Loading reads plain arrays with
 from __future__ import annotations
 
 import dataclasses
+import enum
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +25,8 @@ FORMAT = "linflow-result-1"
 
 
 def _result_classes() -> dict:
-    from .central_flow import CentralFlowResult
-    from .results import DescentResult, FlowResult
-
-    return {cls.__name__: cls for cls in (DescentResult, FlowResult, CentralFlowResult)}
+    """The result classes by name: the subclasses of :class:`ResultIO` (no import, no cycle)."""
+    return {cls.__name__: cls for cls in ResultIO.__subclasses__()}
 
 
 def _optimizer_classes() -> dict:
@@ -53,7 +53,6 @@ def save(result, path) -> Path:
         The path written.
     """
     from .optimizers import Optimizer
-    from .results import Status
 
     _check_result(result)
     path = Path(os.fspath(path))
@@ -66,7 +65,7 @@ def save(result, path) -> Path:
         value = getattr(result, f.name)
         if value is None:
             entries[f"none:{f.name}"] = np.array(True)
-        elif isinstance(value, Status):
+        elif isinstance(value, enum.Enum):  # a Status
             entries[f"s:{f.name}"] = np.array(value.name)
         elif isinstance(value, Optimizer):
             if type(value).__name__ not in _optimizer_classes():
@@ -111,8 +110,6 @@ def load(path):
         If the file is not a linflow result archive, names an unknown class or field, or lacks
         a required field.
     """
-    from .results import Status
-
     classes = _result_classes()
     with np.load(os.fspath(path), allow_pickle=False) as archive:
         data = {key: archive[key] for key in archive.files}
@@ -122,6 +119,8 @@ def load(path):
     if name not in classes:
         raise ValueError(f"unknown result class {name!r} in {str(path)!r}; known: {sorted(classes)}")
     cls = classes[name]
+    # The Status enum of the module that defines the class (results.py, or a module importing it).
+    Status = sys.modules[cls.__module__].Status
     fields = {f.name: f for f in dataclasses.fields(cls)}
     values: dict = {}
     tuples: dict = {}
@@ -201,13 +200,13 @@ def to_xarray(result):
     except ImportError as exc:  # an optional dependency: say how to get it
         raise ImportError("to_xarray needs xarray: python -m pip install xarray") from exc
 
-    from .central_flow import CentralFlowResult
-    from .results import DescentResult, FlowResult, Status
-
     _check_result(result)
-    if isinstance(result, DescentResult):
+    kind = type(result).__name__
+    if kind == "DescentResult":
         batch = ("trajectory",) if result.batched else ()
-        names = np.vectorize(lambda c: Status.from_code(c).name.lower(), otypes=[str])(result.status_codes)
+        statuses = result.status if result.batched else (result.status,)
+        names = np.array([st.name.lower() for st in statuses])
+        names = names if result.batched else names[0]
         data = {
             "loss": (batch + ("step",), result.losses),
             "final_loss": (batch, result.final_loss),
@@ -224,7 +223,7 @@ def to_xarray(result):
             data.update(_layer_vars("weight", result.weights, batch + ("step",)))
         return xr.Dataset(data, coords={"step": result.steps}, attrs={"backend": result.backend})
     attrs = {"status": result.status.name.lower(), "message": result.message}
-    if isinstance(result, FlowResult):
+    if kind == "FlowResult":
         data = {"loss": (("t",), result.losses)}
         data.update(_layer_vars("weight", result.weights, ("t",)))
         data.update(_layer_vars("final_weight", result.final_weights, ()))
@@ -233,7 +232,7 @@ def to_xarray(result):
             data["pattern_change_site"] = (("pattern_change", "site"), result.pattern_change_sites)
         attrs["n_evaluations"] = int(result.n_evaluations)
         return xr.Dataset(data, coords={"t": result.t}, attrs=attrs)
-    assert isinstance(result, CentralFlowResult)
+    # CentralFlowResult
     data = {
         name: (("t",), getattr(result, attr))
         for name, attr in [
