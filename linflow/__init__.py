@@ -5,7 +5,7 @@ Conventions: the loss has the ½ (``½‖W_e − Φ‖_F²`` or ``(1/2m)‖W_e X
 gradient flow at ``t = kη``. Importing linflow compiles nothing and never imports CUDA.
 """
 
-from . import exact, init, rescaling
+from . import exact, init, losses, rescaling
 from .central_flow import CentralFlowResult, integrate_central_flow
 from .compare import DescentFlowComparison, compare_descent_to_flow, fit_order
 from .descent import simulate_descent
@@ -61,6 +61,7 @@ __all__ = [
     "init",
     "integrate_central_flow",
     "integrate_flow",
+    "losses",
     "partial_product",
     "rescaling",
     "simulate_descent",

@@ -29,7 +29,9 @@ import math
 
 import numpy as np
 
-from ._descent_numba import activation_of, assemble_result, kernel_array, layout, problem_arrays
+from ._descent_numba import (
+    COMPLETION, SENSING, SQUARED, activation_of, assemble_result, kernel_array, layout, loss_arrays, loss_of,
+)
 
 __all__ = ["run_descent_cuda", "make_kernel", "THREAD_MAX_WIDTH", "BLOCK_THREADS"]
 
@@ -69,8 +71,14 @@ def uses_block_kernel(widths) -> bool:
     return max(widths) > THREAD_MAX_WIDTH
 
 
+#: Losses with a CUDA kernel (``Loss.kind``): the squared-type ones.
+CUDA_LOSS_CODES = (SQUARED, SENSING, COMPLETION)
+
+
 @functools.lru_cache(maxsize=32)
-def make_kernel(widths: tuple, cols: int, whitened: bool, slope=None):
+def make_kernel(
+    widths: tuple, cols: int, whitened: bool, slope=None, loss_code: int = SQUARED, n_measurements: int = 1
+):
     """Compile-time-specialized GD kernel for one architecture and loss.
 
     Returns ``(kernel, per_block)``; launch with ``kernel[grid, block](*args)`` over
@@ -79,6 +87,10 @@ def make_kernel(widths: tuple, cols: int, whitened: bool, slope=None):
     ``slope`` (ReLU 0, leaky ReLU α; None for a deep linear network) activates the hidden
     layers with ``σ(z) = max(z, slope·z)``, ``σ'(0) = slope`` (issue 7), keeps the
     pre-activations in one more buffer, and monitors the per-neuron balances (diagonals).
+    ``loss_code`` (``linflow._descent_numba.LOSS_CODES``): the squared loss of Φ or of the data
+    (``y``), or, on ``W_e`` (``whitened``), matrix sensing (``x`` = A as ``(m, d_N d_0)``,
+    ``y`` = b as ``(1, m)``, ``n_measurements`` = m) or matrix completion (``x`` = mask/|Ω|,
+    ``y`` = the observed values, both ``(1, d_N d_0)``), with the formulas of the CPU engine.
     """
     _cuda()
     from numba import float64
@@ -96,7 +108,12 @@ def make_kernel(widths: tuple, cols: int, whitened: bool, slope=None):
     nth = BLOCK_THREADS if per_block else 1
     d_top = widths[-1]
     top = h_off[n_layers]
-    loss_scale = 0.5 if whitened else 0.5 / cols
+    sensing, completion = loss_code == SENSING, loss_code == COMPLETION
+    n_meas = int(n_measurements)
+    if sensing:
+        loss_scale = 0.5 / n_meas
+    else:
+        loss_scale = 0.5 if whitened else 0.5 / cols
     grad_scale = 1.0 if whitened else 1.0 / cols
     if per_block:
         shared = 8 * (2 * n_params + 2 * h_size + z_size + b_size + nth + 4)
@@ -156,7 +173,30 @@ def make_kernel(widths: tuple, cols: int, whitened: bool, slope=None):
                 activate(h, z, h_off[j], dj * cols, tid)  # same thread ↔ entry map as matmul
             sync()
         part = 0.0
+        if sensing:
+            # r_i = ⟨A_i, W_e⟩ − b_i, every thread all of them (their sum is tid 0's part);
+            # ∇L = (Σ_i r_i A_i)/m, each thread its entries.
+            r = cuda.local.array(n_meas, float64)
+            for i in range(n_meas):
+                s = 0.0
+                for e in range(d_top * cols):
+                    s += x[i, e] * h[top + e]
+                r[i] = s - y[0, i]
+                if tid == 0:
+                    part += r[i] * r[i]
+            for idx in range(tid, d_top * cols, nth):
+                g = 0.0
+                for i in range(n_meas):
+                    g += r[i] * x[i, idx]
+                delta[top + idx] = g / n_meas
+            return part
         for idx in range(tid, d_top * cols, nth):
+            if completion:  # w ⊙ (W_e − values), w = mask/|Ω|; L = ½ Σ w r²
+                r = h[top + idx] - y[0, idx]
+                wr = x[0, idx] * r
+                part += wr * r
+                delta[top + idx] = wr
+                continue
             i = idx // cols
             q = idx - i * cols
             r = h[top + idx] - y[i, q]
@@ -337,14 +377,24 @@ def make_kernel(widths: tuple, cols: int, whitened: bool, slope=None):
 
 def run_descent_cuda(setup):
     """Run a validated :class:`linflow.descent.DescentSetup` on the GPU (or the simulator)."""
-    _cuda()
     problem = setup.problem
     widths = tuple(problem.network.widths)
     batch = setup.batch_size
     n_params = problem.network.n_params
-    whitened, cols, x, y = problem_arrays(problem)
+    loss = loss_of(problem)
+    loss_code, whitened, cols, x, y, aux = loss_arrays(loss)
+    if loss_code not in CUDA_LOSS_CODES:
+        raise ValueError(
+            f"backend='cuda' runs the squared-type losses (whitened, regression, sensing, completion); "
+            f"got the loss {loss!r} (kind={loss.kind!r}): use backend='numba'"
+        )
+    _cuda()
     activated, slope = activation_of(problem)
-    kernel, per_block = make_kernel(widths, cols, whitened, slope if activated else None)
+    if loss_code != SQUARED:
+        x = aux  # sensing: A; completion: mask/|Ω| (a loss of W_e has no data X)
+    kernel, per_block = make_kernel(
+        widths, cols, whitened, slope if activated else None, loss_code, x.shape[0] if loss_code == SENSING else 1
+    )
 
     params0 = np.ascontiguousarray(np.concatenate([w.reshape(batch, -1) for w in setup.weights0], axis=1).T)
     n_rec = len(setup.record_steps)

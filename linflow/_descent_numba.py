@@ -46,6 +46,7 @@ and Inf propagate and divergence is detected exactly (theory.md §7).
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -167,7 +168,8 @@ def _mask(delta, d_off, z, z_off, count, slope):
 # --------------------------------------------------------------------------- one GD step
 @njit(**_JIT)
 def _forward_loss(
-    w, h, delta, loss, widths, w_off, h_off, d_off, x, y, whitened, cols, one, z, slope, activated, e2e, res
+    w, h, delta, loss, widths, w_off, h_off, d_off, x, y, whitened, cols, one, z, slope, activated, e2e, res,
+    loss_code, aux,
 ):
     """Forward pass ``H_j``, residual, ``Δ_N`` and the loss of every lane.
 
@@ -179,6 +181,12 @@ def _forward_loss(
     With ``e2e`` (linear data loss through the end-to-end matrix, ``cols = d_0``) the forward
     pass is the whitened one, ``H_N = W_e``; then ``R = W_e X − Y`` goes to ``res`` and
     ``Δ_N = R Xᵀ/m`` replaces ``W_e`` (the reference's ``end_to_end_gradient``).
+
+    ``loss_code`` (:data:`LOSS_CODES`) selects the loss of the top ``H_N``: squared (whitened
+    or regression, data ``y``), a loss of ``W_e`` (sensing, completion: ``whitened`` is set, so
+    ``H_N = W_e``; data ``y`` and ``aux``), or a loss of the outputs (logistic, cross-entropy:
+    labels in ``y``). In every case ``Δ_N`` becomes the gradient of the loss with respect to
+    ``H_N`` (through ``W_e X`` on the end-to-end data path).
     """
     prefer_wide_vectors()
     no, zero = one == 0, one - one
@@ -214,12 +222,21 @@ def _forward_loss(
         if activated and j < n_layers:
             _activate(h, z, h_off[j], dj * cols, slope)
     top = d_off[n_layers]
-    if e2e:
-        _end_to_end_data_loss(delta, top, res, loss, x, y, widths[n_layers], cols, one)
-        return
-    scale = 0.5 if whitened else 0.5 / cols
-    gscale = 1.0 if whitened else 1.0 / cols
-    _residual_loss(delta, top * LANES, y, widths[n_layers], cols, gscale, scale, loss)
+    d_out = widths[n_layers]
+    if loss_code == END_TO_END:
+        return  # the user's loss of W_e: ``loss_hook`` in :func:`_run_chunks`
+    if loss_code == SENSING:
+        _sensing_loss(delta, top * LANES, y, aux, d_out * cols, loss)
+    elif loss_code == COMPLETION:
+        _completion_loss(delta, top * LANES, y, aux, d_out * cols, loss)
+    elif e2e:
+        _end_to_end_data_loss(delta, top, res, loss, x, y, d_out, cols, one, loss_code)
+    elif loss_code == SQUARED:
+        scale = 0.5 if whitened else 0.5 / cols
+        gscale = 1.0 if whitened else 1.0 / cols
+        _residual_loss(delta, top * LANES, y, d_out, cols, gscale, scale, loss)
+    else:
+        _output_loss(delta, top * LANES, y, d_out, cols, loss_code, loss)
 
 
 @njit(**_JIT)
@@ -256,18 +273,23 @@ def _residual_loss(buf, q, y, rows, cols, gscale, scale, loss):
 
 
 @njit(**_JIT)
-def _end_to_end_data_loss(delta, top, res, loss, x, y, d_out, d0, one):
+def _end_to_end_data_loss(delta, top, res, loss, x, y, d_out, d0, one, loss_code):
     """Data loss and ``Δ_N`` from ``W_e`` (at row ``top`` of ``delta``, ``d_out × d0``).
 
-    ``R = W_e X − Y`` (into ``res``), loss ``‖R‖²/(2m)`` summed from the residual itself (not
-    from covariances, so that a small loss keeps its relative accuracy, as in the reference),
-    and ``Δ_N = R Xᵀ/m`` over ``W_e``: ``∇L(W_e)`` of the data loss (Arora, Cohen & Hazan 2018,
-    eq. (5) for the chain rule that the backward pass then applies).
+    ``Z = W_e X`` (into ``res``), the loss of the outputs ``Z`` and ``Δ_N = ∇ℓ(Z) Xᵀ`` over
+    ``W_e``: ``∇L(W_e)`` (Arora, Cohen & Hazan 2018, eq. (5) for the chain rule that the
+    backward pass then applies). Squared loss: ``R = Z − Y``, loss ``‖R‖²/(2m)`` summed from the
+    residual itself (not from covariances, so that a small loss keeps its relative accuracy),
+    ``Δ_N = (R Xᵀ)/m`` as the reference's ``end_to_end_gradient``.
     """
     prefer_wide_vectors()
     no, zero = one == 0, one - one
     m = x.shape[1]
     _matmul(res, zero, m, one, delta, top, d0, one, x, zero, m, one, d_out, d0, m, no, delta, loss)
+    if loss_code != SQUARED:
+        _output_loss(res, zero, y, d_out, m, loss_code, loss)  # res ← ∇ℓ(Z), with its 1/m
+        _matmul(delta, top, d0, one, res, zero, m, one, x, zero, one, m, d_out, m, d0, no, delta, loss)
+        return
     # R = W_e X − Y stays unscaled: Δ_N = R Xᵀ/m is formed from it below.
     _residual_loss(res, zero, y, d_out, m, 1.0, 0.5 / m, loss)
     _matmul(delta, top, d0, one, res, zero, m, one, x, zero, one, m, d_out, m, d0, no, delta, loss)
@@ -276,22 +298,194 @@ def _end_to_end_data_loss(delta, top, res, loss, x, y, d_out, d0, one):
         vstore(delta, q, vdiv(vload(delta, q), count))  # as the reference: (R Xᵀ) / m
 
 
-@njit(**_JIT)
-def _backward_update(cur, new, h, delta, lr, widths, w_off, h_off, d_off, x, whitened, cols, one, z, slope, activated):
-    """``new = cur − lr·G`` with ``G_j = Δ_j H_{j−1}ᵀ`` and ``Δ_{j−1} = W_jᵀ Δ_j``, top down.
+# --------------------------------------------------------------------------- losses (issue 12)
+#: Kernel codes of the losses (``Loss.kind`` of :mod:`linflow.losses`).
+SQUARED, SENSING, COMPLETION, LOGISTIC, CROSS_ENTROPY, END_TO_END = 0, 1, 2, 3, 4, 5
+LOSS_CODES = {
+    "whitened": SQUARED, "regression": SQUARED, "sensing": SENSING, "completion": COMPLETION,
+    "logistic": LOGISTIC, "cross_entropy": CROSS_ENTROPY, "end_to_end": END_TO_END,
+}
 
+
+@njit(**_JIT)
+def loss_hook(buf, q, rows, cols, loss):
+    """The loss of an :class:`linflow.losses.EndToEnd` problem: none in the cached kernel.
+
+    :func:`end_to_end_kernel` compiles a copy of :func:`_run_chunks` in which this name is
+    bound to a hook that calls the user's ``numba.njit`` functions (:func:`make_loss_hook`).
+    """
+
+
+def make_loss_hook(value, gradient):
+    """A compiled hook ``(buf, q, rows, cols, loss)`` that, for every lane, reads ``E = W_e``
+    (``rows × cols`` at flat index ``q``), sets ``loss[lane] = value(E)`` and overwrites ``E``
+    with ``gradient(E)``: user ``numba.njit`` functions called inside the engine's loop."""
+
+    @njit(nogil=True, error_model="numpy")
+    def hook(buf, q, rows, cols, loss):
+        e2e = np.empty((rows, cols))
+        for t in range(LANES):
+            for i in range(rows):
+                for j in range(cols):
+                    e2e[i, j] = buf[q + (i * cols + j) * LANES + t]
+            loss[t] = value(e2e)
+            grad = gradient(e2e)
+            for i in range(rows):
+                for j in range(cols):
+                    buf[q + (i * cols + j) * LANES + t] = grad[i, j]
+
+    return hook
+
+
+_END_TO_END_KERNELS: dict = {}
+
+
+def end_to_end_kernel(loss):
+    """:func:`_run_chunks` compiled with ``loss_hook`` calling ``loss``'s njit functions.
+
+    Not cached on disk (numba cannot cache a function bound to other dispatchers): the first
+    run of each user loss in a process compiles the engine anew (a few seconds); the kernel is
+    then kept for the process.
+
+    Raises
+    ------
+    ValueError
+        ``value`` or ``gradient`` is a plain Python function (names the remedies).
+    """
+    from numba.core.dispatcher import Dispatcher
+
+    value, gradient = loss.value_function, loss.gradient_function
+    for label, fn in (("value", value), ("gradient", gradient)):
+        if not isinstance(fn, Dispatcher):
+            raise ValueError(
+                f"backend='numba' calls an EndToEnd loss's functions inside its compiled loop, so they must be "
+                f"numba.njit functions; got {label}={fn!r} (a plain Python callable). Pass @numba.njit functions, "
+                f"or use backend='numpy'"
+            )
+    key = (value, gradient)
+    if key not in _END_TO_END_KERNELS:
+        import types
+
+        hook = make_loss_hook(value, gradient)
+        py = _run_chunks.py_func
+        namespace = dict(py.__globals__, loss_hook=hook)
+        fn = types.FunctionType(py.__code__, namespace, "_run_chunks_end_to_end", py.__defaults__, py.__closure__)
+        _END_TO_END_KERNELS[key] = njit(nogil=True, error_model="numpy")(fn)
+    return _END_TO_END_KERNELS[key]
+
+
+@njit(**_JIT)
+def _sensing_loss(buf, q, b, a, n, loss):
+    """Matrix sensing on ``E = W_e`` (``n = d_N d_0`` entries at flat index ``q``), in place
+    ``E ← ∇L(E)``: ``r_i = ⟨A_i, E⟩ − b_i``, ``L = (1/2m) Σ r_i²``, ``∇L = (Σ_i r_i A_i)/m``
+    (Arora, Cohen, Hu & Luo 2019, Sec. 2); ``a`` is A as ``(m, n)``, ``b`` is ``(1, m)``.
+    """
+    m = a.shape[0]
+    r = np.empty(m)
+    for t in range(LANES):
+        total = 0.0
+        for i in range(m):
+            s = 0.0
+            for e in range(n):
+                s += a[i, e] * buf[q + e * LANES + t]
+            r[i] = s - b[0, i]
+            total += r[i] * r[i]
+        loss[t] = 0.5 / m * total
+        for e in range(n):
+            g = 0.0
+            for i in range(m):
+                g += r[i] * a[i, e]
+            buf[q + e * LANES + t] = g / m
+
+
+@njit(**_JIT)
+def _completion_loss(buf, q, filled, weight, n, loss):
+    """Matrix completion on ``E = W_e``, in place ``E ← ∇L(E)``: with ``w = mask/|Ω|`` and
+    ``r = E − values`` (0 off the mask), ``L = ½ Σ w r²``, ``∇L = w ⊙ r`` (Arora, Cohen, Hu &
+    Luo 2019, Sec. 2); ``filled`` and ``weight`` are ``(1, n)``, row-major."""
+    for t in range(LANES):
+        total = 0.0
+        for e in range(n):
+            r = buf[q + e * LANES + t] - filled[0, e]
+            wr = weight[0, e] * r
+            total += wr * r
+            buf[q + e * LANES + t] = wr
+        loss[t] = 0.5 * total
+
+
+@njit(**_JIT)
+def _log1p_exp(v):
+    """``log(1 + e^v)`` = NumPy's ``logaddexp(0, v)``, its algorithm step for step (no overflow)."""
+    if v == 0.0:
+        return np.log(2.0)
+    if -v > 0.0:
+        return np.log1p(np.exp(v))
+    if -v <= 0.0:
+        return v + np.log1p(np.exp(-v))
+    return -v  # NaN
+
+
+@njit(**_JIT)
+def _output_loss(buf, q, labels, rows, cols, loss_code, loss):
+    """Classification losses of the outputs ``Z`` (``rows × cols`` at flat index ``q``), in place
+    ``Z ← ∇ℓ(Z)`` (with its ``1/m``), the loss per lane in ``loss``; ``labels`` is ``(1, m)``.
+
+    Logistic (one row, labels ±1): ``ℓ = (1/m) Σ log(1 + e^{−y_i z_i})``,
+    ``∇ℓ = −y σ(−y z)/m``, ``σ(x) = exp(−log(1 + e^{−x}))``. Cross-entropy (labels are class
+    indices): ``ℓ = (1/m) Σ_i −log softmax(z_i)_{y_i}`` with the column maximum subtracted,
+    ``∇ℓ = (softmax(z) − e_y)/m``. The formulas of :mod:`linflow.losses`, operation for operation.
+    """
+    m = cols
+    for t in range(LANES):
+        total = 0.0
+        for i in range(m):
+            if loss_code == LOGISTIC:
+                y = labels[0, i]
+                e = q + i * LANES + t
+                margin = buf[e] * y
+                total += _log1p_exp(-margin)
+                buf[e] = -y * np.exp(-_log1p_exp(margin)) / m
+            else:
+                top = -np.inf
+                for c in range(rows):
+                    v = buf[q + (c * cols + i) * LANES + t]
+                    top = v if v > top or c == 0 else top
+                s = 0.0
+                for c in range(rows):
+                    s += np.exp(buf[q + (c * cols + i) * LANES + t] - top)
+                log_s = np.log(s)
+                y = int(labels[0, i])
+                for c in range(rows):
+                    e = q + (c * cols + i) * LANES + t
+                    log_p = (buf[e] - top) - log_s
+                    if c == y:
+                        total -= log_p
+                    buf[e] = (np.exp(log_p) - (1.0 if c == y else 0.0)) / m
+        loss[t] = total / m
+
+
+@njit(**_JIT)
+def _backward_update(
+    cur, new, grad, fused, h, delta, lr, widths, w_off, h_off, d_off, x, whitened, cols, one, z, slope, activated
+):
+    """Gradient ``G_j = Δ_j H_{j−1}ᵀ`` with ``Δ_{j−1} = W_jᵀ Δ_j``, top down.
+
+    With ``fused`` (GD) each ``G_j`` is not stored: the step ``new = cur − lr·G`` is fused into
+    the product that forms it (one rounding); otherwise ``G`` goes to ``grad`` (same layout as
+    the weights) for the optimizer's update (:func:`_optimizer_step`).
     ``one``: the runtime integer 1, as in :func:`_forward_loss`. With ``activated``,
     ``Δ_{j−1} = σ'(Z_{j−1}) ⊙ W_jᵀ Δ_j`` (the hidden ``H`` in ``h`` are already activated).
     """
     prefer_wide_vectors()
-    yes, no, zero = one == 1, one == 0, one - one
+    no, zero = one == 0, one - one
+    out = new if fused else grad
     n_layers = widths.shape[0] - 1
     for j in range(n_layers, 0, -1):
         dj, dp = widths[j], widths[j - 1]
         if j > 1:
             # G_j = Δ_j H_{j−1}ᵀ, fused with the step (whitened, linear: H_1 = W_1 read in place)
             src, src_off = (cur, w_off[0]) if (j == 2 and whitened and not activated) else (h, h_off[j - 1])
-            _matmul(new, w_off[j - 1], dp, one, delta, d_off[j], cols, one, src, src_off, one, cols, dj, cols, dp, yes, cur, lr)
+            _matmul(out, w_off[j - 1], dp, one, delta, d_off[j], cols, one, src, src_off, one, cols, dj, cols, dp, fused, cur, lr)
             # Δ_{j−1} = W_jᵀ Δ_j, times σ'(Z_{j−1}) elementwise for an activated network
             _matmul(delta, d_off[j - 1], cols, one, cur, w_off[j - 1], one, dp, delta, d_off[j], cols, one, dp, dj, cols, no, cur, lr)
             if activated:
@@ -300,9 +494,71 @@ def _backward_update(cur, new, h, delta, lr, widths, w_off, h_off, d_off, x, whi
             rate = vload(lr, 0)
             shift = d_off[1] * LANES
             for q in range(0, dj * dp * LANES, LANES):  # G_1 = Δ_1 Iᵀ
-                vstore(new, q, vfnma(rate, vload(delta, shift + q), vload(cur, q)))
+                g = vload(delta, shift + q)
+                if fused:
+                    vstore(new, q, vfnma(rate, g, vload(cur, q)))
+                else:
+                    vstore(grad, q, g)
         else:  # G_1 = Δ_1 Xᵀ
-            _matmul(new, zero, dp, one, delta, d_off[1], cols, one, x, zero, one, x.shape[1], dj, cols, dp, yes, cur, lr)
+            _matmul(out, zero, dp, one, delta, d_off[1], cols, one, x, zero, one, x.shape[1], dj, cols, dp, fused, cur, lr)
+
+
+@njit(**_JIT)
+def _optimizer_step(cur, new, grad, s_old, s_new, lr, n_params, code, hyper, k):
+    """``new = cur − lr·u`` with the direction ``u`` of optimizer ``code`` (``engine_code`` of
+    :mod:`linflow.optimizers`: 1 momentum, 2 Scalar RMSProp, 3 RMSProp, 4 Adam) from the
+    gradient ``grad`` at step ``k``; its state goes from ``s_old`` to ``s_new``.
+
+    ``hyper = [β₁ (momentum β), β₂, ε, flag]`` (flag: Nesterov, or ``ν_0 = s(g_0)``). The
+    formulas and the order of operations are those of :mod:`linflow.optimizers` (the NumPy
+    reference); a zero denominator gives a zero direction. State layout per lane: momentum
+    ``v`` at entries ``0 … P−1``; Scalar RMSProp ``ν`` at entry 0; RMSProp ``ν`` at
+    ``0 … P−1``; Adam ``m`` at ``0 … P−1`` and ``v`` at ``P … 2P−1``.
+    """
+    b1, b2, eps, flag = hyper[0], hyper[1], hyper[2], hyper[3] != 0.0
+    first = k == 0 and flag
+    if code == 2:
+        for t in range(LANES):
+            s = 0.0
+            for p in range(n_params):
+                g = grad[p * LANES + t]
+                s += g * g
+            nu = s if first else s_old[t]
+            nu = b2 * nu + (1.0 - b2) * s
+            s_new[t] = nu
+            denom = np.sqrt(nu) + eps
+            rate = lr[t]
+            for p in range(n_params):
+                e = p * LANES + t
+                u = grad[e] / denom if denom > 0.0 else 0.0
+                new[e] = cur[e] - rate * u
+        return
+    c1 = 1.0 - b1 ** (k + 1)
+    c2 = 1.0 - b2 ** (k + 1)
+    root_c2 = np.sqrt(c2)
+    second = n_params * LANES
+    for p in range(n_params):
+        for t in range(LANES):
+            e = p * LANES + t
+            g = grad[e]
+            if code == 1:
+                v = b1 * s_old[e] + g
+                s_new[e] = v
+                u = g + b1 * v if flag else v
+            elif code == 3:
+                nu = g * g if first else s_old[e]
+                nu = b2 * nu + (1.0 - b2) * (g * g)
+                s_new[e] = nu
+                denom = np.sqrt(nu) + eps
+                u = g / denom if denom > 0.0 else 0.0
+            else:
+                m = b1 * s_old[e] + (1.0 - b1) * g
+                v = b2 * s_old[second + e] + (1.0 - b2) * (g * g)
+                s_new[e] = m
+                s_new[second + e] = v
+                denom = np.sqrt(v) / root_c2 + eps
+                u = (m / c1) / denom if denom > 0.0 else 0.0
+            new[e] = cur[e] - lr[t] * u
 
 
 @njit(**_JIT)
@@ -411,28 +667,91 @@ def _keep_alive(*owners):
     """Nothing; a use of ``owners`` at this point keeps them (and their borrowed views) alive."""
 
 
+class KernelProblem(NamedTuple):
+    """The network and loss as the kernels see them (built by :func:`kernel_problem`).
+
+    ``widths`` (N + 1,) and the row offsets of :func:`layout`; ``x``, ``y``, ``aux``: the
+    loss's data (:func:`loss_arrays`); ``cols``: columns of the forward products (m, or d_0
+    when the network's input is the identity: losses of ``W_e``, or a data loss run through
+    ``W_e``); ``whitened``: a loss of ``W_e`` (``H_0 = I``); ``e2e``: a linear data loss run
+    through ``W_e`` (:func:`end_to_end_is_cheaper`); ``activated``, ``slope``:
+    σ(z) = max(z, slope·z); ``loss_code``: :data:`LOSS_CODES`.
+    """
+
+    widths: np.ndarray
+    w_off: np.ndarray
+    h_off: np.ndarray
+    b_off: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    whitened: bool
+    cols: int
+    e2e: bool
+    activated: bool
+    slope: float
+    loss_code: int
+    aux: np.ndarray
+
+
+class KernelRun(NamedTuple):
+    """What to run: initial weights ``params0`` (B, P), learning rates, steps, recording,
+    stopping rules, monitoring, and the optimizer (``opt_code``, ``opt_hyper``: see
+    :func:`_optimizer_step`; code 0 is GD, fused into the gradient products)."""
+
+    params0: np.ndarray
+    lrs: np.ndarray
+    n_steps: int
+    record_steps: np.ndarray
+    loss_tolerance: float
+    threshold: float
+    reference: np.ndarray
+    has_reference: bool
+    record_weights: bool
+    track: bool
+    opt_code: int
+    opt_hyper: np.ndarray
+    state_size: int
+
+
+class KernelOutputs(NamedTuple):
+    """Arrays the kernel fills, trajectory index first (``state``: the final optimizer state,
+    (B, state_size))."""
+
+    final: np.ndarray
+    losses: np.ndarray
+    final_loss: np.ndarray
+    recorded: np.ndarray
+    divergence_step: np.ndarray
+    converged_step: np.ndarray
+    drift: np.ndarray
+    ref_distance: np.ndarray
+    state: np.ndarray
+
+
 @njit(**_JIT)
-def _run_chunks(
-    first, last, one, params0, lrs, widths, w_off, h_off, b_off, x, y, whitened, cols, n_steps,
-    record_steps, loss_tolerance, threshold, reference, has_reference, recorded, record_weights,
-    final, losses, final_loss, divergence_step, converged_step, drift, ref_distance, slope, activated,
-    track, e2e,
-):
+def _run_chunks(first, last, one, prob, run, out):
     """All steps of chunks ``first … last−1`` (8 trajectories each, the last one possibly
     partial); threads run disjoint ranges (``nogil``). One function, not a loop around a
     per-chunk kernel: numba re-optimizes every inlined callee once per level of calls, and a
-    level less saved ~1.5 s of the first compilation.
+    level less saved ~1.5 s of the first compilation. Arguments: :class:`KernelProblem`,
+    :class:`KernelRun`, :class:`KernelOutputs`.
     """
     prefer_wide_vectors()
     # The callers own every argument for the whole call, so the kernels get borrowed views
     # (no reference counting per call: :func:`linflow._simd.borrow`); the buffers allocated
     # below are borrowed likewise and their owners kept alive to the end (``owners``).
-    params0, lrs, widths = borrow(params0), borrow(lrs), borrow(widths)
-    w_off, h_off, b_off = borrow(w_off), borrow(h_off), borrow(b_off)
-    x, y, record_steps, reference = borrow(x), borrow(y), borrow(record_steps), borrow(reference)
-    recorded, final, losses, final_loss = borrow(recorded), borrow(final), borrow(losses), borrow(final_loss)
-    drift, ref_distance = borrow(drift), borrow(ref_distance)
-    divergence_step, converged_step = borrow(divergence_step), borrow(converged_step)
+    widths, w_off, h_off, b_off = borrow(prob.widths), borrow(prob.w_off), borrow(prob.h_off), borrow(prob.b_off)
+    x, y, aux = borrow(prob.x), borrow(prob.y), borrow(prob.aux)
+    whitened, cols, e2e, activated, slope = prob.whitened, prob.cols, prob.e2e, prob.activated, prob.slope
+    loss_code = prob.loss_code
+    params0, lrs, record_steps, reference = borrow(run.params0), borrow(run.lrs), borrow(run.record_steps), borrow(run.reference)
+    n_steps, loss_tolerance, threshold = run.n_steps, run.loss_tolerance, run.threshold
+    has_reference, record_weights, track = run.has_reference, run.record_weights, run.track
+    code, hyper, n_state = run.opt_code, borrow(run.opt_hyper), run.state_size
+    recorded, final, losses, final_loss = borrow(out.recorded), borrow(out.final), borrow(out.losses), borrow(out.final_loss)
+    drift, ref_distance, final_state = borrow(out.drift), borrow(out.ref_distance), borrow(out.state)
+    divergence_step, converged_step = borrow(out.divergence_step), borrow(out.converged_step)
+    fused = code == 0
     batch, n_params = params0.shape
     cur = _aligned_zeros(n_params * LANES)
     prev = _aligned_zeros(n_params * LANES)
@@ -454,9 +773,15 @@ def _run_chunks(
     loss = _aligned_zeros(one * LANES)  # (one: not a literal, which would compile another copy)
     step_drift = _aligned_zeros(one * LANES)
     lr = _aligned_zeros(one * LANES)
-    owners = (cur, prev, h, delta, z, res, bal0, gram, loss, step_drift, lr)
+    # Optimizer with state: the gradient, and the state of θ_k and of θ_{k−1} (swapped with the
+    # weights, so that a diverged lane keeps the state of the iterate it keeps).
+    grad = _aligned_zeros(LANES if fused else n_params * LANES)
+    state = _aligned_zeros(max(n_state, 1) * LANES)
+    state_prev = _aligned_zeros(max(n_state, 1) * LANES)
+    owners = (cur, prev, h, delta, z, res, bal0, gram, loss, step_drift, lr, grad, state, state_prev)
     cur, prev, h, delta, z, res = borrow(cur), borrow(prev), borrow(h), borrow(delta), borrow(z), borrow(res)
     bal0, gram, loss, step_drift, lr = borrow(bal0), borrow(gram), borrow(loss), borrow(step_drift), borrow(lr)
+    grad, state, state_prev = borrow(grad), borrow(state), borrow(state_prev)
     d_owner, d_off = d_off, borrow(d_off)
     active = np.zeros(LANES, dtype=np.bool_)
     for chunk in range(first, last):
@@ -469,6 +794,9 @@ def _run_chunks(
                 # padding lanes of a partial chunk: zeros, never NaN left by an earlier chunk
                 cur[p * LANES + t] = params0[start + t, p] if t < n_lanes else 0.0
                 prev[p * LANES + t] = cur[p * LANES + t]
+        for e in range(n_state * LANES):
+            state[e] = 0.0
+            state_prev[e] = 0.0
         if track:
             _balancedness(cur, gram, bal0, widths, w_off, b_off, one == 1, step_drift, activated)
 
@@ -476,8 +804,10 @@ def _run_chunks(
         for k in range(n_steps + 1):
             _forward_loss(
                 cur, h, delta, loss, widths, w_off, h_off, d_off, x, y, whitened, cols, one, z, slope,
-                activated, e2e, res,
+                activated, e2e, res, loss_code, aux,
             )
+            if loss_code == END_TO_END:
+                loss_hook(delta, d_off[n_layers] * LANES, widths[n_layers], cols, loss)
             is_record = rec < record_steps.shape[0] and record_steps[rec] == k
             for t in range(n_lanes):
                 if not active[t]:
@@ -493,6 +823,8 @@ def _run_chunks(
                         final_loss[b] = value
                     for p in range(n_params):
                         cur[p * LANES + t] = prev[p * LANES + t]
+                    for p in range(n_state):
+                        state[p * LANES + t] = state_prev[p * LANES + t]
                     continue
                 final_loss[b] = value
                 if is_record:
@@ -525,21 +857,28 @@ def _run_chunks(
                 n_active += active[t]
             if k == n_steps or n_active == 0:
                 break
-            # θ_{k+1} = θ_k − η ∇f(θ_k) into prev; stopped lanes (and padding) keep their weights.
+            # θ_{k+1} = θ_k − η u_k into prev; stopped lanes (and padding) keep their weights.
             # (the end-to-end data path seeds Δ_N with cols = d_0: its backward pass is the whitened one)
             _backward_update(
-                cur, prev, h, delta, lr, widths, w_off, h_off, d_off, x, whitened or e2e, cols, one, z,
-                slope, activated,
+                cur, prev, grad, fused, h, delta, lr, widths, w_off, h_off, d_off, x, whitened or e2e, cols,
+                one, z, slope, activated,
             )
+            if not fused:
+                _optimizer_step(cur, prev, grad, state, state_prev, lr, n_params, code, hyper, k)
             if n_active < LANES:
                 for t in range(LANES):
                     if not active[t]:
                         for p in range(n_params):
                             prev[p * LANES + t] = cur[p * LANES + t]
+                        for p in range(n_state):
+                            state_prev[p * LANES + t] = state[p * LANES + t]
             cur, prev = prev, cur
+            state, state_prev = state_prev, state
         for t in range(n_lanes):
             for p in range(n_params):
                 final[start + t, p] = cur[p * LANES + t]
+            for p in range(n_state):
+                final_state[start + t, p] = state[p * LANES + t]
     _keep_alive(owners, d_owner)
 
 
@@ -574,11 +913,66 @@ def kernel_array(a, dtype=np.float64) -> np.ndarray:
     return np.require(a, dtype=dtype, requirements=["C", "W"])
 
 
-def problem_arrays(problem):
-    """``(whitened, cols, x, y)`` for the kernels: X and Y (Φ and a dummy X when whitened)."""
-    if problem.is_whitened:
-        return True, problem.network.widths[0], np.zeros((1, 1)), kernel_array(problem.target)
-    return False, problem.n_samples, kernel_array(problem.X), kernel_array(problem.Y)
+def loss_of(problem):
+    """The problem's :class:`linflow.losses.Loss` (``problem.loss_function``), or, for a problem
+    without one, the whitened or regression loss its ``target`` / ``X, Y`` define."""
+    loss = getattr(problem, "loss_function", None)
+    if loss is not None:
+        return loss
+    from .losses import Regression, Whitened
+
+    return Whitened(problem.target) if problem.is_whitened else Regression(problem.X, problem.Y)
+
+
+def _check_end_to_end_gradient(loss, weights) -> None:
+    """The compiled loop trusts the shape of the user's gradient: check it once, at ``θ_0``."""
+    e2e = np.linalg.multi_dot(weights[::-1]) if len(weights) > 1 else weights[0]
+    got = np.shape(loss.gradient_function(np.ascontiguousarray(e2e)))
+    if got != e2e.shape:
+        raise ValueError(
+            f"the EndToEnd gradient must return an array shaped like W_e {e2e.shape}; got shape {got} from "
+            f"gradient={loss.gradient_function!r}"
+        )
+
+
+def loss_arrays(loss, widths) -> tuple:
+    """``(code, whitened, cols, x, y, aux)`` for the kernels, from the loss's public data.
+
+    ``whitened``: a loss of ``W_e`` (network input ``I``, ``cols = d_0``). Data: whitened Φ;
+    regression X, Y; sensing ``y = b`` (1, m) and ``aux = A`` as (m, d_N d_0); completion
+    ``y`` = values with zeros off the mask and ``aux = mask/|Ω|``, both (1, d_N d_0);
+    logistic and cross-entropy X and the labels as (1, m) floats; an :class:`EndToEnd` loss
+    none (its functions are called through :func:`end_to_end_kernel`).
+
+    Raises
+    ------
+    ValueError
+        A loss the engine has no kernel for (names the remedy).
+    """
+    kind = getattr(loss, "kind", None)
+    if kind not in LOSS_CODES:
+        raise ValueError(
+            f"backend='numba' has no kernel for the loss {loss!r} (kind={kind!r}); use backend='numpy', "
+            f"which runs any loss through the problem's own gradient"
+        )
+    code = LOSS_CODES[kind]
+    dummy = np.zeros((1, 1))
+    if code == END_TO_END:
+        return code, True, int(widths[0]), dummy, dummy, dummy
+    if code == SQUARED and not loss.acts_on_outputs:  # whitened: ½‖W_e − Φ‖²
+        return code, True, loss.target.shape[1], dummy, kernel_array(loss.target), dummy
+    if code == SENSING:
+        a = loss.A.reshape(loss.A.shape[0], -1)
+        return code, True, loss.A.shape[2], dummy, kernel_array(loss.b.reshape(1, -1)), kernel_array(a)
+    if code == COMPLETION:
+        mask = loss.mask
+        filled = np.where(mask, loss.values, 0.0).reshape(1, -1)
+        weight = (mask / float(mask.sum())).reshape(1, -1)
+        return code, True, mask.shape[1], dummy, kernel_array(filled), kernel_array(weight)
+    x = kernel_array(loss.X)
+    if code == SQUARED:
+        return code, False, x.shape[1], x, kernel_array(loss.Y), dummy
+    return code, False, x.shape[1], x, kernel_array(np.asarray(loss.labels, dtype=np.float64).reshape(1, -1)), dummy
 
 
 def activation_of(problem) -> tuple:
@@ -618,8 +1012,15 @@ def run_descent_numba(setup) -> DescentResult:
     widths = np.asarray(problem.network.widths, dtype=np.int64)
     batch = setup.batch_size
     n_params = problem.network.n_params
-    whitened, cols, x, y = problem_arrays(problem)
+    loss = loss_of(problem)
+    loss_code, whitened, cols, x, y, aux = loss_arrays(loss, widths)
+    kernel = _run_chunks
+    if loss_code == END_TO_END:
+        kernel = end_to_end_kernel(loss)
+        _check_end_to_end_gradient(loss, tuple(w[0] for w in setup.weights0))
     activated, slope = activation_of(problem)
+    if activated and whitened:
+        raise ValueError(f"a loss of W_e needs a deep linear network; got problem={problem!r}")
     e2e = not whitened and not activated and end_to_end_is_cheaper(widths, cols)
     if e2e:
         cols = int(widths[0])  # H_0 = I: the forward products carry d_0 columns, not m
@@ -632,44 +1033,75 @@ def run_descent_numba(setup) -> DescentResult:
     reference = kernel_array(setup.reference) if has_reference else np.zeros((1, 1, 1))
     recorded = np.full((batch, n_rec, n_params), np.nan) if setup.record_weights else np.zeros((1, 1, 1))
 
-    final = np.empty((batch, n_params))
-    losses = np.full((batch, n_rec), np.nan)
-    final_loss = np.full(batch, np.nan)
-    divergence_step = np.full(batch, -1, dtype=np.int64)
-    converged_step = np.full(batch, -1, dtype=np.int64)
-    drift = np.zeros(batch)
-    ref_distance = np.zeros(batch)
-    args = (
-        params0, kernel_array(setup.learning_rates), widths, w_off, h_off, b_off, x, y, whitened,
-        cols, setup.n_steps, kernel_array(setup.record_steps, np.int64), setup.loss_tolerance,
-        setup.divergence_threshold, reference, has_reference, recorded, setup.record_weights,
-        final, losses, final_loss, divergence_step, converged_step, drift, ref_distance, slope, activated,
-        setup.track_balancedness, e2e,
+    optimizer = setup.optimizer
+    n_state = sum(n_params if per_param else 1 for _, per_param in optimizer.engine_state)
+    out = KernelOutputs(
+        final=np.empty((batch, n_params)),
+        losses=np.full((batch, n_rec), np.nan),
+        final_loss=np.full(batch, np.nan),
+        recorded=recorded,
+        divergence_step=np.full(batch, -1, dtype=np.int64),
+        converged_step=np.full(batch, -1, dtype=np.int64),
+        drift=np.zeros(batch),
+        ref_distance=np.zeros(batch),
+        state=np.zeros((batch, max(n_state, 1))),
+    )
+    prob = KernelProblem(widths, w_off, h_off, b_off, x, y, whitened, int(cols), e2e, activated, slope, loss_code, aux)
+    run = KernelRun(
+        params0=params0,
+        lrs=kernel_array(setup.learning_rates),
+        n_steps=setup.n_steps,
+        record_steps=kernel_array(setup.record_steps, np.int64),
+        loss_tolerance=setup.loss_tolerance,
+        threshold=setup.divergence_threshold,
+        reference=reference,
+        has_reference=has_reference,
+        record_weights=setup.record_weights,
+        track=setup.track_balancedness,
+        opt_code=optimizer.engine_code,
+        opt_hyper=kernel_array(optimizer.engine_hyperparameters()),
+        state_size=n_state,
     )
     n_chunks = (batch + LANES - 1) // LANES
-    _run_chunks(0, min(n_chunks, 1), 1, *args)  # compiles (or loads) before threads start
-    _run_threaded(n_chunks, args)
+    kernel(0, min(n_chunks, 1), 1, prob, run, out)  # compiles (or loads) before threads start
+    _run_threaded(kernel, n_chunks, (prob, run, out))
     return assemble_result(
-        setup, final, losses, final_loss, divergence_step, converged_step, drift,
-        ref_distance if has_reference else None, recorded if setup.record_weights else None,
-        backend="numba",
+        setup, out.final, out.losses, out.final_loss, out.divergence_step, out.converged_step, out.drift,
+        out.ref_distance if has_reference else None, recorded if setup.record_weights else None,
+        backend="numba", extra=engine_state_arrays(optimizer, out.state, problem.network.shapes),
     )
 
 
-def _run_threaded(n_chunks: int, args) -> None:
-    """Chunks 1 … n_chunks−1 (chunk 0 ran already) over ``numba.get_num_threads()`` threads.
+def engine_state_arrays(optimizer, flat, shapes) -> dict:
+    """The optimizer state of an engine, ``(B, S)`` in the layout of ``optimizer.engine_state``,
+    as ``DescentResult.extra`` holds it (per-parameter entries split into layers)."""
+    n_params = sum(a * b for a, b in shapes)
+    extra, start = {}, 0
+    for name, per_param in optimizer.engine_state:
+        if per_param:
+            extra[name] = split_params(flat[:, start : start + n_params], shapes)
+            start += n_params
+        else:
+            extra[name] = flat[:, start].copy()
+            start += 1
+    return extra
+
+
+def _run_threaded(kernel, n_chunks: int, args: tuple) -> None:
+    """``kernel`` (:func:`_run_chunks` or a copy) on chunks 1 … n_chunks−1 (chunk 0 ran
+    already) over ``numba.get_num_threads()`` threads.
 
     Several ranges per thread balance the load when trajectories stop early (divergence).
     """
     n_threads = min(numba.get_num_threads(), n_chunks - 1)
     if n_threads <= 1:
         if n_chunks > 1:
-            _run_chunks(1, n_chunks, 1, *args)
+            kernel(1, n_chunks, 1, *args)
         return
     bounds = np.linspace(1, n_chunks, 4 * n_threads + 1).astype(np.int64)
     ranges = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
     pool = _thread_pool(n_threads)
-    for future in [pool.submit(_run_chunks, a, b, 1, *args) for a, b in ranges]:
+    for future in [pool.submit(kernel, a, b, 1, *args) for a, b in ranges]:
         future.result()
 
 
@@ -696,7 +1128,7 @@ def split_params(flat, shapes) -> tuple:
 
 def assemble_result(
     setup, final, losses, final_loss, divergence_step, converged_step, drift, ref_distance,
-    recorded, *, backend,
+    recorded, *, backend, extra=None,
 ) -> DescentResult:
     """Build the :class:`DescentResult` from the kernel outputs (``final`` is ``(B, P)``)."""
     shapes = setup.problem.network.shapes
@@ -717,4 +1149,5 @@ def assemble_result(
         weights=split_params(recorded, shapes) if recorded is not None else None,
         batched=setup.batched,
         backend=backend,
+        extra={} if extra is None else extra,
     )

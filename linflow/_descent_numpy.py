@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._optimizers import initial_second_moment, optimizer_step
-from .descent import DescentSetup
+from ._descent_setup import DescentSetup
+from ._optimizers import select_state
 from .network import flatten
 from .results import DescentResult, descent_status_codes
 
@@ -38,7 +38,8 @@ def run_descent_numpy(setup: DescentSetup) -> DescentResult:
     final_loss = np.full(batch, np.nan)
     drift = np.zeros(batch) if track else np.full(batch, np.nan)  # NaN: not tracked
     ref_distance = np.zeros(batch) if setup.reference is not None else None
-    nu = previous_nu = None  # RMSProp second moment (None for GD)
+    optimizer = setup.optimizer
+    state = previous_state = optimizer.init(tuple(weights))
 
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(setup.n_steps + 1):
@@ -49,7 +50,7 @@ def run_descent_numpy(setup: DescentSetup) -> DescentResult:
                 active &= ~bad
                 for w, p in zip(weights, previous):
                     w[bad] = p[bad]
-                nu = _masked_update(nu, previous_nu, bad)
+                state = select_state(~bad, state, previous_state)
             final_loss[active] = loss[active]
             if k in record_index:
                 i = record_index[k]
@@ -68,13 +69,9 @@ def run_descent_numpy(setup: DescentSetup) -> DescentResult:
                 ref_distance[active] = np.maximum(ref_distance[active], dist[active])
             if k == setup.n_steps or not active.any():
                 break
-            if k == 0:
-                nu = initial_second_moment(setup.optimizer, grads)
-            new_weights, new_nu = optimizer_step(
-                setup.optimizer, weights, grads, nu, setup.learning_rates, setup.beta2, setup.eps
-            )
-            previous_nu = nu
-            nu = _masked_update(nu, new_nu, active)
+            new_weights, new_state = optimizer.step(tuple(weights), grads, state, setup.learning_rates)
+            previous_state = state
+            state = select_state(active, new_state, state)
             for j, (w, w_new) in enumerate(zip(weights, new_weights)):
                 previous[j][active] = w[active]
                 w[active] = w_new[active]
@@ -98,19 +95,6 @@ def run_descent_numpy(setup: DescentSetup) -> DescentResult:
         weights=tuple(recorded) if recorded is not None else None,
         batched=setup.batched,
         backend="numpy",
-        extra={} if nu is None else {"nu": nu},
+        extra=optimizer.state_arrays(state),
     )
 
-
-def _masked_update(nu, new_nu, mask):
-    """``nu`` with the trajectories in ``mask`` replaced by ``new_nu`` (copies; None passes)."""
-    if nu is None or new_nu is None:
-        return nu if new_nu is None else new_nu
-    if isinstance(nu, tuple):
-        out = tuple(n.copy() for n in nu)
-        for o, n in zip(out, new_nu):
-            o[mask] = n[mask]
-        return out
-    out = nu.copy()
-    out[mask] = new_nu[mask]
-    return out

@@ -50,11 +50,11 @@ from typing import Optional
 import numpy as np
 
 from ._edge_eigen import DENSE_MAX_PARAMS, dense_hessian, top_eigenpairs
-from ._optimizers import check_optimizer
 from ._sdcp import solve_sdcp
 from ._third_derivative import hessian_entry_gradients
 from ._validation import check_finite_array, check_positive
 from .network import flatten, unflatten
+from .optimizers import Optimizer, as_optimizer
 from .problem import Problem
 from .results import Status
 
@@ -136,7 +136,7 @@ class CentralFlowResult:
     message: str
     stop_time: float
     learning_rate: float
-    optimizer: str
+    optimizer: Optimizer
     substeps: int
     ablation: Optional[str] = None
     extra: dict = field(default_factory=dict)
@@ -155,9 +155,7 @@ class CentralFlowResult:
 class _Config:
     problem: Problem
     eta: float
-    optimizer: str
-    beta2: Optional[float]
-    eps: float
+    optimizer: Optimizer
     dt: float
     ablation: Optional[str]
     edge_threshold: float
@@ -169,7 +167,14 @@ class _Config:
 
     @property
     def c(self) -> float:
-        return (1.0 - self.beta2) / self.beta2 if self.beta2 is not None else 0.0
+        """``(1 − β₂)/β₂``: the rate of ``dν/dt`` (0 without a second moment)."""
+        if not self.optimizer.adaptive:
+            return 0.0
+        return (1.0 - self.optimizer.beta2) / self.optimizer.beta2
+
+    @property
+    def eps(self) -> float:
+        return self.optimizer.eps if self.optimizer.adaptive else 0.0
 
 
 @dataclass
@@ -192,13 +197,9 @@ class _Evaluation:
 
 
 def _effective_step(cfg: _Config, nu, n_params: int) -> np.ndarray:
-    if cfg.optimizer == "gd":
+    if not cfg.optimizer.adaptive:
         return np.full(n_params, cfg.eta)
     return np.broadcast_to(cfg.eta / (np.sqrt(nu) + cfg.eps), (n_params,)).astype(np.float64)
-
-
-def _squared_gradient(cfg: _Config, g: np.ndarray):
-    return float(g @ g) if cfg.optimizer == "scalar_rmsprop" else g * g
 
 
 def _evaluate(cfg: _Config, theta: np.ndarray, nu, X_prev, V_prev) -> _Evaluation:
@@ -221,8 +222,8 @@ def _evaluate(cfg: _Config, theta: np.ndarray, nu, X_prev, V_prev) -> _Evaluatio
         m *= 2  # every computed eigenvalue is critical: look further down the spectrum
 
     dnu0 = None
-    if cfg.optimizer != "gd":
-        dnu0 = cfg.c * (_squared_gradient(cfg, g) - nu)
+    if cfg.optimizer.adaptive:
+        dnu0 = cfg.c * (cfg.optimizer.flat_squared_gradient(g) - nu)
     # Candidates: the computed top eigenpairs with λ̂ > 0. Critical: above the threshold, or
     # about to cross the edge within the next substep without the oscillation term
     # (λ̂_i − dt·α_ii > 2), so that a fast-sharpening eigenvalue cannot jump over the edge
@@ -266,9 +267,9 @@ def _evaluate(cfg: _Config, theta: np.ndarray, nu, X_prev, V_prev) -> _Evaluatio
     dtheta = -p * force
     gram = HU.T @ HU  # (Hu_k)·(Hu_l)
     dnu = None
-    if cfg.optimizer == "scalar_rmsprop":
+    if cfg.optimizer.scalar_second_moment:
         dnu = dnu0 + cfg.c * float(np.sum(X * gram))
-    elif cfg.optimizer == "rmsprop":
+    elif cfg.optimizer.adaptive:
         dnu = dnu0 + cfg.c * np.einsum("kl,pk,pl->p", X, HU, HU)
     sigma_trace = float(np.sum(X * (U.T @ U)))
     osc = 0.0
@@ -295,12 +296,12 @@ def _sdcp_terms(cfg: _Config, G, p, g, nu, dnu0, lk, Vk):
     B = np.zeros((k, k, k, k))
     if cfg.ablation != "no_penalty":
         B += 0.5 * np.einsum("ijp,klp->ijkl", G, p[None, None, :] * G)
-    if cfg.optimizer != "gd":
+    if cfg.optimizer.adaptive:
         sq = np.sqrt(nu)
         inv = 1.0 / (4.0 * sq * (sq + cfg.eps))  # −(dp/dt)/(2p) = inv · dν/dt
         pair = lk[:, None] + lk[None, :]
         weight = np.sqrt(pair * lk[:, None] * lk[None, :])
-        if cfg.optimizer == "scalar_rmsprop":
+        if cfg.optimizer.scalar_second_moment:
             alpha = alpha + np.diag(2.0 * lk) * (dnu0 * inv)
             kern = (cfg.c * inv / p[0]) * np.einsum("ij,kl->ijkl", np.eye(k), np.eye(k))
         else:
@@ -318,9 +319,9 @@ def _hvp_block(problem, weights, block: np.ndarray) -> np.ndarray:
 
 def _raw_eigenvalues(cfg: _Config, ev: _Evaluation, theta, nu, m: int) -> np.ndarray:
     """Top ``m`` eigenvalues of H itself (for the record)."""
-    if cfg.optimizer == "gd":
+    if not cfg.optimizer.adaptive:
         return ev.lam[:m] / cfg.eta
-    if cfg.optimizer == "scalar_rmsprop":
+    if cfg.optimizer.scalar_second_moment:
         return ev.lam[:m] / float(_effective_step(cfg, nu, 1)[0])
     n = theta.size
     weights = unflatten(theta, cfg.problem.network.shapes)
@@ -340,9 +341,9 @@ def integrate_central_flow(
     *,
     learning_rate: float,
     n_steps: int,
-    optimizer: str = "gd",
+    optimizer="gd",
     beta2: Optional[float] = None,
-    eps: float = 0.0,
+    eps: Optional[float] = None,
     substeps: int = 4,
     record_every: int = 1,
     ablation: Optional[str] = None,
@@ -366,10 +367,13 @@ def integrate_central_flow(
         The optimizer's η; the edge of stability is ``ηS = 2`` (GD).
     n_steps : int
         Integrate over ``t ∈ [0, n_steps]`` (time in optimizer steps).
-    optimizer : {"gd", "scalar_rmsprop", "rmsprop"}
-    beta2 : float in (0, 1), required for RMSProp
+    optimizer : linflow.optimizers.Optimizer or {"gd", "scalar_rmsprop", "rmsprop"}
+        ``GD()``, ``ScalarRMSProp(β₂, ε)`` or ``RMSProp(β₂, ε)`` (the optimizers with a central
+        flow; others are refused), or a shorthand string with ``beta2`` and ``eps``.
+    beta2 : float in (0, 1)
+        With a shorthand string only: RMSProp's β₂ (required for RMSProp).
     eps : float ≥ 0
-        RMSProp's ε in ``η/(√ν + ε)``.
+        With a shorthand string only: RMSProp's ε in ``η/(√ν + ε)`` (default 0).
     substeps : int
         Euler substeps per optimizer step (``dt = 1/substeps``; 4 as in the authors' code).
     record_every : int
@@ -377,8 +381,8 @@ def integrate_central_flow(
     ablation : {None, "stable", "no_penalty"}
         See the module docstring. ``"no_penalty"`` needs an RMSProp optimizer.
     nu0 : float or ndarray (P,), optional
-        Initial second moment; default ``ν_0 = s(∇f(θ_0))`` exactly as the discrete optimizer
-        (:mod:`linflow._optimizers`).
+        Initial second moment; default as the discrete optimizer (:mod:`linflow.optimizers`):
+        ``ν_0 = s(∇f(θ_0))``, or 0 for ``nu_init="zero"``.
     edge_threshold : float in (0, 2)
         Eigenvalues of Ĥ above this are treated as at the edge (default 1.95, the authors').
     edge_tolerance : float > 0
@@ -437,13 +441,18 @@ def integrate_central_flow(
     substeps = check_positive(substeps, "substeps", integer=True)
     record_every = check_positive(record_every, "record_every", integer=True)
     n_eigenvalues = check_positive(n_eigenvalues, "n_eigenvalues", integer=True)
-    optimizer, beta2, eps = check_optimizer(optimizer, beta2, eps)
+    optimizer = as_optimizer(optimizer, beta2, eps)
+    if not optimizer.has_central_flow:
+        raise ValueError(
+            "integrate_central_flow has central flows of GD, ScalarRMSProp and RMSProp only "
+            f"(Cohen et al. 2025); got optimizer={optimizer!r}"
+        )
     _check_choice(ablation, "ablation", ABLATIONS)
     _check_choice(eigensolver, "eigensolver", _EIGENSOLVERS)
-    if ablation == "no_penalty" and optimizer == "gd":
+    if ablation == "no_penalty" and not optimizer.adaptive:
         raise ValueError(
             "ablation='no_penalty' needs an RMSProp optimizer (GD has no preconditioner to hold the "
-            "edge); got optimizer='gd'"
+            f"edge); got optimizer={optimizer!r}"
         )
     edge_threshold = check_positive(edge_threshold, "edge_threshold")
     if edge_threshold >= 2.0:
@@ -457,15 +466,16 @@ def integrate_central_flow(
 
     n = problem.network.n_params
     theta = flatten(weights0).astype(np.float64)
-    if optimizer == "gd":
+    eps = optimizer.eps if optimizer.adaptive else 0.0
+    if not optimizer.adaptive:
         if nu0 is not None:
-            raise ValueError(f"nu0 is only used by RMSProp; got nu0={nu0!r} with optimizer='gd'")
+            raise ValueError(f"nu0 is only used by RMSProp; got nu0={nu0!r} with optimizer={optimizer!r}")
         nu = None
     else:
         if nu0 is None:
             g0 = flatten(problem._gradient(weights0))
-            nu = float(g0 @ g0) if optimizer == "scalar_rmsprop" else g0 * g0
-        elif optimizer == "scalar_rmsprop":
+            nu = optimizer.flat_initial_second_moment(g0)
+        elif optimizer.scalar_second_moment:
             nu = float(check_positive(nu0, "nu0"))
         else:
             nu = check_finite_array(nu0, "nu0", shape=(n,)).copy()
@@ -476,7 +486,7 @@ def integrate_central_flow(
             )
     dense = eigensolver == "dense" or (eigensolver == "auto" and n <= DENSE_MAX_PARAMS)
     cfg = _Config(
-        problem=problem, eta=eta, optimizer=optimizer, beta2=beta2, eps=eps, dt=1.0 / substeps,
+        problem=problem, eta=eta, optimizer=optimizer, dt=1.0 / substeps,
         ablation=ablation, edge_threshold=edge_threshold, edge_tolerance=edge_tolerance,
         max_oscillation_ratio=max_oscillation_ratio, n_eigenvalues=n_eigenvalues, dense=dense,
         sdcp_tol=sdcp_tol,
@@ -615,7 +625,7 @@ def _build_result(cfg, rec, status, message, stop_time, substeps) -> CentralFlow
     weights = unflatten(thetas, shapes)
     final = unflatten(thetas[-1], shapes) if len(thetas) else None
     nus = None
-    if cfg.optimizer != "gd" and rec["nu"]:
+    if cfg.optimizer.adaptive and rec["nu"]:
         nus = np.array(rec["nu"], dtype=np.float64)
     m = cfg.n_eigenvalues
     sharp = np.full((len(rec["sharp"]), m), np.nan)

@@ -36,6 +36,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from linflow import DeepLinearNetwork, Problem, init
+from linflow.optimizers import GD, Adam, Momentum, RMSProp, ScalarRMSProp
 
 #: Relative agreement of weights (max-norm per trajectory and recorded step) and of losses.
 WEIGHT_RTOL = 1e-12
@@ -77,6 +78,49 @@ def descent_cases(draw, *, max_width=6, max_depth=6, max_batch=8, max_steps=30) 
         record_weights=draw(st.booleans()),
     )
     return Case(problem, weights0, c * 2.0 / sharpness, stable, kwargs)
+
+
+@st.composite
+def optimizers(draw):
+    """Any optimizer of :mod:`linflow.optimizers` with drawn hyper-parameters."""
+    kind = draw(st.sampled_from(["gd", "momentum", "scalar_rmsprop", "rmsprop", "adam"]))
+    beta = st.sampled_from([0.5, 0.9, 0.99])
+    eps = st.sampled_from([0.0, 1e-8, 1e-3])
+    nu_init = st.sampled_from(["first_gradient", "zero"])
+    if kind == "gd":
+        return GD()
+    if kind == "momentum":
+        return Momentum(draw(beta), nesterov=draw(st.booleans()))
+    if kind == "adam":
+        return Adam(draw(st.sampled_from([0.0, 0.9])), draw(beta), draw(st.sampled_from([1e-8, 1e-3])))
+    cls = ScalarRMSProp if kind == "scalar_rmsprop" else RMSProp
+    # ν_0 = 0 with ε = 0 divides by √ν_1 = √(1−β₂)|g_0|: fine unless g_0 has zero entries.
+    return cls(draw(beta), draw(eps), nu_init=draw(nu_init))
+
+
+@st.composite
+def optimizer_cases(draw, **kwargs) -> Case:
+    """A :func:`descent_cases` case run by a drawn optimizer.
+
+    Step sizes are rescaled per optimizer so that the two regimes keep their meaning: momentum
+    β multiplies the effective step by ~1/(1 − β), so stable η is ``c(1 − β)·2/S``; the
+    adaptive optimizers move every coordinate by ~η per step, so stable η is ``c/20``
+    (1e-3 … 1.25e-2) and the divergent regime η = ``c·50`` (10³ … 5·10³). Their losses grow
+    only polynomially in η, so the divergence threshold is 10³ × the largest initial loss
+    (at least 10³): a step of 10³ per coordinate crosses it at once, stable runs never do.
+    """
+    case = draw(descent_cases(**kwargs))
+    optimizer = draw(optimizers())
+    lr = case.learning_rate.copy()
+    if isinstance(optimizer, Momentum):
+        lr = np.where(case.stable, lr * (1.0 - optimizer.beta), lr)
+    elif optimizer.adaptive:
+        sharp_c = lr * np.array([case.problem.sharpness(tuple(w[i] for w in case.weights0))
+                                 for i in range(len(lr))]) / 2.0
+        lr = np.where(case.stable, sharp_c / 20.0, sharp_c * 50.0)
+    loss0 = float(np.max(case.problem.loss(case.weights0)))
+    extra = dict(optimizer=optimizer, divergence_threshold=1e3 * max(loss0, 1.0))
+    return Case(case.problem, case.weights0, lr, case.stable, dict(case.kwargs, **extra))
 
 
 def _flat(weights, batch) -> np.ndarray:
@@ -139,6 +183,15 @@ def assert_agrees_with_reference(result, reference, case: Case) -> None:
     derr = np.abs(result.balancedness_drift - reference.balancedness_drift)
     tol = w_rtol * max(case.problem.network.widths) * big
     assert np.all((derr <= tol)[compare]), f"drift differs: {derr[compare].max():.3g}"
+    for key, ref_state in reference.extra.items():  # optimizer state (ν, momentum, …)
+        got = result.extra[key]
+        ref_parts = ref_state if isinstance(ref_state, tuple) else (ref_state,)
+        got_parts = got if isinstance(got, tuple) else (got,)
+        a = np.concatenate([np.reshape(x, (batch, -1)) for x in got_parts], axis=1)
+        b = np.concatenate([np.reshape(x, (batch, -1)) for x in ref_parts], axis=1)
+        state_scale = np.maximum(np.abs(b).max(axis=1), 1e-300)
+        serr = np.abs(a - b).max(axis=1) / state_scale
+        assert np.all((serr <= w_rtol)[compare]), f"optimizer state {key!r} differs: {serr[compare].max():.3g}"
     if reference.weights is None:
         assert result.weights is None
     else:

@@ -11,10 +11,11 @@ from linflow._edge_eigen import dense_hessian
 from linflow._third_derivative import third_derivative_contraction
 from linflow.central_flow import _Config, _evaluate
 from linflow.network import flatten, unflatten
+from linflow.optimizers import as_optimizer
 
 
 def _config(problem, eta, optimizer="gd", beta2=None, ablation=None):
-    return _Config(problem=problem, eta=eta, optimizer=optimizer, beta2=beta2, eps=0.0, dt=0.25,
+    return _Config(problem=problem, eta=eta, optimizer=as_optimizer(optimizer, beta2), dt=0.25,
                    ablation=ablation, edge_threshold=1.95, edge_tolerance=0.05, max_oscillation_ratio=10.0,
                    n_eigenvalues=3, dense=True, sdcp_tol=1e-13)
 

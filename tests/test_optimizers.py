@@ -99,7 +99,7 @@ def test_zero_gradient_coordinates_do_not_move():
         (dict(optimizer="rmsprop", beta2=1.0), "beta2"),
         (dict(optimizer="scalar_rmsprop", beta2=0.9, eps=-1.0), "eps"),
         (dict(optimizer="gd", beta2=0.9), "beta2"),
-        (dict(optimizer="rmsprop", beta2=0.9, backend="numba"), "backend"),
+        (dict(optimizer="rmsprop", beta2=0.9, backend="cuda"), "backend"),
     ],
 )
 def test_bad_optimizer_arguments(kwargs, match):
