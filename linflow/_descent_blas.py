@@ -36,12 +36,15 @@ from numba import njit
 
 from ._blas import blas_addresses, gemm, syrk
 from ._descent_numba import (
+    COMPLETION,
+    SQUARED,
     _thread_pool,
     activation_of,
     assemble_result,
     end_to_end_is_cheaper,
     kernel_array,
-    problem_arrays,
+    loss_arrays,
+    loss_of,
 )
 
 __all__ = ["BLAS_MIN_SIZE", "prefers_blas", "run_descent_blas"]
@@ -83,10 +86,13 @@ def blas_min_size(batch_size: int) -> float:
     return BLAS_MIN_SIZE * (batch_size / lanes) ** BLAS_SIZE_EXPONENT
 
 
-def prefers_blas(problem, batch_size: int, optimizer: str = "gd") -> bool:
+def prefers_blas(problem, batch_size: int, optimizer=None) -> bool:
     """Whether a GD run takes the BLAS path (this module) instead of the SIMD lanes.
 
-    Rule: plain GD, and the typical product of a step (:func:`product_size`) is at least
+    ``optimizer``: an :class:`linflow.optimizers.Optimizer` (None: GD).
+
+    Rule: plain GD on a squared loss (whitened, regression, ReLU regression) or matrix
+    completion, and the typical product of a step (:func:`product_size`) is at least
     :func:`blas_min_size` of the batch. Deterministic: it depends on the widths, the number
     of samples and the batch size only. The constants are the crossover of the two engines
     measured on this project's 2-core AVX-512 machine (whitened, depth 4, widths 4–96,
@@ -95,15 +101,30 @@ def prefers_blas(problem, batch_size: int, optimizer: str = "gd") -> bool:
     computes 8 lanes for one, and for wide layers its working set (8 copies of every matrix)
     leaves the caches while ``dgemm`` blocks for them.
     """
-    if optimizer != "gd":
+    from .optimizers import GD
+
+    shape = _blas_shape(problem)
+    if shape is None or not isinstance(optimizer or GD(), GD):
         return False
-    whitened, cols, _, _ = problem_arrays(problem)
-    activated, _ = activation_of(problem)
-    widths = problem.network.widths
-    samples = 0
-    if not whitened and not activated and end_to_end_is_cheaper(widths, cols):
-        cols, samples = widths[0], cols
+    widths, cols, samples = shape
     return product_size(widths, cols, samples) >= blas_min_size(batch_size)
+
+
+def _blas_shape(problem):
+    """``(widths, cols, samples)`` of a problem the BLAS path runs (``samples`` = m on the
+    end-to-end data path, else 0), or None: the squared losses (whitened, regression, ReLU
+    regression) and matrix completion; other losses stay on the SIMD engine."""
+    widths = problem.network.widths
+    try:
+        code, whitened, cols, _, _, _ = loss_arrays(loss_of(problem), widths)
+    except ValueError:
+        return None  # no kernel for this loss: the SIMD engine raises with the remedy
+    activated, _ = activation_of(problem)
+    if code not in (SQUARED, COMPLETION) or (activated and whitened):
+        return None
+    if not whitened and not activated and end_to_end_is_cheaper(widths, cols):
+        return widths, widths[0], cols
+    return widths, cols, 0
 
 
 # --------------------------------------------------------------------------- kernels
@@ -111,12 +132,15 @@ def prefers_blas(problem, batch_size: int, optimizer: str = "gd") -> bool:
 # ``w_off[j]`` (``d_{j+1} × d_j``), H_j / Z_j / Δ_j at ``h_off[j]`` (``d_j × cols``), the
 # balancedness matrix B_j at ``b_off[j]``. ``x`` and ``y`` are flattened (X: d_0 × m).
 @njit(**_JIT)
-def _forward_loss(fns, w, w_off, widths, h, z, dl, res, x, y, ident, e2e, activated, slope, cols, m, scale):
+def _forward_loss(fns, w, w_off, widths, h, z, dl, res, x, y, weight, ident, e2e, completion, activated, slope, cols, m, scale):
     """Forward pass (``H_N`` into the Δ_N slot of ``dl``), residual, loss ``scale·‖R‖²``.
 
     ``ident``: H_0 = I (whitened, or the end-to-end data path), so ``H_1 = W_1`` is read in
     place. ReLU keeps the pre-activations in ``z``. With ``e2e`` the top is ``W_e`` and
-    ``R = W_e X − Y`` goes to ``res``; otherwise ``R`` replaces ``H_N`` in ``dl``.
+    ``R = W_e X − Y`` goes to ``res``; otherwise ``R`` replaces ``H_N`` in ``dl``. Matrix
+    completion (``completion``): ``y`` holds the observed values (0 off the mask), ``weight``
+    the mask over ``|Ω|``; the loss is ``½ Σ w r²`` and ``w ⊙ r`` (its gradient) replaces
+    ``H_N = W_e`` (Arora, Cohen, Hu & Luo 2019, Sec. 2).
     """
     n = widths.shape[0] - 1
     src, src_off = x, 0  # H_{j−1}
@@ -146,6 +170,12 @@ def _forward_loss(fns, w, w_off, widths, h, z, dl, res, x, y, ident, e2e, activa
             r = res[e] - y[e]
             res[e] = r
             s += r * r
+    elif completion:
+        for e in range(d_out * cols):
+            r = dl[top + e] - y[e]
+            wr = weight[e] * r
+            s += wr * r
+            dl[top + e] = wr
     else:
         for e in range(d_out * cols):
             r = dl[top + e] - y[e]
@@ -247,7 +277,8 @@ def _balances(fns, w, w_off, widths, gram, bal0, b_off, activated, store):
 
 @njit(**_JIT)
 def _run_range(
-    first, last, fns, params0, lrs, widths, w_off, b_off, x, y, ident, e2e, activated, slope, cols, m, scale,
+    first, last, fns, params0, lrs, widths, w_off, b_off, x, y, weight, ident, e2e, completion, activated, slope,
+    cols, m, scale,
     inv_m, n_steps, record_steps, loss_tolerance, threshold, reference, has_reference, recorded, record_weights,
     track, final, losses, final_loss, divergence_step, converged_step, drift, ref_distance,
 ):
@@ -275,7 +306,10 @@ def _run_range(
             _balances(fns, cur, w_off, widths, gram, bal0, b_off, activated, True)
         rec = 0
         for k in range(n_steps + 1):
-            value = _forward_loss(fns, cur, w_off, widths, h, z, dl, res, x, y, ident, e2e, activated, slope, cols, m, scale)
+            value = _forward_loss(
+                fns, cur, w_off, widths, h, z, dl, res, x, y, weight, ident, e2e, completion, activated, slope, cols, m,
+                scale,
+            )
             is_record = rec < record_steps.shape[0] and record_steps[rec] == k
             if not np.isfinite(value) or value > threshold:
                 # Diverged at step k: stop and keep θ_{k−1} (θ_0 itself if k == 0).
@@ -345,9 +379,10 @@ def run_descent_blas(setup):
     widths = np.asarray(problem.network.widths, dtype=np.int64)
     batch = setup.batch_size
     n_params = problem.network.n_params
-    whitened, cols, x, y = problem_arrays(problem)
+    code, whitened, cols, x, y, aux = loss_arrays(loss_of(problem), widths)
+    completion = code == COMPLETION
     activated, slope = activation_of(problem)
-    m = 1 if whitened else int(problem.n_samples)
+    m = 1 if whitened else int(cols)  # the 1/m of the regression loss
     e2e = not whitened and not activated and end_to_end_is_cheaper(widths, cols)
     if e2e:
         cols = int(widths[0])
@@ -371,7 +406,8 @@ def run_descent_blas(setup):
     scale = 0.5 / m
     args = (
         blas_addresses(), params0, kernel_array(setup.learning_rates), widths, w_off, b_off,
-        kernel_array(x).ravel(), kernel_array(y).ravel(), whitened or e2e, e2e, activated, slope, cols, m,
+        kernel_array(x).ravel(), kernel_array(y).ravel(), kernel_array(aux).ravel(), whitened or e2e, e2e,
+        completion, activated, slope, cols, m,
         scale, 1.0 / m, setup.n_steps, kernel_array(setup.record_steps, np.int64), setup.loss_tolerance,
         setup.divergence_threshold, reference, has_reference, recorded, setup.record_weights,
         setup.track_balancedness, final, losses, final_loss, divergence_step, converged_step, drift,

@@ -27,6 +27,7 @@ from linflow._descent_blas import (
     run_descent_blas,
 )
 from linflow.descent import prepare_descent
+from linflow.optimizers import RMSProp
 
 
 def _blas_and_reference(case: Case):
@@ -108,6 +109,6 @@ def test_path_rule_is_deterministic_and_keeps_narrow_batches_on_simd_lanes():
     edge = Problem(DeepLinearNetwork((92,) * 3), target=np.eye(92))  # just below BLAS_MIN_SIZE
     assert not prefers_blas(edge, 16) and prefers_blas(edge, 15)  # 15: one SIMD lane would idle
     assert blas_min_size(1) < blas_min_size(2) < blas_min_size(4) < blas_min_size(8) == BLAS_MIN_SIZE
-    assert not prefers_blas(wide, 1, optimizer="rmsprop")
+    assert not prefers_blas(wide, 1, optimizer=RMSProp(beta2=0.9))
     w0 = init.near_identity(narrow.network.widths, std=0.1, seed=0, batch=16)
     assert "path" not in simulate_descent(narrow, w0, learning_rate=0.05, n_steps=3).extra
