@@ -978,10 +978,8 @@ def loss_arrays(loss, widths) -> tuple:
 def activation_of(problem) -> tuple:
     """``(activated, slope)``: a ReLU / leaky-ReLU problem has σ(z) = max(z, slope·z) in its
     hidden layers (issue 7); a deep linear one has none (the slope is then unused)."""
-    from .homogeneous import HomogeneousProblem
-
-    if isinstance(problem, HomogeneousProblem):
-        return True, float(problem.network.negative_slope)
+    if problem.is_activated:
+        return True, float(problem.activation_slope)
     return False, 1.0
 
 

@@ -12,24 +12,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse.linalg as spla
 
-from .network import flatten, unflatten
+from ._hessian import DENSE_MAX_PARAMS, dense_hessian
+from ._hessian import block_hvp as _block_hvp
 
-__all__ = ["dense_hessian", "top_eigenpairs", "DENSE_MAX_PARAMS"]
-
-#: Dense Hessians up to this many parameters (same cut-off as Problem.sharpness).
-DENSE_MAX_PARAMS = 600
-
-
-def dense_hessian(problem, weights) -> np.ndarray:
-    """``∇²f(θ)`` (P×P) from one batched analytic HVP against the identity, symmetrized."""
-    p = problem.network.n_params
-    cols = flatten(problem._hvp(weights, unflatten(np.eye(p), problem.network.shapes)))
-    return 0.5 * (cols + cols.T)
-
-
-def _block_hvp(problem, weights, block: np.ndarray) -> np.ndarray:
-    """``H @ block`` for a (P, m) block via one batched HVP."""
-    return flatten(problem._hvp(weights, unflatten(block.T, problem.network.shapes))).T
+__all__ = ["DENSE_MAX_PARAMS", "dense_hessian", "top_eigenpairs"]
 
 
 def top_eigenpairs(problem, weights, d: np.ndarray, m: int, *, hessian=None, start=None, seed=0):

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._ball_bounds import jacobian_bound, pair_products
+
 
 def _max_pair_product(a: np.ndarray) -> float:
-    from .curvature import _max_pair_product
-
-    return _max_pair_product(a)
+    return float(pair_products(a))
 
 
 def _column_norms(a: np.ndarray) -> np.ndarray:
@@ -51,7 +51,8 @@ class _Ball:
         for z, err, live in problem._rounding_bounds(weights):
             mask = net.activation_derivative(z)
             self.layers.append((np.abs(z) - err, ~live[0], np.max(mask, axis=0), _column_norms(mask * z)))
-        self.residual = _column_norms(problem.output(weights) - problem.Y)
+        # Only the curvature bounds need the residual, and only the regression loss has one.
+        self.residual = _column_norms(problem.output(weights) - problem.Y) if problem.Y is not None else None
 
     def at(self, epsilon: float):
         """``(a, second_order, input_curvature, contained)`` for the ball ``B_ε(θ)``.
@@ -67,7 +68,10 @@ class _Ball:
             contained = contained and bool(np.all((margin > dz) | identically_zero))
             act_norm, delta = next_norm, max_slope * dz
         out_change = epsilon * (act_norm + delta) + self.norms[-1] * delta
-        second_order = float(np.mean((self.residual + out_change) * self.x_norm))
+        if self.residual is None:  # no regression residual: only `contained` is meaningful
+            second_order = float("nan")
+        else:
+            second_order = float(np.mean((self.residual + out_change) * self.x_norm))
         return self.norms + epsilon, second_order, float(np.mean(self.x_norm**2)), contained
 
 
@@ -97,11 +101,9 @@ def lambda_min_lower_bound(problem, weights, *, epsilon: float = 0.0) -> float:
 
 def smoothness_bound(problem, weights, *, epsilon: float = 0.0) -> float:
     """``(1/m) Σ‖x_i‖² Σ_j Π_{k≠j} a_k² + (N − 1) max Π a_k (1/m) Σ (‖r_i‖ + Δŷ_i)‖x_i‖`` ≥ ``‖∇²f‖₂``."""
-    from .curvature import _jacobian_bound
-
     weights, epsilon = _checked(problem, weights, epsilon)
     a, second, input_curvature, _ = _ball_quantities(problem, weights, epsilon)
-    return input_curvature * _jacobian_bound(a) + (len(a) - 1) * _max_pair_product(a) * second
+    return input_curvature * float(jacobian_bound(a)) + (len(a) - 1) * _max_pair_product(a) * second
 
 
 def ball_in_pattern(problem, weights, epsilon: float) -> bool:

@@ -18,8 +18,10 @@ products, the gradient with respect to layer j is
     + dA_j[v]ᵀ ℒ(E_u) B_jᵀ + A_jᵀ ℒ(E_u) dB_j[v]ᵀ
     + d²A_j[u,v]ᵀ D B_jᵀ + dA_j[u]ᵀ D dB_j[v]ᵀ + dA_j[v]ᵀ D dB_j[u]ᵀ + A_jᵀ D d²B_j[u,v]ᵀ
 
-with ``D = ∇L(W_e)``, ``E_u = DW_e[u]``, ``E_uv = D²W_e[u, v]`` and ``ℒ(E) = ∇²L[E] = E C_xx``
-(the identity map for the whitened loss). Derived here; validated against central
+with ``D = ∇L(W_e)``, ``E_u = DW_e[u]``, ``E_uv = D²W_e[u, v]``, ``ℒ(E) = ∇²L(W_e)[E]`` (the
+loss object's ``hvp``; ``E C_xx`` for regression) and, for a loss whose Hessian is not constant,
+``D³L[E_u, E_v, ·]`` added to ``ℒ(E_uv)`` (the loss's ``third_derivative``: closed form for the
+logistic loss, central differences of its HVP otherwise). Derived here; validated against central
 differences of :meth:`linflow.Problem.hvp` and against SymPy (tests/test_third_derivative.py).
 
 Every function accepts *batched directions*: arrays with a leading axis K (one direction per
@@ -67,10 +69,14 @@ def _contract(problem, weights, prefix, suffix, first_u, first_v, u, v) -> tuple
     d2a[n - 1] = np.zeros(batch + suffix[n - 1].shape)
     for j in range(n - 2, -1, -1):
         d2a[j] = d2a[j + 1] @ weights[j + 1] + dau[j + 1] @ v[j + 1] + dav[j + 1] @ u[j + 1]
-    d = problem.end_to_end_gradient(prefix[-1])
-    lu = problem._loss_hessian_apply(dbu[-1])  # ℒ(E_u)
-    lv = problem._loss_hessian_apply(dbv[-1])  # ℒ(E_v)
-    luv = problem._loss_hessian_apply(d2b[-1])  # ℒ(E_uv)
+    e2e = prefix[-1]
+    loss = problem.loss_function
+    d = loss.gradient(e2e)
+    lu = loss.hvp(e2e, dbu[-1])  # ℒ(E_u)
+    lv = loss.hvp(e2e, dbv[-1])  # ℒ(E_v)
+    luv = loss.hvp(e2e, d2b[-1])  # ℒ(E_uv)
+    if not loss.has_constant_hessian:
+        luv = luv + loss.third_derivative(e2e, dbu[-1], dbv[-1])  # D³L[E_u, E_v, ·]
     out = []
     for j in range(n):
         a_t, b_t = _t(suffix[j]), _t(prefix[j])
@@ -98,7 +104,7 @@ def third_derivative_contraction(problem, weights, u, v):
     Parameters
     ----------
     problem : linflow.Problem
-        Network and loss (whitened ``½‖W_e − Φ‖_F²`` or data ``(1/2m)‖W_e X − Y‖_F²``).
+        A deep linear network and any loss of ``W_e`` (``problem.loss_function``).
     weights : tuple of ndarray
         A single network, ``weights[j].shape == (d_{j+1}, d_j)``.
     u, v : ndarray (P,) or (K, P), or tuples of layer arrays (optionally with a leading K axis)
@@ -110,8 +116,8 @@ def third_derivative_contraction(problem, weights, u, v):
 
     Notes
     -----
-    Formula in the module docstring (chain rule through the multilinear map ``W_e``; the loss
-    is quadratic so ``D³L = 0``). Used by the central flow, Cohen et al. 2025 (ICLR), §3,
+    Formula in the module docstring (chain rule through the multilinear map ``W_e``; ``D³L = 0``
+    for the quadratic losses). Used by the central flow, Cohen et al. 2025 (ICLR), §3,
     where ``∇_θ(u_iᵀHu_j)`` enters both the drift and the complementarity problem.
 
     Examples

@@ -9,7 +9,11 @@ from actual weights. For ``f(θ) = L(W_N⋯W_1)`` with L convex quadratic (white
 * ``‖∇²f(θ')‖₂ ≤ ℓ Σ_j Π_{k≠j} a_k² + (N − 1)(‖∇L(W_e)‖₂ + ℓ δ_e) max_{i<j} Π_{k∉{i,j}} a_k``,
 
 for every θ' in the Euclidean ball ``B_ε(θ)``, where ``ℓ = ‖∇²L‖ = ‖XXᵀ/m‖₂`` (1 for the
-whitened loss, which is theory.md's form). Proof: ``∇²f[v, v] = ∇²L[dW_e, dW_e] +
+whitened loss, which is Elkabetz & Cohen's form). Any loss with a global bound
+``ℓ ≥ ‖∇²L(E)‖`` (``loss.curvature_bound()``) gets the same bounds with ``ℓδ_e`` replaced by
+``ℓ√r δ_e``, ``r = min(d_0, d_N)`` (the Hessian is then not a right multiplication, and
+``‖Δ‖_F ≤ √r‖Δ‖₂``; derived in this project); the λ_min bound also needs a convex L (the
+Gauss–Newton term must be PSD): see the table in :mod:`linflow.losses`. Proof: ``∇²f[v, v] = ∇²L[dW_e, dW_e] +
 ⟨∇L, d²W_e[v, v]⟩``; the first term lies in ``[0, ℓ‖dW_e‖_F²]`` and
 ``‖dW_e‖_F² ≤ Σ_j Π_{k≠j}a_k² ‖v‖²`` (Cauchy–Schwarz); the second is bounded through
 ``|⟨D, X⟩| ≤ ‖D‖₂‖X‖_*``, ``‖A V_j M V_i B‖_* ≤ ‖A‖₂‖M‖₂‖B‖₂‖V_j‖_F‖V_i‖_F`` and
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._ball_bounds import certificate_recursion, deep_linear_ball_bounds
 from ._validation import check_positive
 from .network import end_to_end, flatten, unflatten
 from .problem import Problem
@@ -46,42 +51,40 @@ def layer_norms(weights) -> np.ndarray:
     return np.array([np.linalg.norm(np.asarray(w, dtype=np.float64), 2) for w in weights])
 
 
-def _max_pair_product(a: np.ndarray) -> float:
-    """``max_{i<j} Π_{k∉{i,j}} a_k`` (1 for N = 2, 0 for N = 1: no pairs)."""
-    n = len(a)
-    best = 0.0
-    for i in range(n):
-        for j in range(i + 1, n):
-            best = max(best, float(np.prod(np.delete(a, [i, j]))))
-    return best
-
-
-def _jacobian_bound(a: np.ndarray) -> float:
-    """``Σ_j Π_{k≠j} a_k²`` ≥ ‖∂W_e/∂θ‖₂² (Cauchy–Schwarz over the layers)."""
-    return float(sum(np.prod(np.delete(a, j)) ** 2 for j in range(len(a))))
-
-
 def _has_activation(problem) -> bool:
     """ReLU / leaky ReLU: the per-sample, per-pattern bounds of ``linflow/_pattern_curvature.py``."""
-    from .homogeneous import HomogeneousProblem
-
-    return isinstance(problem, HomogeneousProblem)
+    return problem.is_activated
 
 
-def _ingredients(problem: Problem, weights, epsilon: float):
+def _require_applicable(problem, *, lambda_min: bool) -> None:
+    """TypeError unless the bound's hypotheses hold for this problem's loss."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a linflow.Problem; got problem={problem!r}")
+    ok = problem.lambda_min_bound_applies if lambda_min else problem.curvature_bounds_apply
+    if not ok:
+        need = "a convex loss with a known bound on ‖∇²L‖" if lambda_min else "a known bound on ‖∇²L‖ (loss.curvature_bound())"
+        raise TypeError(
+            f"this curvature bound needs {need}; got loss={problem.loss_function!r} on {type(problem).__name__} "
+            f"(see the table in linflow.losses for what each loss satisfies)"
+        )
+
+
+def _ball_bounds(problem: Problem, weights, epsilon: float):
+    """``(β, m)`` on ``B_ε(θ)`` for a deep linear network (:func:`deep_linear_ball_bounds`)."""
     weights = problem.network.check(weights)
     if weights[0].ndim != 2:
         raise ValueError(f"weights must be a single network (2-D arrays); got weights[0].shape={weights[0].shape}")
     if isinstance(epsilon, bool) or not np.isscalar(epsilon) or not np.isfinite(epsilon) or epsilon < 0:
         raise ValueError(f"epsilon must be a finite number ≥ 0; got epsilon={epsilon!r}")
-    norms = layer_norms(weights)
-    a = norms + float(epsilon)
-    drift = float(np.prod(a) - np.prod(norms))
-    loss_curvature = float(np.linalg.norm(problem.input_covariance, 2))
+    loss = problem.loss_function
+    # ‖∇L(E') − ∇L(E)‖₂ ≤ ℓ‖E' − E‖₂ when ∇²L multiplies from the right by C ⪰ 0 (whitened,
+    # regression); otherwise only ≤ ℓ‖E' − E‖_F ≤ ℓ√r‖E' − E‖₂ with r = min(d_0, d_N).
+    rank = min(weights[0].shape[-1], weights[-1].shape[-2])
+    rank_factor = 1.0 if loss.hessian_is_right_multiplication else float(np.sqrt(rank))
     g = float(np.linalg.norm(problem.end_to_end_gradient(end_to_end(weights)), 2))
-    return a, g + loss_curvature * drift, loss_curvature
+    beta, m = deep_linear_ball_bounds(layer_norms(weights), g, float(epsilon),
+                                      loss_curvature=float(loss.curvature_bound()), rank_factor=rank_factor)
+    return float(beta), float(m)
 
 
 def lambda_min_lower_bound(problem: Problem, weights, *, epsilon: float = 0.0) -> float:
@@ -109,12 +112,12 @@ def lambda_min_lower_bound(problem: Problem, weights, *, epsilon: float = 0.0) -
     >>> lambda_min_lower_bound(p, zero), round(p.min_eigenvalue(zero), 12)
     (-3.0, -3.0)
     """
+    _require_applicable(problem, lambda_min=True)
     if _has_activation(problem):
         from ._pattern_curvature import lambda_min_lower_bound as pattern_bound
 
         return pattern_bound(problem, weights, epsilon=epsilon)
-    a, g_ball, _ = _ingredients(problem, weights, epsilon)
-    return -(len(a) - 1) * g_ball * _max_pair_product(a)
+    return _ball_bounds(problem, weights, epsilon)[1]
 
 
 def smoothness_bound(problem: Problem, weights, *, epsilon: float = 0.0) -> float:
@@ -123,12 +126,12 @@ def smoothness_bound(problem: Problem, weights, *, epsilon: float = 0.0) -> floa
     ``ℓ Σ_j Π_{k≠j} a_k² + (N − 1)(‖∇L(W_e)‖₂ + ℓδ_e) max_{i<j} Π_{k∉{i,j}} a_k`` with
     ``a_k = ‖W_k‖₂ + ε`` (module docstring; theory.md §2 [checked], whitened: ℓ = 1).
     """
+    _require_applicable(problem, lambda_min=False)
     if _has_activation(problem):
         from ._pattern_curvature import smoothness_bound as pattern_bound
 
         return pattern_bound(problem, weights, epsilon=epsilon)
-    a, g_ball, ell = _ingredients(problem, weights, epsilon)
-    return ell * _jacobian_bound(a) + (len(a) - 1) * g_ball * _max_pair_product(a)
+    return _ball_bounds(problem, weights, epsilon)[0]
 
 
 def gradient_norm(problem: Problem, weights) -> float:
@@ -238,9 +241,7 @@ def error_certificate(problem: Problem, path, *, learning_rate: float, epsilon: 
         m[k] = lambda_min_lower_bound(problem, w, epsilon=eps)
         beta[k] = smoothness_bound(problem, w, epsilon=eps)
         gamma[k] = gradient_norm(problem, w) * np.exp(eta * beta[k])
-    bound = np.zeros(n_points)
-    for k in range(n_points - 1):
-        bound[k + 1] = (1.0 - eta * m[k]) * bound[k] + 0.5 * eta**2 * beta[k] * gamma[k]
+    bound = certificate_recursion(m, beta, gamma, eta)
     steps = np.arange(n_points)
     running = np.concatenate([[0.0], np.maximum.accumulate(beta[:-1] * gamma[:-1])])
     neg_sum = np.concatenate([[0.0], np.cumsum(np.minimum(m[:-1], 0.0))])

@@ -34,6 +34,8 @@ class FigureSpec:
     summary: str
     options: tuple
     builder: Callable
+    #: The builder takes ``problem=`` (a :class:`linflow.Problem`) and ``weights0=``.
+    accepts_problem: bool = False
 
     def build(self, **params):
         """``(figure, data)`` for these parameters (defaults from ``options``)."""
@@ -41,12 +43,29 @@ class FigureSpec:
 
 
 # ---------------------------------------------------------------------- gd-gf-distance
-def _gd_gf_distance(*, seed: int = 0, horizon: float = 4.0, learning_rates=(0.04, 0.02, 0.01, 0.005), backend=None):
+def _problem_and_start(problem, weights0, seed: int, default):
+    """The user's problem (and start, or a Gaussian one of std 0.3 from ``seed``), else ``default(seed)``."""
+    from .init import gaussian
+    from .problem import Problem
+
+    if problem is None:
+        if weights0 is not None:
+            raise ValueError("weights0 needs a problem; got weights0 without problem")
+        return default(seed)
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a linflow.Problem; got problem={problem!r}")
+    if weights0 is None:
+        weights0 = gaussian(problem.network.widths, std=0.3, seed=seed)
+    return problem, problem.network.check(weights0, "weights0")
+
+
+def _gd_gf_distance(*, seed: int = 0, horizon: float = 4.0, learning_rates=(0.04, 0.02, 0.01, 0.005), backend=None,
+                    problem=None, weights0=None):
     from .compare import compare_descent_to_flow, default_problem
     from .flow import integrate_flow
     from .plotting import plot_descent_vs_flow
 
-    problem, weights0 = default_problem(seed)
+    problem, weights0 = _problem_and_start(problem, weights0, seed, default_problem)
     comparison = compare_descent_to_flow(problem, weights0, list(learning_rates), horizon,
                                          **({} if backend is None else {"backend": backend}))
     flow = integrate_flow(problem, weights0, t_span=(0.0, horizon), t_eval=np.linspace(0.0, horizon, 201))
@@ -65,7 +84,7 @@ def loss_sharpness_runs(*, depth: int = 3, eta_fractions=(0.8, 1.3, 1.7), n_step
     """
     from .descent import simulate_descent
     from .init import gaussian
-    from .tables._hessian import batched_hessian_eigenvalues
+    from ._hessian import hessian_eigenvalues
     from .tables._margin import margin_problem, margin_target
     from .tables.sharpness import flow_limit_sharpness
 
@@ -86,7 +105,7 @@ def loss_sharpness_runs(*, depth: int = 3, eta_fractions=(0.8, 1.3, 1.7), n_step
         path = tuple(w[0] for w in res.weights)
         keep = np.isfinite(res.losses[0])
         sharp = np.full(keep.size, np.nan)
-        sharp[keep] = batched_hessian_eigenvalues(problem, tuple(w[keep] for w in path))[:, -1]
+        sharp[keep] = hessian_eigenvalues(problem, tuple(w[keep] for w in path))[:, -1]
         runs.append({"learning_rate": eta, "label": f"η = {f:g}·2/S_GF = {eta:.3g}", "steps": res.steps,
                      "losses": res.losses[0], "sharpness": sharp, "flow_sharpness": float(s_flow[b]),
                      "status": res.status})
@@ -137,8 +156,12 @@ def running_average(values: np.ndarray, window: int = AVERAGE_WINDOW) -> np.ndar
 
 
 def central_flow_runs(*, learning_rate: float = 0.14, n_steps: int = 400, rmsprop_learning_rate: float = 0.005,
-                      rmsprop_steps: int = 400, beta2: float = 0.99, record_every: int = 5, backend=None):
+                      rmsprop_steps: int = 400, beta2: float = 0.99, record_every: int = 5, backend=None,
+                      problem=None, weights0=None, seed: int = 1):
     """GD, its central flow and GF; RMSProp, its central flow and its stable flow (same start).
+
+    ``problem`` (a :class:`linflow.Problem`, with ``weights0`` or a Gaussian start of std 0.3
+    from ``seed``) replaces the default regression problem of :func:`central_flow_problem`.
 
     Returns a dict with ``problem``, ``weights0`` and, under ``"gd"`` and ``"rmsprop"``, the
     discrete run (``descent``), the central flow (``central``), the comparison flow (``flow``:
@@ -150,12 +173,12 @@ def central_flow_runs(*, learning_rate: float = 0.14, n_steps: int = 400, rmspro
         raise FeatureUnavailable("the central-flow figure needs linflow.integrate_central_flow") from exc
     from .descent import simulate_descent
     from .flow import integrate_flow
-    from .tables._hessian import batched_hessian_eigenvalues
+    from ._hessian import hessian_eigenvalues
 
-    problem, w0 = central_flow_problem()
+    problem, w0 = _problem_and_start(problem, weights0, seed, lambda _seed: central_flow_problem())
 
     def top(weights):
-        return batched_hessian_eigenvalues(problem, weights)[:, -1]
+        return hessian_eigenvalues(problem, weights)[:, -1]
 
     out = {"problem": problem, "weights0": w0}
     # Discrete runs are recorded at every step (GD oscillates with period 2 or 4 at the edge:
@@ -172,7 +195,7 @@ def central_flow_runs(*, learning_rate: float = 0.14, n_steps: int = 400, rmspro
     rsteps = np.arange(rmsprop_steps + 1)
     opt = dict(optimizer="rmsprop", beta2=beta2)
     rms = simulate_descent(problem, w0, learning_rate=rmsprop_learning_rate, n_steps=rmsprop_steps,
-                           record_weights=True, **opt)
+                           record_weights=True, backend=backend, **opt)
     rcf = integrate_central_flow(problem, w0, learning_rate=rmsprop_learning_rate, n_steps=rmsprop_steps,
                                  record_every=record_every, **opt)
     # The stable flow (no oscillation term) may cross the edge: let it run (as the central-flow
@@ -207,7 +230,9 @@ def _central_flow(**params):
                  "sharpness": d["central"].sharpness[:, 0], "kind": "central"},
             ],
         })
-    fig = plot_central_flow(panels, title="Central flow vs discrete optimizer vs GF (deep linear net 4-4-4-4, 16 samples)")
+    widths = "-".join(str(d) for d in data["problem"].network.widths)
+    fig = plot_central_flow(panels, title=f"Central flow vs discrete optimizer vs GF (deep linear net {widths}, "
+                                          f"{data['problem'].loss_function.kind} loss)")
     return fig, data
 
 
@@ -237,6 +262,7 @@ _SPECS = (
          Option("horizon", float, 4.0, "GF horizon T (default 4)"),
          Option("learning_rates", float, (0.04, 0.02, 0.01, 0.005), "step sizes (default 0.04 0.02 0.01 0.005)", multiple=True)),
         _gd_gf_distance,
+        accepts_problem=True,
     ),
     FigureSpec(
         "loss-sharpness", "loss and sharpness along GD with the 2/η lines (edge of stability)",
@@ -255,6 +281,7 @@ _SPECS = (
          Option("rmsprop_steps", int, 400, "RMSProp steps (default 400)"),
          Option("beta2", float, 0.99, "RMSProp β₂ (default 0.99)")),
         _central_flow,
+        accepts_problem=True,
     ),
     FigureSpec(
         "bounds-vs-depth", "Arora et al. 2019 step bound, 2/S and the empirical critical η across depth",

@@ -93,9 +93,7 @@ def integrate_flow(
     def rhs(_t, theta):
         return -flatten(problem._gradient(unflatten(theta, shapes)))
 
-    from .homogeneous import HomogeneousProblem
-
-    if isinstance(problem, HomogeneousProblem):
+    if problem.flow_integrator == "pattern":
         return _integrate_homogeneous(problem, weights0, t0, t1, t_eval, method, rtol, atol)
     with np.errstate(over="ignore", invalid="ignore"):
         sol = solve_ivp(

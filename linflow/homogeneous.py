@@ -25,13 +25,14 @@ activation-pattern changes the network is a deep linear network per sample,
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import numpy as np
 
+from ._hessian import dense_hessian
 from ._validation import check_widths
-from .network import LayeredArchitecture, flatten, unflatten
+from .network import LayeredArchitecture
 from .problem import Problem
 
 __all__ = [
@@ -107,7 +108,7 @@ class HomogeneousNetwork(LayeredArchitecture):
     activation: str
     negative_slope: float
 
-    def __init__(self, widths: Sequence[int], activation: str = "relu", *, negative_slope: Optional[float] = None):
+    def __init__(self, widths: Sequence[int], activation: str = "relu", *, negative_slope: float | None = None):
         object.__setattr__(self, "widths", check_widths(widths))
         if not isinstance(activation, str) or activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}; got activation={activation!r}")
@@ -131,6 +132,12 @@ class HomogeneousNetwork(LayeredArchitecture):
     def is_linear(self) -> bool:
         """True when σ is the identity (``activation="linear"`` or leaky slope 1)."""
         return self.negative_slope == 1.0
+
+    @property
+    def problem_class(self):
+        """The problem class this network needs: :class:`HomogeneousProblem` for a nonlinear
+        activation, None (the plain :class:`~linflow.Problem`) for a linear one."""
+        return None if self.is_linear else HomogeneousProblem
 
     @property
     def n_hidden_units(self) -> int:
@@ -243,16 +250,8 @@ class HomogeneousNetwork(LayeredArchitecture):
         return self._tangent(weights, acts, masks, deltas, v, lambda dz: np.zeros_like(dz))
 
 
-def _require_data(network, target):
-    if target is not None:
-        raise ValueError(
-            f"a {network.activation} network has no whitened end-to-end loss: give X and Y (the "
-            f"regression loss (1/2m)‖h(X) − Y‖_F²); got target"
-        )
-
-
 class HomogeneousProblem(Problem):
-    """A ReLU / leaky-ReLU network with the regression loss ``f(θ) = (1/2m)‖h(X) − Y‖_F²``.
+    """A ReLU / leaky-ReLU network with a loss of its outputs, e.g. ``f(θ) = (1/2m)‖h(X) − Y‖_F²``.
 
     Built by ``linflow.Problem(network, X=..., Y=...)`` when ``network`` is a
     :class:`HomogeneousNetwork` with a nonlinear activation (a linear one gives a plain
@@ -261,8 +260,10 @@ class HomogeneousProblem(Problem):
     Parameters
     ----------
     network : HomogeneousNetwork
+    loss : linflow.losses.Loss, optional
+        A loss of the outputs (``losses.Regression``, ``Logistic``, ``CrossEntropy``).
     X : array_like, shape (d_0, m)
-        Inputs, one column per sample.
+        Inputs, one column per sample (shorthand with ``Y`` for ``losses.Regression(X, Y)``).
     Y : array_like, shape (d_N, m)
         Targets.
 
@@ -294,16 +295,53 @@ class HomogeneousProblem(Problem):
     False
     """
 
-    def __init__(self, network: HomogeneousNetwork, *, target=None, X=None, Y=None):
+    _defines_loss_model = True
+    flow_integrator = "pattern"
+
+    def __init__(self, network: HomogeneousNetwork, loss=None, *, target=None, X=None, Y=None):
         if not isinstance(network, HomogeneousNetwork):
             raise TypeError(f"network must be a HomogeneousNetwork; got network={network!r}")
-        _require_data(network, target)
-        super().__init__(network, X=X, Y=Y)
+        if target is not None:
+            raise ValueError(
+                f"a {network.activation} network has no whitened end-to-end loss: give X and Y (the "
+                f"regression loss (1/2m)‖h(X) − Y‖_F²) or a loss of the outputs; got target"
+            )
+        super().__init__(network, loss, X=X, Y=Y)
+
+    def _check_loss(self, loss) -> None:
+        if not loss.acts_on_outputs:
+            raise ValueError(
+                f"a {self.network.activation} network has no end-to-end matrix, so it needs a loss of the outputs "
+                f"(losses.Regression, Logistic or CrossEntropy); got loss={loss!r}"
+            )
+
+    @property
+    def activation_slope(self) -> float:
+        """Slope α of ``σ(z) = max(z, αz)`` (0 for ReLU)."""
+        return self.network.negative_slope
+
+    @property
+    def is_activated(self) -> bool:
+        return True
+
+    @property
+    def has_end_to_end(self) -> bool:
+        return False
+
+    @property
+    def curvature_bounds_apply(self) -> bool:
+        """The per-sample pattern bounds (``linflow/_pattern_curvature.py``) are derived for the
+        regression loss only."""
+        return self.loss_function.kind == "regression"
+
+    @property
+    def lambda_min_bound_applies(self) -> bool:
+        return self.curvature_bounds_apply
 
     def __repr__(self) -> str:
         net = self.network
         slope = f", negative_slope={net.negative_slope}" if net.activation == "leaky_relu" else ""
-        return f"HomogeneousProblem(widths={net.widths}, activation={net.activation!r}{slope}, data, m={self.n_samples})"
+        return f"HomogeneousProblem(widths={net.widths}, activation={net.activation!r}{slope}, loss={self.loss_function!r})"
 
     # ------------------------------------------------------------------ no end-to-end matrix
     def _no_end_to_end(self, name):
@@ -328,19 +366,18 @@ class HomogeneousProblem(Problem):
 
     def output_residual(self, weights) -> np.ndarray:
         """``h(X) − Y`` (batched weights broadcast); column i is ``∇_ŷ ℓ_i`` for ``ℓ_i = ½‖ŷ_i − y_i‖²``."""
+        self._require_squared("output_residual")
         return self.output(weights) - self.Y
 
     def _loss(self, weights):
-        r = self.network._forward(weights, self.X)[3] - self.Y
-        value = 0.5 / self.n_samples * np.sum(r * r, axis=(-2, -1))
+        value = self.loss_function.output_value(self.network._forward(weights, self.X)[3])
         return float(value) if np.ndim(value) == 0 else value
 
     def _loss_and_gradient(self, weights):
         net = self.network
         acts, masks, _, out = net._forward(weights, self.X)
-        r = out - self.Y
-        grads, _ = net._backward(weights, acts, masks, r / self.n_samples)
-        value = 0.5 / self.n_samples * np.sum(r * r, axis=(-2, -1))
+        grads, _ = net._backward(weights, acts, masks, self.loss_function.output_gradient(out))
+        value = self.loss_function.output_value(out)
         return (float(value) if np.ndim(value) == 0 else value), grads
 
     def _gradient(self, weights) -> tuple:
@@ -350,12 +387,12 @@ class HomogeneousProblem(Problem):
         """Gradient of the polynomial that equals f inside the activation pattern ``masks``."""
         net = self.network
         acts, masks, _, out = net._forward(weights, self.X, frozen=masks)
-        return net._backward(weights, acts, masks, (out - self.Y) / self.n_samples)[0]
+        return net._backward(weights, acts, masks, self.loss_function.output_gradient(out))[0]
 
     def gradient(self, weights) -> tuple:
         """Gradient by backpropagation, ``∂f/∂W_k = δ_k a_{k−1}ᵀ``, with ``σ'(0) = α``.
 
-        ``δ_N = (h(X) − Y)/m``, ``δ_k = σ'(z_k) ⊙ W_{k+1}ᵀ δ_{k+1}``. Batched weights supported.
+        ``δ_N = ∇ℓ(h(X))`` (``(h(X) − Y)/m`` for regression), ``δ_k = σ'(z_k) ⊙ W_{k+1}ᵀ δ_{k+1}``. Batched weights supported.
         """
         return self._gradient(self._check(weights))
 
@@ -448,9 +485,9 @@ class HomogeneousProblem(Problem):
     def _hvp(self, weights, v) -> tuple:
         net = self.network
         acts, masks, _, out = net._forward(weights, self.X)
-        m = self.n_samples
-        _, deltas = net._backward(weights, acts, masks, (out - self.Y) / m)
-        return net._tangent(weights, acts, masks, deltas, v, lambda dz: dz / m)
+        loss = self.loss_function
+        _, deltas = net._backward(weights, acts, masks, loss.output_gradient(out))
+        return net._tangent(weights, acts, masks, deltas, v, lambda dz: loss.output_hvp(out, dz))
 
     def hvp(self, weights, direction):
         """Hessian-vector product ``∇²f(θ) v`` inside the activation pattern of θ.
@@ -478,10 +515,7 @@ class HomogeneousProblem(Problem):
         """
         weights = self._check(weights)
         self._require_twice_differentiable(weights)
-        p = self.network.n_params
-        cols = flatten(self._hvp(weights, unflatten(np.eye(p), self.network.shapes)))
-        h = cols.T
-        return 0.5 * (h + h.T)
+        return dense_hessian(self, weights)
 
     def _extreme_eigenvalue(self, weights, which: str) -> float:
         self._require_twice_differentiable(self._check(weights))

@@ -53,24 +53,24 @@ Examples
 from __future__ import annotations
 
 import numbers
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 
 __all__ = [
-    "Loss",
-    "Whitened",
-    "Regression",
-    "MatrixSensing",
-    "MatrixCompletion",
-    "Logistic",
     "CrossEntropy",
     "EndToEnd",
+    "Logistic",
+    "Loss",
+    "MatrixCompletion",
+    "MatrixSensing",
+    "Regression",
+    "Whitened",
 ]
 
 
 # ---------------------------------------------------------------------- validation helpers
-def _real_array(value, name: str, *, ndim: Optional[int] = None, allow_nan: bool = False) -> np.ndarray:
+def _real_array(value, name: str, *, ndim: int | None = None, allow_nan: bool = False) -> np.ndarray:
     """A read-only float64 copy of ``value``; complex and boolean input is refused (TypeError)."""
     arr = np.asarray(value)
     if arr.dtype.kind in "cb" or arr.dtype.kind not in "iuf":
@@ -101,6 +101,23 @@ def _transpose(a: np.ndarray) -> np.ndarray:
     return np.swapaxes(a, -1, -2)
 
 
+#: Central differences of a smooth map have truncation error O(h²) and rounding error
+#: O(ε_mach/h); h = ε_mach^{1/3} (relative to the scales of the point and the direction) balances
+#: them, giving about 1e-10 relative accuracy (Nocedal & Wright 2006, Sec. 8.1).
+_FD_RELATIVE_STEP = float(np.finfo(np.float64).eps ** (1.0 / 3.0))
+
+
+def _central_difference(fn, point: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """``(fn(x + h d) − fn(x − h d))/(2h)`` per leading index, ``h = ε^{1/3} max(1, ‖x‖)/‖d‖``."""
+    point, direction = np.broadcast_arrays(np.asarray(point, dtype=np.float64), np.asarray(direction, dtype=np.float64))
+    norm_d = np.linalg.norm(direction, axis=(-2, -1), keepdims=True)
+    norm_x = np.linalg.norm(point, axis=(-2, -1), keepdims=True)
+    h = np.where(norm_d > 0, _FD_RELATIVE_STEP * np.maximum(1.0, norm_x) / np.where(norm_d > 0, norm_d, 1.0), 0.0)
+    safe_h = np.where(h > 0, h, 1.0)
+    out = (fn(point + h * direction) - fn(point - h * direction)) / (2.0 * safe_h)
+    return np.where(h > 0, out, 0.0)
+
+
 # ---------------------------------------------------------------------- base classes
 class Loss:
     """Base class of the training losses (see the module docstring for the interface).
@@ -114,9 +131,14 @@ class Loss:
     is_convex: bool = False
     has_constant_hessian: bool = False
     hvp_is_exact: bool = True
+    #: ``∇²L(E)[V] = V C`` with a fixed C ⪰ 0 (whitened, regression): spectral norms then
+    #: multiply, which the curvature certificates use.
+    hessian_is_right_multiplication: bool = False
     #: Input and output widths ``(d_0, d_N)`` the data fix (None where the data leave it free).
-    input_dim: Optional[int] = None
-    output_dim: Optional[int] = None
+    input_dim: int | None = None
+    output_dim: int | None = None
+    #: The data arguments that fix ``(d_0, d_N)``, named in shape errors.
+    _width_sources = ("the data", "the data")
 
     def value(self, end_to_end_matrix: np.ndarray):
         """``L(E)``; a batch ``(..., d_N, d_0)`` gives an array of shape ``(...)``."""
@@ -130,12 +152,33 @@ class Loss:
         """``∇²L(E)[V]``, shaped like ``E``."""
         raise NotImplementedError
 
+    def curvature_bound(self) -> float | None:
+        """An upper bound ℓ on ``‖∇²L(E)‖₂`` valid for every E (``∇L`` is ℓ-Lipschitz), or None.
+
+        The smoothness constant of the Elkabetz–Cohen certificate (Elkabetz & Cohen 2021, Sec. 4).
+        """
+        return None
+
+    def third_derivative(self, end_to_end_matrix: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """``D³L(E)[U, V, ·]``, the gradient of ``E ↦ ⟨U, ∇²L(E) V⟩``, shaped like ``E``.
+
+        Zero for a constant Hessian; otherwise central differences of :meth:`hvp` along ``U``,
+        ``(∇²L(E + hU)V − ∇²L(E − hU)V)/(2h)`` with ``h = ε^{1/3} max(1, ‖E‖)/‖U‖`` (error
+        O(h²) + O(ε/h), Nocedal & Wright 2006, Sec. 8.1; symmetry of third derivatives makes this
+        the gradient). Losses with a closed form override it.
+        """
+        shape = np.broadcast_shapes(np.shape(end_to_end_matrix), np.shape(u), np.shape(v))
+        if self.has_constant_hessian:
+            return np.zeros(shape)
+        return _central_difference(lambda e: self.hvp(e, v), end_to_end_matrix, u)
+
     def check_widths(self, input_dim: int, output_dim: int) -> None:
         """Raise ``ValueError`` if the data do not fit a network ``d_0 = input_dim``, ``d_N = output_dim``."""
-        for label, want, got in (("input", self.input_dim, input_dim), ("output", self.output_dim, output_dim)):
+        sources = self._width_sources
+        for k, (label, want, got) in enumerate((("input", self.input_dim, input_dim), ("output", self.output_dim, output_dim))):
             if want is not None and want != got:
                 raise ValueError(
-                    f"{self!r} needs a network with {label} width {want}; got a network with "
+                    f"{sources[k]} fixes the {label} width to {want} ({self!r}); got a network with "
                     f"{label} width {got}"
                 )
 
@@ -177,6 +220,26 @@ class OutputLoss(Loss):
     def output_hvp(self, outputs: np.ndarray, direction: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def output_third_derivative(self, outputs: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """``D³ℓ(Z)[U, V, ·]`` in the outputs (see :meth:`Loss.third_derivative`)."""
+        shape = np.broadcast_shapes(np.shape(outputs), np.shape(u), np.shape(v))
+        if self.has_constant_hessian:
+            return np.zeros(shape)
+        return _central_difference(lambda z: self.output_hvp(z, v), outputs, u)
+
+    def output_curvature_bound(self) -> float | None:
+        """An upper bound on ``‖∇²ℓ(Z)‖₂`` in the outputs for every Z, or None."""
+        return None
+
+    def curvature_bound(self):
+        """``‖∇²L(E)‖₂ ≤ ‖∇²ℓ‖₂ ‖X‖₂²`` (chain rule through ``Z = EX``), or None."""
+        bound = self.output_curvature_bound()
+        return None if bound is None else bound * float(np.linalg.norm(self._X, 2)) ** 2
+
+    def third_derivative(self, end_to_end_matrix, u, v):
+        x = self._X
+        return self.output_third_derivative(end_to_end_matrix @ x, u @ x, v @ x) @ x.T
+
     def value(self, end_to_end_matrix):
         return self.output_value(end_to_end_matrix @ self._X)
 
@@ -203,9 +266,11 @@ class Whitened(Loss):
         Φ.
     """
 
+    _width_sources = ("target", "target")
     kind = "whitened"
     is_convex = True
     has_constant_hessian = True
+    hessian_is_right_multiplication = True
 
     def __init__(self, target):
         self._target = _real_array(target, "target", ndim=2)
@@ -216,6 +281,14 @@ class Whitened(Loss):
         """Φ, shape ``(d_N, d_0)`` (read-only)."""
         return self._target
 
+    def residual(self, end_to_end_matrix):
+        """``W_e − Φ``."""
+        return end_to_end_matrix - self._target
+
+    def curvature_bound(self):
+        """``∇²L`` is the identity: 1."""
+        return 1.0
+
     def value(self, end_to_end_matrix):
         r = end_to_end_matrix - self._target
         return 0.5 * np.sum(r * r, axis=(-2, -1))
@@ -224,7 +297,7 @@ class Whitened(Loss):
         return end_to_end_matrix - self._target
 
     def hvp(self, end_to_end_matrix, direction):
-        return np.array(np.broadcast_to(direction, np.broadcast_shapes(np.shape(end_to_end_matrix), np.shape(direction))), dtype=np.float64)
+        return np.broadcast_to(direction, np.broadcast_shapes(np.shape(end_to_end_matrix), np.shape(direction))) * 1.0
 
 
 class MatrixSensing(Loss):
@@ -241,6 +314,7 @@ class MatrixSensing(Loss):
         Measurements.
     """
 
+    _width_sources = ("A", "A")
     kind = "sensing"
     is_convex = True
     has_constant_hessian = True
@@ -269,6 +343,10 @@ class MatrixSensing(Loss):
     @property
     def n_measurements(self) -> int:
         return self._b.shape[0]
+
+    def curvature_bound(self):
+        """``‖∇²L‖₂ = σ_max(𝒜)²/m`` with 𝒜 the ``m × d_N d_0`` matrix of the vectorized ``A_i``."""
+        return float(np.linalg.norm(self._A.reshape(self.n_measurements, -1), 2)) ** 2 / self.n_measurements
 
     def _measure(self, matrix):
         return np.einsum("ijk,...jk->...i", self._A, matrix)
@@ -302,6 +380,7 @@ class MatrixCompletion(Loss):
         Observed values; entries outside the mask are ignored and may be NaN.
     """
 
+    _width_sources = ("mask", "mask")
     kind = "completion"
     is_convex = True
     has_constant_hessian = True
@@ -350,6 +429,10 @@ class MatrixCompletion(Loss):
     def hvp(self, end_to_end_matrix, direction):
         return self._weight * np.broadcast_to(direction, np.broadcast_shapes(np.shape(end_to_end_matrix), np.shape(direction)))
 
+    def curvature_bound(self):
+        """``∇²L = mask ⊙ · /|Ω|``: norm ``1/|Ω|``."""
+        return 1.0 / self.n_observed
+
     def as_sensing(self) -> MatrixSensing:
         """The equivalent :class:`MatrixSensing` with indicator measurements (row-major order of Ω)."""
         rows, cols = np.nonzero(self._mask)
@@ -370,9 +453,11 @@ class Regression(OutputLoss):
     Y : array_like, shape (d_N, m)
     """
 
+    _width_sources = ("X", "Y")
     kind = "regression"
     is_convex = True
     has_constant_hessian = True
+    hessian_is_right_multiplication = True
 
     def __init__(self, X, Y):
         super().__init__(X)
@@ -387,6 +472,14 @@ class Regression(OutputLoss):
     def Y(self) -> np.ndarray:
         """Targets, shape ``(d_N, m)`` (read-only)."""
         return self._Y
+
+    def residual(self, end_to_end_matrix):
+        """``W_e X − Y``."""
+        return end_to_end_matrix @ self._X - self._Y
+
+    def output_curvature_bound(self):
+        """Output Hessian ``V/m``: norm ``1/m``."""
+        return 1.0 / self.n_samples
 
     def output_value(self, outputs):
         r = outputs - self._Y
@@ -417,6 +510,7 @@ class Logistic(OutputLoss):
     labels : array_like, shape (m,), entries −1 or +1
     """
 
+    _width_sources = ("X", "labels (a scalar output)")
     kind = "logistic"
     is_convex = True
     output_dim = 1
@@ -454,6 +548,17 @@ class Logistic(OutputLoss):
         curvature = _sigmoid(q) * _sigmoid(-q) / self.n_samples
         return curvature[..., None, :] * direction
 
+    def output_third_derivative(self, outputs, u, v):
+        """Closed form: ``d/dz [σ(yz)σ(−yz)] = y σ(yz)σ(−yz)(σ(−yz) − σ(yz))`` per sample, over m."""
+        q = self.margins(outputs)
+        s_pos, s_neg = _sigmoid(q), _sigmoid(-q)
+        third = self._labels * s_pos * s_neg * (s_neg - s_pos) / self.n_samples
+        return third[..., None, :] * u * v
+
+    def output_curvature_bound(self):
+        """``σ(q)σ(−q) ≤ 1/4``: norm ``1/(4m)``."""
+        return 0.25 / self.n_samples
+
 
 class CrossEntropy(OutputLoss):
     """Softmax cross-entropy ``ℓ(h(X)) = (1/m) Σ_i [logsumexp(h(x_i)) − h(x_i)_{y_i}]`` over d_N classes.
@@ -471,10 +576,11 @@ class CrossEntropy(OutputLoss):
         d_N; defaults to the network's output width (checked when the problem is built).
     """
 
+    _width_sources = ("X", "n_classes")
     kind = "cross_entropy"
     is_convex = True
 
-    def __init__(self, X, labels, *, n_classes: Optional[int] = None):
+    def __init__(self, X, labels, *, n_classes: int | None = None):
         super().__init__(X)
         arr = np.asarray(labels)
         if arr.dtype.kind not in "iu":
@@ -527,18 +633,17 @@ class CrossEntropy(OutputLoss):
         p = np.exp(self._log_softmax(outputs))
         return (p - self._one_hot(outputs.shape[-2])) / self.n_samples
 
+    def output_curvature_bound(self):
+        """Per column ``diag p − ppᵀ`` has row sums of absolute values ``2p_i(1 − p_i) ≤ 1/2``
+        (Gershgorin): norm ``≤ 1/(2m)``."""
+        return 0.5 / self.n_samples
+
     def output_hvp(self, outputs, direction):
         p = np.exp(self._log_softmax(outputs))
         return (p * direction - p * np.sum(p * direction, axis=-2, keepdims=True)) / self.n_samples
 
 
 # ---------------------------------------------------------------------- user losses of W_e
-#: Central differences of the gradient have truncation error O(h²) and rounding error
-#: O(ε_mach/h); h = ε_mach^{1/3} (relative to the scales of E and V) balances them, giving
-#: about 1e-11 relative accuracy for smooth losses (Nocedal & Wright 2006, Sec. 8.1).
-_FD_RELATIVE_STEP = float(np.finfo(np.float64).eps ** (1.0 / 3.0))
-
-
 class EndToEnd(Loss):
     """A user loss of the end-to-end matrix from Python callables (deep linear networks only).
 
@@ -559,6 +664,8 @@ class EndToEnd(Loss):
         ``(d_N, d_0)`` the loss needs (checked against the network); free if omitted.
     convex, constant_hessian : bool
         Declare convexity (enables the λ_min bound) and a constant Hessian (quadratic loss).
+    curvature_bound : float, optional
+        A global bound on ``‖∇²L‖₂`` (enables the Elkabetz–Cohen certificates).
 
     Notes
     -----
@@ -566,18 +673,20 @@ class EndToEnd(Loss):
     ``numba.njit`` functions work as well (the numba engine may then call them in its loop).
     """
 
+    _width_sources = ("shape", "shape")
     kind = "end_to_end"
 
     def __init__(
         self,
         value: Callable,
         gradient: Callable,
-        hvp: Optional[Callable] = None,
+        hvp: Callable | None = None,
         *,
         name: str = "end_to_end",
-        shape: Optional[tuple] = None,
+        shape: tuple | None = None,
         convex: bool = False,
         constant_hessian: bool = False,
+        curvature_bound: float | None = None,
     ):
         for label, fn in (("value", value), ("gradient", gradient)):
             if not callable(fn):
@@ -601,6 +710,17 @@ class EndToEnd(Loss):
         self.is_convex = convex
         self.has_constant_hessian = constant_hessian
         self.hvp_is_exact = hvp is not None
+        if curvature_bound is not None:
+            if isinstance(curvature_bound, bool) or not isinstance(curvature_bound, numbers.Real) or not (
+                np.isfinite(curvature_bound) and curvature_bound >= 0
+            ):
+                raise ValueError(f"curvature_bound must be a finite number ≥ 0; got curvature_bound={curvature_bound!r}")
+            curvature_bound = float(curvature_bound)
+        self._curvature_bound = curvature_bound
+
+    def curvature_bound(self):
+        """The user's declared bound on ``‖∇²L‖₂`` (None: the certificates do not apply)."""
+        return self._curvature_bound
 
     @property
     def value_function(self) -> Callable:
@@ -613,7 +733,7 @@ class EndToEnd(Loss):
         return self._gradient
 
     @property
-    def hvp_function(self) -> Optional[Callable]:
+    def hvp_function(self) -> Callable | None:
         """The user's ``hvp`` callable (None: finite differences)."""
         return self._hvp
 
@@ -645,10 +765,4 @@ class EndToEnd(Loss):
         return self._map(self._finite_difference_hvp, (end_to_end_matrix, direction), False)
 
     def _finite_difference_hvp(self, matrix, direction):
-        norm = float(np.linalg.norm(direction))
-        if norm == 0.0:
-            return np.zeros_like(matrix)
-        h = _FD_RELATIVE_STEP * max(1.0, float(np.linalg.norm(matrix))) / norm
-        plus = np.asarray(self._gradient(matrix + h * direction), dtype=np.float64)
-        minus = np.asarray(self._gradient(matrix - h * direction), dtype=np.float64)
-        return (plus - minus) / (2.0 * h)
+        return _central_difference(lambda e: np.asarray(self._gradient(e), dtype=np.float64), matrix, direction)

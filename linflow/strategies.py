@@ -38,6 +38,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.strategies import SearchStrategy
 
+from . import losses as _losses
 from .init import _random_orthogonal
 from .init import balanced as _factor_balanced
 from .network import DeepLinearNetwork, balancedness, end_to_end
@@ -57,7 +58,18 @@ __all__ = [
     "learning_rates",
     "problems",
     "instances",
+    "CompletionData",
+    "SensingData",
+    "ClassificationData",
+    "LOSS_KINDS",
+    "completion_data",
+    "sensing_data",
+    "classification_data",
+    "losses",
 ]
+
+#: The built-in loss kinds (``loss.kind``) that :func:`losses` and :func:`problems` can draw.
+LOSS_KINDS = ("whitened", "regression", "sensing", "completion", "logistic", "cross_entropy")
 
 #: Largest 32-bit seed for the hidden rotations and singular vectors.
 _MAX_SEED = 2**32 - 1
@@ -101,6 +113,46 @@ class MarginWeights(NamedTuple):
     weights: tuple
     margin: float
     delta: float
+
+
+class CompletionData(NamedTuple):
+    """Drawn by :func:`completion_data`: observed ``mask``, ``values`` (NaN off the mask) and
+    the low-rank ``truth`` they observe."""
+
+    mask: np.ndarray
+    values: np.ndarray
+    truth: np.ndarray
+
+    @property
+    def loss(self) -> "_losses.MatrixCompletion":
+        return _losses.MatrixCompletion(self.mask, self.values)
+
+
+class SensingData(NamedTuple):
+    """Drawn by :func:`sensing_data`: measurements ``A`` (m, d_N, d_0), ``b = ⟨A_i, truth⟩``."""
+
+    A: np.ndarray
+    b: np.ndarray
+    truth: np.ndarray
+
+    @property
+    def loss(self) -> "_losses.MatrixSensing":
+        return _losses.MatrixSensing(self.A, self.b)
+
+
+class ClassificationData(NamedTuple):
+    """Drawn by :func:`classification_data`: inputs ``X`` (d_0, m) and ``labels`` (m,): ±1 for
+    ``n_classes=1`` (a scalar output, the logistic loss), class indices otherwise."""
+
+    X: np.ndarray
+    labels: np.ndarray
+    n_classes: int
+
+    @property
+    def loss(self):
+        if self.n_classes == 1:
+            return _losses.Logistic(self.X, self.labels)
+        return _losses.CrossEntropy(self.X, self.labels, n_classes=self.n_classes)
 
 
 # ---------------------------------------------------------------------------- argument checks
@@ -579,9 +631,19 @@ def problems(
     *,
     min_singular_value: float = 0.5,
     max_singular_value: float = 2.0,
+    kinds=("whitened",),
 ) -> SearchStrategy:
-    """Whitened problems ``½‖W_e − Φ‖_F²`` (:class:`linflow.Problem`) with drawn targets."""
+    """Problems (:class:`linflow.Problem`) on deep linear networks of ``widths``.
+
+    By default whitened problems ``½‖W_e − Φ‖_F²`` with drawn targets (singular values in the
+    given range); ``kinds`` (a subset of :data:`LOSS_KINDS`) draws the loss with :func:`losses`.
+    """
     widths_strategy = _default_widths() if widths is None else _as_strategy(widths, _check_widths_value)
+    if tuple(kinds) != ("whitened",):
+        losses(st.just((1, 1)), kinds=kinds)  # validates kinds now
+        return widths_strategy.flatmap(
+            lambda w: losses(w, kinds=kinds).map(lambda loss: Problem(DeepLinearNetwork(w), loss))
+        )
     kwargs = dict(min_singular_value=min_singular_value, max_singular_value=max_singular_value)
     targets((1, 1), **kwargs)  # validates the bounds now
     return widths_strategy.flatmap(
@@ -645,3 +707,153 @@ def instances(
         return Instance(**drawn)
 
     return draw_instance()
+
+
+# ---------------------------------------------------------------------------- data of the losses
+def _check_shape(value) -> tuple:
+    value = tuple(value) if hasattr(value, "__len__") else value
+    if not isinstance(value, tuple) or len(value) != 2:
+        raise InvalidArgument(f"shape must be a pair (d_N, d_0); got shape={value!r}")
+    return tuple(_check_int(d, "shape entry") for d in value)
+
+
+def _entries(draw, n: int, low: float, high: float) -> np.ndarray:
+    return np.asarray(draw(st.lists(st.floats(low, high), min_size=n, max_size=n)), dtype=np.float64)
+
+
+def _low_rank(draw, shape: tuple, max_rank: int, low: float, high: float) -> np.ndarray:
+    """``U Vᵀ`` with factors of rank ``r ≤ max_rank`` and entries in ``[low, high]``."""
+    rows, cols = shape
+    r = draw(st.integers(1, min(max_rank, rows, cols)))
+    u = _entries(draw, rows * r, low, high).reshape(rows, r)
+    v = _entries(draw, cols * r, low, high).reshape(cols, r)
+    return u @ v.T
+
+
+def completion_data(
+    shape, *, max_rank: int = 1, min_observed: int = 1, max_observed: Optional[int] = None,
+    min_value: float = -1.0, max_value: float = 1.0,
+) -> SearchStrategy:
+    """Matrix-completion data: a rank ≤ ``max_rank`` matrix and a mask of observed entries.
+
+    Returns :class:`CompletionData` (``.loss`` is the :class:`linflow.losses.MatrixCompletion`);
+    between ``min(min_observed, d_N·d_0)`` and ``max_observed`` (default all) entries are observed, and
+    ``values`` is NaN off the mask. Shrinks towards few observations of small factors.
+    """
+    low = _check_float(min_value, "min_value")
+    high = _check_float(max_value, "max_value")
+    _check_order(low, high, "min_value", "max_value")
+    max_rank = _check_int(max_rank, "max_rank")
+    min_observed = _check_int(min_observed, "min_observed")
+    if max_observed is not None:
+        max_observed = _check_int(max_observed, "max_observed")
+        _check_order(min_observed, max_observed, "min_observed", "max_observed")
+    shape_strategy = _as_strategy(shape, _check_shape)
+
+    @st.composite
+    def draw_completion(draw):
+        rows, cols = _check_shape(draw(shape_strategy))
+        size = rows * cols
+        top = size if max_observed is None else min(max_observed, size)
+        observed = draw(st.lists(st.integers(0, size - 1), min_size=min(min_observed, size), max_size=top, unique=True))
+        mask = np.zeros(size, dtype=bool)
+        mask[observed] = True
+        mask = mask.reshape(rows, cols)
+        truth = _low_rank(draw, (rows, cols), max_rank, low, high)
+        return CompletionData(mask, np.where(mask, truth, np.nan), truth)
+
+    return draw_completion()
+
+
+def sensing_data(
+    shape, *, max_rank: int = 1, min_measurements: int = 1, max_measurements: int = 6,
+    min_value: float = -1.0, max_value: float = 1.0,
+) -> SearchStrategy:
+    """Matrix-sensing data: measurement matrices ``A_i`` and ``b_i = ⟨A_i, truth⟩`` of a rank
+    ≤ ``max_rank`` matrix. Returns :class:`SensingData` (``.loss`` is the loss object)."""
+    low = _check_float(min_value, "min_value")
+    high = _check_float(max_value, "max_value")
+    _check_order(low, high, "min_value", "max_value")
+    max_rank = _check_int(max_rank, "max_rank")
+    lo_m = _check_int(min_measurements, "min_measurements")
+    hi_m = _check_int(max_measurements, "max_measurements")
+    _check_order(lo_m, hi_m, "min_measurements", "max_measurements")
+    shape_strategy = _as_strategy(shape, _check_shape)
+
+    @st.composite
+    def draw_sensing(draw):
+        rows, cols = _check_shape(draw(shape_strategy))
+        m = draw(st.integers(lo_m, hi_m))
+        A = _entries(draw, m * rows * cols, low, high).reshape(m, rows, cols)
+        truth = _low_rank(draw, (rows, cols), max_rank, low, high)
+        return SensingData(A, np.einsum("ijk,jk->i", A, truth), truth)
+
+    return draw_sensing()
+
+
+def classification_data(
+    input_dim, *, n_classes=1, min_samples: int = 1, max_samples: int = 6,
+    min_value: float = -1.0, max_value: float = 1.0,
+) -> SearchStrategy:
+    """Inputs and labels: ±1 labels for ``n_classes=1`` (logistic), indices in ``[0, n_classes)``
+    otherwise (cross-entropy). Returns :class:`ClassificationData` (``.loss`` is the loss object)."""
+    low = _check_float(min_value, "min_value")
+    high = _check_float(max_value, "max_value")
+    _check_order(low, high, "min_value", "max_value")
+    lo_m = _check_int(min_samples, "min_samples")
+    hi_m = _check_int(max_samples, "max_samples")
+    _check_order(lo_m, hi_m, "min_samples", "max_samples")
+    dim_strategy = _as_strategy(input_dim, lambda d: _check_int(d, "input_dim"))
+    classes_strategy = _as_strategy(n_classes, lambda c: _check_int(c, "n_classes"))
+
+    @st.composite
+    def draw_classification(draw):
+        d0 = _check_int(draw(dim_strategy), "input_dim")
+        c = _check_int(draw(classes_strategy), "n_classes")
+        m = draw(st.integers(lo_m, hi_m))
+        X = _entries(draw, d0 * m, low, high).reshape(d0, m)
+        if c == 1:
+            labels = np.asarray(draw(st.lists(st.sampled_from([1, -1]), min_size=m, max_size=m)), dtype=np.float64)
+        else:
+            labels = np.asarray(draw(st.lists(st.integers(0, c - 1), min_size=m, max_size=m)), dtype=np.int64)
+        return ClassificationData(X, labels, c)
+
+    return draw_classification()
+
+
+def losses(widths, *, kinds=LOSS_KINDS, max_samples: int = 6) -> SearchStrategy:
+    """Loss objects (:mod:`linflow.losses`) whose data fit a network of ``widths``.
+
+    ``kinds`` lists the admissible ``loss.kind`` values; ``"logistic"`` is drawn only when
+    ``d_N = 1`` (a scalar output). Data come from :func:`targets`, :func:`sensing_data`,
+    :func:`completion_data` and :func:`classification_data`.
+    """
+    kinds = tuple(kinds)
+    unknown = [k for k in kinds if k not in LOSS_KINDS]
+    if not kinds or unknown:
+        raise InvalidArgument(f"kinds must be a non-empty subset of {LOSS_KINDS}; got kinds={kinds!r}")
+    hi_m = _check_int(max_samples, "max_samples")
+    widths_strategy = _as_strategy(widths, _check_widths_value)
+
+    @st.composite
+    def draw_loss(draw):
+        w = _check_widths_value(draw(widths_strategy))
+        d0, dn = w[0], w[-1]
+        allowed = [k for k in kinds if k != "logistic" or dn == 1]
+        if not allowed:
+            raise InvalidArgument(f"no kind of {kinds!r} fits output width d_N={dn} (logistic needs d_N = 1)")
+        kind = draw(st.sampled_from(allowed))
+        if kind == "whitened":
+            return _losses.Whitened(draw(targets((dn, d0))))
+        if kind == "regression":
+            m = draw(st.integers(1, hi_m))
+            X = _entries(draw, d0 * m, -1.0, 1.0).reshape(d0, m)
+            return _losses.Regression(X, _entries(draw, dn * m, -1.0, 1.0).reshape(dn, m))
+        if kind == "sensing":
+            return draw(sensing_data((dn, d0), max_measurements=hi_m)).loss
+        if kind == "completion":
+            return draw(completion_data((dn, d0))).loss
+        n_classes = 1 if kind == "logistic" else dn
+        return draw(classification_data(d0, n_classes=n_classes, max_samples=hi_m)).loss
+
+    return draw_loss()

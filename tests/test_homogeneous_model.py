@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, strategies as st
 
-import linflow.problem as problem_module
+import linflow._hessian as hessian_module
 from linflow import (
     DeepLinearNetwork,
     HomogeneousNetwork,
@@ -233,7 +233,7 @@ def test_lanczos_path_agrees_and_checks_boundary(monkeypatch):
     w = tuple(rng.standard_normal(s) for s in net.shapes)
     assert not prob.on_boundary(w)
     dense = np.linalg.eigvalsh(prob.hessian(w))
-    monkeypatch.setattr(problem_module, "_DENSE_EIG_MAX_PARAMS", 0)  # force eigsh on the HVP operator
+    monkeypatch.setattr(hessian_module, "DENSE_MAX_PARAMS", 0)  # force eigsh on the HVP operator
     # eigsh with tol=1e-12 on a 43×43 operator converges to rounding of the extreme eigenvalues.
     assert prob.sharpness(w) == pytest.approx(dense[-1], rel=1e-9)
     assert prob.min_eigenvalue(w) == pytest.approx(dense[0], rel=1e-9, abs=1e-9)

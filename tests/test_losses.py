@@ -220,10 +220,10 @@ def test_bad_data_are_refused_with_the_argument_named(build, error, words):
 
 
 def test_check_widths_names_the_mismatch():
-    with pytest.raises(ValueError, match="input width 3"):
+    with pytest.raises(ValueError, match="X fixes the input width to 3"):
         ll.Regression(np.ones((3, 2)), np.ones((1, 2))).check_widths(2, 1)
     with pytest.raises(ValueError, match=r"labels must lie in \[0, d_N\) = \[0, 2\)"):
         ll.CrossEntropy(np.ones((1, 2)), [0, 2]).check_widths(1, 2)
-    with pytest.raises(ValueError, match="output width 1"):
+    with pytest.raises(ValueError, match="labels .a scalar output. fixes the output width to 1"):
         ll.Logistic(np.ones((1, 2)), [1, -1]).check_widths(1, 2)
     ll.MatrixSensing(np.ones((1, 2, 3)), [0.0]).check_widths(3, 2)

@@ -105,21 +105,17 @@ def test_sharpness_and_min_eigenvalue_are_extreme_eigenvalues():
     assert prob.min_eigenvalue(w) == pytest.approx(eig[0], rel=1e-12)
 
 
-def test_lanczos_path_for_large_networks_matches_dense():
-    import linflow.problem as problem_module
+def test_lanczos_path_for_large_networks_matches_dense(monkeypatch):
+    import linflow._hessian as hessian_module
 
     rng = np.random.default_rng(5)
     net = DeepLinearNetwork((6, 8, 8, 3))
     prob = Problem(net, target=rng.standard_normal((3, 6)))
     w = tuple(0.5 * rng.standard_normal(s) for s in net.shapes)
     dense = np.linalg.eigvalsh(prob.hessian(w))
-    old = problem_module._DENSE_EIG_MAX_PARAMS
-    problem_module._DENSE_EIG_MAX_PARAMS = 10
-    try:
-        # eigsh with tol 1e-12 on a well-separated top eigenvalue: 1e-9 relative is ample.
-        assert prob.sharpness(w) == pytest.approx(dense[-1], rel=1e-9)
-    finally:
-        problem_module._DENSE_EIG_MAX_PARAMS = old
+    monkeypatch.setattr(hessian_module, "DENSE_MAX_PARAMS", 10)
+    # eigsh with tol 1e-12 on a well-separated top eigenvalue: 1e-9 relative is ample.
+    assert prob.sharpness(w) == pytest.approx(dense[-1], rel=1e-9)
 
 
 def test_end_to_end_flatten_roundtrip_and_batch_shapes():

@@ -17,7 +17,6 @@ Conventions: whitened loss ``f = ½‖W_e − Φ‖_F²`` (so ``∇²L = I``), `
 
 from __future__ import annotations
 
-from itertools import combinations
 
 import numpy as np
 
@@ -41,18 +40,6 @@ def bound_value(name: str, **params) -> float:
 
 
 # ---------------------------------------------------------------------------- ε-ball curvature bounds
-def _pair_products(a: np.ndarray) -> np.ndarray:
-    """``max_{i<j} Π_{k∉{i,j}} a_k`` for every row of ``a`` (R, N); 1 for N = 2, 0 for N = 1."""
-    n = a.shape[-1]
-    if n < 2:
-        return np.zeros(a.shape[:-1])
-    out = np.zeros(a.shape[:-1])
-    for i, j in combinations(range(n), 2):
-        keep = [k for k in range(n) if k not in (i, j)]
-        out = np.maximum(out, np.prod(a[..., keep], axis=-1) if keep else np.ones(a.shape[:-1]))
-    return out
-
-
 def ball_curvature_bounds(layer_norms: np.ndarray, loss_grad_norm: np.ndarray, radius: float):
     """Upper bound on ``‖∇²f‖₂`` and lower bound on ``λ_min(∇²f)`` over ``B_radius(θ)``.
 
@@ -78,18 +65,9 @@ def ball_curvature_bounds(layer_norms: np.ndarray, loss_grad_norm: np.ndarray, r
     ``‖∇²f‖₂ ≤ Σ_j Π_{k≠j} a_k² + (N−1)(‖∇L‖₂ + δ_e) P`` and
     ``λ_min(∇²f) ≥ −(N−1)(‖∇L‖₂ + δ_e) P`` (the Gauss–Newton part is PSD for convex L).
     """
-    norms = np.asarray(layer_norms, dtype=np.float64)
-    a = norms + radius
-    n = norms.shape[-1]
-    delta_e = np.prod(a, axis=-1) - np.prod(norms, axis=-1)
-    grad = np.asarray(loss_grad_norm, dtype=np.float64) + delta_e
-    pairs = _pair_products(a)
-    gauss_newton = np.zeros(norms.shape[:-1])
-    for j in range(n):
-        others = [k for k in range(n) if k != j]
-        gauss_newton += np.prod(a[..., others] ** 2, axis=-1) if others else 1.0
-    second = (n - 1) * grad * pairs
-    return gauss_newton + second, -second
+    from .._ball_bounds import deep_linear_ball_bounds
+
+    return deep_linear_ball_bounds(layer_norms, loss_grad_norm, radius)
 
 
 def path_norms(problem, path_weights):
@@ -116,13 +94,12 @@ def ec21_certificate(layer_norms, loss_grad, grad_norm, learning_rate: float, ep
     dict with ``E`` (K+1,), ``valid`` and the margins ``step_margin = 1 − max ηβ_k``,
     ``segment_margin = ε − max ηγ_k``, ``tube_margin = ε − max E_k``.
     """
+    from .._ball_bounds import certificate_recursion
+
     eta, eps = float(learning_rate), float(epsilon)
     beta, m = ball_curvature_bounds(layer_norms, loss_grad, eps)
     gamma = np.asarray(grad_norm, dtype=np.float64) * np.exp(eta * beta)
-    e = np.zeros(len(m))
-    drift = 0.5 * eta * eta * beta * gamma
-    for k in range(len(m) - 1):
-        e[k + 1] = (1.0 - eta * m[k]) * e[k] + drift[k]
+    e = certificate_recursion(m, beta, gamma, eta)
     step_margin = 1.0 - eta * float(np.max(beta[:-1], initial=0.0))
     segment_margin = eps - eta * float(np.max(gamma[:-1], initial=0.0))
     tube_margin = eps - float(np.max(e))
@@ -157,22 +134,10 @@ def gfs_sharpness(w: np.ndarray, target: float) -> np.ndarray:
 
 
 def batched_hessians(problem, path_weights) -> np.ndarray:
-    """Dense Hessians ``∇²f`` at R points at once, shape (R, P, P) (symmetrized).
+    """Dense Hessians ``∇²f`` at R points at once, shape (R, P, P) (symmetrized; ``linflow._hessian``)."""
+    from .._hessian import dense_hessian
 
-    One batched analytic HVP per basis direction (``Problem._hvp`` broadcasts over the leading
-    axis), instead of P·R single HVPs.
-    """
-    from ..network import flatten, unflatten
-
-    shapes = problem.network.shapes
-    r = path_weights[0].shape[0]
-    p = problem.network.n_params
-    h = np.empty((r, p, p))
-    basis = np.eye(p)
-    for i in range(p):
-        direction = tuple(np.broadcast_to(v, (r,) + v.shape) for v in unflatten(basis[i], shapes))
-        h[:, :, i] = flatten(problem._hvp(path_weights, direction))
-    return 0.5 * (h + np.swapaxes(h, 1, 2))
+    return dense_hessian(problem, path_weights)
 
 
 def batched_extreme_eigenvalues(problem, path_weights):

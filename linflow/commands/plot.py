@@ -26,6 +26,10 @@ def register(subparsers) -> None:
         for opt in spec.options:
             fp.add_argument(opt.flag, dest=opt.name, type=opt.type, default=opt.default, help=opt.help,
                             nargs="+" if opt.multiple else None)
+        if spec.accepts_problem:
+            fp.add_argument("--problem", metavar="FILE.py:NAME", default=None,
+                            help="your problem: global NAME of FILE.py, a linflow.Problem, a (problem, weights0) "
+                                 "pair or a function returning one (the file is imported like --module)")
         fp.add_argument("--out", metavar="FILE", required=True, help="output file (.png, .svg or .pdf)")
         fp.set_defaults(func=run, figure=name)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -39,9 +43,13 @@ def run(args: argparse.Namespace) -> int:
     params = {o.name: (tuple(getattr(args, o.name)) if o.multiple else getattr(args, o.name)) for o in spec.options}
     start = time.perf_counter()
     try:
+        if getattr(args, "problem", None) is not None:
+            from ..user_problem import load_problem
+
+            params["problem"], params["weights0"] = load_problem(args.problem)
         fig, _ = spec.build(**params)
         save_figure(fig, args.out)
-    except (TypeError, ValueError, RuntimeError) as exc:
+    except (TypeError, ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {args.out} ({time.perf_counter() - start:.1f} s)")

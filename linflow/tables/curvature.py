@@ -15,7 +15,7 @@ import numpy as np
 
 from . import Option
 from ._format import Column, Progress, Table, sequence_text
-from ._hessian import batched_hessian_eigenvalues
+from .._hessian import hessian_eigenvalues
 
 NAME = "curvature"
 SUMMARY = "∫λ_− along gradient flow vs initialization scale and depth, with the ln(1/s) prediction"
@@ -51,7 +51,7 @@ MAX_DOUBLINGS = 8
 
 def batched_min_eigenvalues(problem, weights) -> np.ndarray:
     """``λ_min(∇²f(θ_r))`` for a batch of points ``(R, d_{j+1}, d_j)``."""
-    return batched_hessian_eigenvalues(problem, weights)[:, 0]
+    return hessian_eigenvalues(problem, weights)[:, 0]
 
 
 def flow_to_convergence(problem, weights0):
