@@ -8,7 +8,7 @@ exact), and reached through the default engine's rule on wide shapes.
 import numpy as np
 import pytest
 from _homogeneous_cases import homogeneous_descent_cases
-from descent_agreement import Case, assert_agrees_with_reference, descent_cases
+from descent_agreement import LOSS_RTOL, WEIGHT_RTOL, Case, assert_agrees_with_reference, descent_cases
 from hypothesis import given
 
 from linflow import (
@@ -112,3 +112,27 @@ def test_path_rule_is_deterministic_and_keeps_narrow_batches_on_simd_lanes():
     assert not prefers_blas(wide, 1, optimizer=RMSProp(beta2=0.9))
     w0 = init.near_identity(narrow.network.widths, std=0.1, seed=0, batch=16)
     assert "path" not in simulate_descent(narrow, w0, learning_rate=0.05, n_steps=3).extra
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_matrix_completion_on_the_blas_path_agrees(batch):
+    from linflow.losses import MatrixCompletion
+
+    rng = np.random.default_rng(21)
+    d = 30
+    truth = rng.standard_normal((d, 2)) @ rng.standard_normal((2, d)) / 2
+    mask = rng.random((d, d)) < 0.3
+    problem = Problem(DeepLinearNetwork((d, d, d, d)), MatrixCompletion(mask, np.where(mask, truth, np.nan)))
+    w0 = init.near_identity(problem.network.widths, std=0.3 / np.sqrt(d), seed=rng, batch=batch)
+    lr = np.full(batch, 20.0)  # the 1/|Ω| ≈ 1/270 of the loss scales the Hessian down: stable
+    kw = dict(learning_rate=lr, n_steps=40, record_every=4, record_weights=True)
+    fast = simulate_descent(problem, w0, **kw)
+    ref = simulate_descent(problem, w0, backend="numpy", **kw)
+    assert fast.extra.get("path") == "blas" and np.all(fast.final_loss < 0.5 * fast.losses[:, 0])
+    # A stable run: the tolerances of tests/descent_agreement.py (its loss floor is that of the
+    # squared losses, so the comparison is written out here).
+    np.testing.assert_array_equal(fast.status_codes, ref.status_codes)
+    np.testing.assert_allclose(fast.losses, ref.losses, rtol=LOSS_RTOL)
+    for a, b in zip(fast.final_weights, ref.final_weights):
+        assert np.abs(a - b).max() <= WEIGHT_RTOL * np.abs(b).max()
+    np.testing.assert_allclose(fast.balancedness_drift, ref.balancedness_drift, rtol=0, atol=WEIGHT_RTOL * d)
