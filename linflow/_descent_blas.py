@@ -345,15 +345,17 @@ def _run_range(
 
 
 # --------------------------------------------------------------------------- Python wrapper
-#: A single trajectory lets BLAS use several threads only from this product size on: below it
-#: the threads' start-up and synchronization per call cost more than they save (and on a
-#: loaded machine a thread that waits for a busy core stalls every call).
-BLAS_THREADED_MIN_SIZE = 256
+#: A single trajectory lets BLAS use several threads only from this product size on. Below it
+#: the threads' synchronization per call costs more than they save, and on a loaded machine it
+#: is ruinous: OpenBLAS's threads wait for each other at every call, and a thread whose core is
+#: busy stalls its partner. Measured here with 8–12 runnable processes on 2 cores (B = 1,
+#: widths 64–256, ReLU 128 × 512 samples, completion 100²): two BLAS threads 7–15× slower than one.
+BLAS_THREADED_MIN_SIZE = 512
 
 
 def blas_threads_single(problem, cols: int) -> int:
-    """BLAS threads for a run of one trajectory: numba's thread count for large products
-    (:data:`BLAS_THREADED_MIN_SIZE`), else 1."""
+    """BLAS threads for a run of one trajectory: numba's thread count for products of size
+    ≥ :data:`BLAS_THREADED_MIN_SIZE`, else 1."""
     if product_size(problem.network.widths, cols) >= BLAS_THREADED_MIN_SIZE:
         return numba.get_num_threads()
     return 1
