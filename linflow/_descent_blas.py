@@ -345,19 +345,14 @@ def _run_range(
 
 
 # --------------------------------------------------------------------------- Python wrapper
-#: A single trajectory lets BLAS use several threads only from this product size on. Below it
-#: the threads' synchronization per call costs more than they save, and on a loaded machine it
-#: is ruinous: OpenBLAS's threads wait for each other at every call, and a thread whose core is
-#: busy stalls its partner. Measured here with 8–12 runnable processes on 2 cores (B = 1,
-#: widths 64–256, ReLU 128 × 512 samples, completion 100²): two BLAS threads 7–15× slower than one.
-BLAS_THREADED_MIN_SIZE = 512
-
-
 def blas_threads_single(problem, cols: int) -> int:
-    """BLAS threads for a run of one trajectory: numba's thread count for products of size
-    ≥ :data:`BLAS_THREADED_MIN_SIZE`, else 1."""
-    if product_size(problem.network.widths, cols) >= BLAS_THREADED_MIN_SIZE:
-        return numba.get_num_threads()
+    """BLAS threads for a run of one trajectory: 1.
+
+    Several threads per product pay off only for large products on an idle machine; on this
+    project's shared 2-core machine (8–12 runnable processes) two OpenBLAS threads made single
+    runs 7–15× slower than one at widths 64–256 and 1.6× slower at width 1024 (the threads wait
+    for each other at every call, and a thread whose core is busy stalls its partner).
+    """
     return 1
 
 

@@ -306,13 +306,19 @@ def run_shapes(*, quick: bool, repeat: int, ceiling: float, threads: int, peers:
     except ImportError:
         have_jax = False
         print("  (JAX not installed: pip install 'jax[cpu]<0.11'; the JAX column is skipped)")
-    print(f"\nshape matrix: best of {repeat}; GFLOP/s and % of the dgemm ceiling ({ceiling:.1f} GFLOP/s, "
-          f"{threads} threads) for linflow plain; peer columns: peer time / linflow plain time, wall clock "
+    print(f"\nshape matrix: best of {repeat}; GFLOP/s and % of the dgemm ceiling (NumPy, 1000², {threads} "
+          f"BLAS threads, measured before each row) for linflow plain; peer columns: peer time / linflow plain time, wall clock "
           f"and CPU seconds of this process (> 1: linflow faster)")
     print(f"{'shape':<38} {'steps':>5} {'path':>5} {'check':>6} {'full s':>7} {'plain s':>7} {'GFLOP/s':>7} "
-          f"{'%ceil':>5} | {'numpy':>11} {'numpy 1t':>11} {'jax':>11}  (wall/cpu)")
+          f"{'%ceil':>5} {'ceil':>5} | {'numpy':>11} {'numpy 1t':>11} {'jax':>11}  (wall/cpu)")
     results = []
     for row in shape_rows(quick):
+        # The ceiling again just before each row (NumPy dgemm 1000², best of 3): the machine's
+        # load changes within minutes.
+        rng = np.random.default_rng(1)
+        a, b = rng.standard_normal((1000, 1000)), rng.standard_normal((1000, 1000))
+        with _blas_limit(threads):
+            ceiling = 2e9 / _best(lambda: a @ b, 3)[0] / 1e9
         p, w0, lr = row.problem, row.weights0, row.learning_rate
         kw = dict(learning_rate=lr, n_steps=row.n_check)
         ref = linflow.simulate_descent(p, w0, backend="numpy", **kw)
@@ -347,9 +353,10 @@ def run_shapes(*, quick: bool, repeat: int, ceiling: float, threads: int, peers:
         cells = " ".join(f"{ratios[k][0]:5.2f}/{ratios[k][1]:5.2f}" if k in ratios else f"{'-':>11}"
                          for k in ("numpy", "numpy 1t", "jax"))
         print(f"{row.name:<38} {n:>5} {path:>5} {worst:6.0e} {full[0]:7.3f} {plain[0]:7.3f} {gflops:7.2f} "
-              f"{100 * gflops / ceiling:5.1f} | {cells}")
+              f"{100 * gflops / ceiling:5.1f} {ceiling:5.1f} | {cells}")
         results.append(dict(name=row.name, steps=n, batch=len(lr), path=path, check=worst, full_s=full,
-                            plain_s=plain, gflops=gflops, percent_of_ceiling=100 * gflops / ceiling,
+                            plain_s=plain, gflops=gflops, ceiling_gflops=ceiling,
+                            percent_of_ceiling=100 * gflops / ceiling,
                             peers_s=times, peer_over_linflow=ratios, load=os.getloadavg()))
     slower = [(r["name"], k, v[0]) for r in results for k, v in r["peer_over_linflow"].items() if v[0] < 1]
     print("rows where a peer beat linflow plain (wall clock): "
