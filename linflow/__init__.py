@@ -5,7 +5,7 @@ Conventions: the loss has the ½ (``½‖W_e − Φ‖_F²`` or ``(1/2m)‖W_e X
 gradient flow at ``t = kη``. Importing linflow compiles nothing and never imports CUDA.
 """
 
-from . import exact, init, losses, rescaling
+from . import exact, init, losses, optimizers, rescaling
 from .central_flow import CentralFlowResult, integrate_central_flow
 from .compare import DescentFlowComparison, compare_descent_to_flow, fit_order
 from .descent import simulate_descent
@@ -62,6 +62,7 @@ __all__ = [
     "integrate_central_flow",
     "integrate_flow",
     "losses",
+    "optimizers",
     "partial_product",
     "rescaling",
     "simulate_descent",

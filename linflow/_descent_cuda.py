@@ -30,7 +30,7 @@ import math
 import numpy as np
 
 from ._descent_numba import (
-    COMPLETION, SENSING, SQUARED, activation_of, assemble_result, kernel_array, layout, loss_arrays, loss_of,
+    COMPLETION, SENSING, SQUARED, activation_of, assemble_result, kernel_array, layout, loss_arrays,
 )
 
 __all__ = ["run_descent_cuda", "make_kernel", "THREAD_MAX_WIDTH", "BLOCK_THREADS"]
@@ -381,8 +381,8 @@ def run_descent_cuda(setup):
     widths = tuple(problem.network.widths)
     batch = setup.batch_size
     n_params = problem.network.n_params
-    loss = loss_of(problem)
-    loss_code, whitened, cols, x, y, aux = loss_arrays(loss)
+    loss = problem.loss_function
+    loss_code, whitened, cols, x, y, aux = loss_arrays(loss, widths)
     if loss_code not in CUDA_LOSS_CODES:
         raise ValueError(
             f"backend='cuda' runs the squared-type losses (whitened, regression, sensing, completion); "

@@ -37,6 +37,19 @@ forward and backward passes with ``cols = d_0``, seeded with ``Δ_N = R Xᵀ/m``
 residual ``R`` (never from covariances), as in the reference, so that small losses keep their
 relative accuracy.
 
+Losses (:mod:`linflow.losses`, read from ``problem.loss_function``): the whitened and regression
+losses as above; matrix sensing and completion are losses of ``W_e`` and run the whitened passes
+(``H_N = W_e``) with ``Δ_N = ∇L(W_e)``; the logistic and cross-entropy losses replace the
+residual by ``∇ℓ(H_N)`` (per sample, or through ``W_e`` for a linear network when cheaper); an
+:class:`~linflow.losses.EndToEnd` loss with ``numba.njit`` functions gets its own compiled copy
+of the batch kernel that calls them (:func:`end_to_end_kernel`).
+
+Optimizers (:mod:`linflow.optimizers`): GD keeps the step fused into the gradient products;
+any other optimizer has the products write ``G`` into a gradient buffer and a lane kernel
+(:func:`_optimizer_step`) applies its update, with its state swapped together with the weights
+so that a diverged trajectory keeps the state of the iterate it keeps. The batch kernel takes
+three typed records (:class:`KernelProblem`, :class:`KernelRun`, :class:`KernelOutputs`).
+
 Arithmetic. The product kernels accumulate 4×4 blocks of the output (16 vector accumulators)
 with fused multiply-adds, the sum over k in increasing k; a GD step is fused into the product
 that forms its gradient (``W ← W − η·G``, one rounding, as ``fma``). No fast-math flags: NaN
@@ -913,17 +926,6 @@ def kernel_array(a, dtype=np.float64) -> np.ndarray:
     return np.require(a, dtype=dtype, requirements=["C", "W"])
 
 
-def loss_of(problem):
-    """The problem's :class:`linflow.losses.Loss` (``problem.loss_function``), or, for a problem
-    without one, the whitened or regression loss its ``target`` / ``X, Y`` define."""
-    loss = getattr(problem, "loss_function", None)
-    if loss is not None:
-        return loss
-    from .losses import Regression, Whitened
-
-    return Whitened(problem.target) if problem.is_whitened else Regression(problem.X, problem.Y)
-
-
 def _check_end_to_end_gradient(loss, weights) -> None:
     """The compiled loop trusts the shape of the user's gradient: check it once, at ``θ_0``."""
     e2e = np.linalg.multi_dot(weights[::-1]) if len(weights) > 1 else weights[0]
@@ -1010,7 +1012,7 @@ def run_descent_numba(setup) -> DescentResult:
     widths = np.asarray(problem.network.widths, dtype=np.int64)
     batch = setup.batch_size
     n_params = problem.network.n_params
-    loss = loss_of(problem)
+    loss = problem.loss_function
     loss_code, whitened, cols, x, y, aux = loss_arrays(loss, widths)
     kernel = _run_chunks
     if loss_code == END_TO_END:

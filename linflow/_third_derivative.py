@@ -34,7 +34,7 @@ import numpy as np
 
 from .network import flatten, prefix_suffix_products, unflatten
 
-__all__ = ["third_derivative_contraction", "hessian_entry_gradients"]
+__all__ = ["third_derivative_contraction", "hessian_entry_gradients", "require_end_to_end"]
 
 
 def _t(a: np.ndarray) -> np.ndarray:
@@ -53,6 +53,15 @@ def _first_order(weights, prefix, suffix, u):
     for j in range(n - 2, -1, -1):
         d_suffix[j] = d_suffix[j + 1] @ weights[j + 1] + suffix[j + 1] @ u[j + 1]
     return d_prefix, d_suffix
+
+
+def require_end_to_end(problem) -> None:
+    """TypeError unless ``f`` is a function of the end-to-end matrix (the formula's setting)."""
+    if not problem.has_end_to_end:
+        raise TypeError(
+            f"third derivatives (and the central flow) need a deep linear network, whose loss is a function of "
+            f"W_e; got problem={problem!r}"
+        )
 
 
 def _contract(problem, weights, prefix, suffix, first_u, first_v, u, v) -> tuple:
@@ -130,6 +139,7 @@ def third_derivative_contraction(problem, weights, u, v):
     >>> third_derivative_contraction(prob, w, e1, e1)  # ∇(H_11) = ∇(w_2²) = (0, 2w_2)
     array([0., 6.])
     """
+    require_end_to_end(problem)
     weights = problem.network.check(weights)
     if weights[0].ndim != 2:
         raise ValueError(f"weights must be a single network; got weights[0].shape={weights[0].shape}")
@@ -157,6 +167,7 @@ def hessian_entry_gradients(problem, weights, vectors: np.ndarray) -> np.ndarray
     ndarray, shape (k, k, P)
         Symmetric in the first two axes (``g_ij = g_ji``); only ``i ≤ j`` are computed.
     """
+    require_end_to_end(problem)
     p, k = vectors.shape
     out = np.zeros((k, k, p))
     if k == 0:

@@ -51,7 +51,7 @@ import numpy as np
 
 from ._edge_eigen import DENSE_MAX_PARAMS, dense_hessian, top_eigenpairs
 from ._sdcp import solve_sdcp
-from ._third_derivative import hessian_entry_gradients
+from ._third_derivative import hessian_entry_gradients, require_end_to_end
 from ._validation import check_finite_array, check_positive
 from .network import flatten, unflatten
 from .optimizers import Optimizer, as_optimizer
@@ -431,6 +431,7 @@ def integrate_central_flow(
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a linflow.Problem; got problem={problem!r}")
+    require_end_to_end(problem)
     weights0 = problem.network.check(weights0, "weights0")
     if weights0[0].ndim != 2:
         raise ValueError(

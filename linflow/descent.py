@@ -9,7 +9,7 @@ GD is ``θ_{k+1} = θ_k − η∇f(θ_k)``; iterate k approximates gradient flow
 from __future__ import annotations
 
 from ._descent_setup import DEFAULT_DIVERGENCE_THRESHOLD, DescentSetup, prepare_descent
-from .optimizers import as_optimizer
+from .optimizers import GD, as_optimizer
 from .problem import Problem
 from .results import DescentResult
 
@@ -126,13 +126,22 @@ def simulate_descent(
 def _resolve_backend(backend, optimizer) -> str:
     """``None`` → the default engine; anything else must be one of :data:`BACKENDS`.
 
-    The CUDA engine runs GD only (optimizers with state are refused with the remedy).
+    The compiled engines run the built-in optimizers (``optimizer.engine_code ≥ 0``; CUDA runs
+    GD only); an optimizer of your own (an :class:`~linflow.optimizers.Optimizer` subclass
+    without an engine code) runs on the NumPy reference, which only calls its ``init`` and
+    ``update``: ``backend=None`` selects it, a compiled backend is refused.
     """
-    if backend is None:
-        return DEFAULT_BACKEND
-    if not isinstance(backend, str) or backend not in BACKENDS:
+    if backend is not None and (not isinstance(backend, str) or backend not in BACKENDS):
         raise ValueError(f"backend must be None or one of {BACKENDS}; got backend={backend!r}")
-    if backend == "cuda" and optimizer.stateful:
+    compiled = optimizer.engine_code >= 0
+    if backend is None:
+        return DEFAULT_BACKEND if compiled else "numpy"
+    if backend != "numpy" and not compiled:
+        raise ValueError(
+            f"backend={backend!r} has no kernel for optimizer={optimizer!r} (it has no engine_code); "
+            "use backend='numpy', which runs any Optimizer through its init and update"
+        )
+    if backend == "cuda" and optimizer.engine_code != GD.engine_code:
         raise ValueError(
             f"backend='cuda' runs plain GD only; got optimizer={optimizer!r}: use backend='numba' "
             "(or 'numpy')"

@@ -78,6 +78,12 @@ class DescentResult:
     learning_rates : ndarray, (B,)
     batched : bool
         False when the caller passed a single trajectory (then :attr:`status` is one Status).
+    backend : str
+        The engine that ran: ``"numba"``, ``"numpy"`` or ``"cuda"``.
+    extra : dict
+        The optimizer's final state by name (``"velocity"``, ``"nu"``, ``"mu"``: per-layer
+        arrays ``(B, d_{j+1}, d_j)``, or ``(B,)`` for Scalar RMSProp's ν), kept at the last good
+        iterate of a diverged trajectory; empty for GD (:mod:`linflow.optimizers`).
     """
 
     final_weights: tuple

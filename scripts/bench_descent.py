@@ -10,8 +10,10 @@ Canonical workload (issue 3): 10,000 trajectories of a depth-4, width-8 whitened
 * the NumPy reference ``backend="numpy"`` (stacked ``@``);
 * JAX ``jit(vmap(...))`` and PyTorch (batched ``@``) when importable (the ``bench`` extra);
 
-checks every peer's final weights, final loss and balancedness drift against the reference
-before timing it, times each at least ``--repeat`` times (best and median reported), reports
+and, for the other built-in losses (matrix sensing and completion, logistic, cross-entropy,
+regression on a leaky-ReLU network; 2,000 trajectories, 400 with ``--quick``), the numba engine
+against the NumPy reference. It checks every peer's final weights, final loss and balancedness
+drift against the reference before timing it, times each at least ``--repeat`` times (best and median reported), reports
 compile time separately (a fresh process with an empty numba cache, then a second process
 that loads the cache), and prints trajectory-steps/s, GFLOP/s, % of the ceiling and the
 ratio of linflow's speed to each peer's. ``--json FILE`` writes all figures.
@@ -82,6 +84,36 @@ def make_workload(n_traj: int, depth: int, width: int, seed: int = 0):
     s_max = max(problem.sharpness(tuple(w[i] for w in weights0)) for i in sample)
     lrs = rng.uniform(0.05, 0.25, n_traj) * 2.0 / (1.5 * s_max)
     return problem, weights0, lrs
+
+
+def loss_workloads(n_traj: int, seed: int = 0) -> list:
+    """The other built-in losses (linflow.losses): ``(name, problem, weights0, η)`` with stable
+    per-trajectory step sizes as in :func:`make_workload`. Depth 3, width 8 (a scalar output
+    for the logistic loss), m = 32 samples or measurements; completion observes ~half of an
+    8×8 matrix; the ReLU row is a leaky-ReLU network on the regression loss."""
+    from linflow import HomogeneousNetwork
+    from linflow import losses as ll
+
+    rng = np.random.default_rng(seed)
+    d, m = 8, 32
+    mask = rng.random((d, d)) < 0.5
+    X = rng.standard_normal((d, m))
+    cases = [
+        ("matrix sensing", DeepLinearNetwork((d,) * 4),
+         ll.MatrixSensing(rng.standard_normal((m, d, d)) / d, rng.standard_normal(m))),
+        ("matrix completion", DeepLinearNetwork((d,) * 4), ll.MatrixCompletion(mask, rng.standard_normal((d, d)))),
+        ("logistic", DeepLinearNetwork((d, d, d, 1)), ll.Logistic(X, rng.choice([-1.0, 1.0], m))),
+        ("cross-entropy", DeepLinearNetwork((d,) * 4), ll.CrossEntropy(X, rng.integers(0, d, m))),
+        ("regression, leaky ReLU", HomogeneousNetwork((d,) * 4, activation="leaky_relu", negative_slope=0.1),
+         ll.Regression(X, rng.standard_normal((d, m)))),
+    ]
+    out = []
+    for name, net, loss in cases:
+        problem = Problem(net, loss)
+        weights0 = linit.near_identity(net.widths, std=0.1 / np.sqrt(d), seed=rng, batch=n_traj)
+        s_max = max(problem.sharpness(tuple(w[i] for w in weights0)) for i in range(min(n_traj, 8)))
+        out.append((name, problem, weights0, rng.uniform(0.05, 0.25, n_traj) * 2.0 / (1.5 * s_max)))
+    return out
 
 
 # ----------------------------------------------------------------------------- timing
@@ -312,6 +344,9 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-peers", action="store_true", help="skip JAX and PyTorch")
     ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--loss-trajectories", type=int, default=None,
+                    help="trajectories of each other-loss row (default 2000; --quick 400)")
+    ap.add_argument("--loss-steps", type=int, default=100, help="steps of each other-loss row")
     ap.add_argument("--shapes", action="store_true",
                     help="the shape matrix instead: every shape class against NumPy and JAX (scripts/_bench_shapes.py)")
     args = ap.parse_args(argv)
@@ -320,6 +355,8 @@ def main(argv=None) -> int:
     sys.stdout.reconfigure(line_buffering=True)  # progress shows when piped to a file
     if args.repeat < 3:
         ap.error("--repeat must be ≥ 3")
+    if args.loss_trajectories is None:
+        args.loss_trajectories = 400 if args.quick else 2000
     if args.backend == "cuda":
         n_traj, n_steps = args.trajectories or 10**6, args.steps or 1000
     elif args.quick:
@@ -444,6 +481,22 @@ def main(argv=None) -> int:
         print(f"  first call compiles in {fresh['first_call_s']:.2f} s (import {fresh['import_s']:.2f} s); "
               f"cached process: import {cached['import_s']:.2f} s + first call {cached['first_call_s']:.2f} s "
               f"= simulating after {cached['import_s'] + cached['first_call_s']:.2f} s")
+
+    if args.backend == "numba":
+        print(f"other losses (linflow.losses; {args.loss_trajectories} trajectories × {args.loss_steps} "
+              "steps, depth 3, width 8, full metrics): numba engine vs NumPy reference")
+        report["losses"] = []
+        for name, lprob, lw0, llrs in loss_workloads(args.loss_trajectories):
+            lkw = dict(learning_rate=llrs, n_steps=args.loss_steps, record_every=args.loss_steps)
+            ref_l, t_ref = timed(lambda: simulate_descent(lprob, lw0, backend="numpy", **lkw), args.repeat)
+            fast_l = simulate_descent(lprob, lw0, backend="numba", **lkw)  # compiles (or loads)
+            check = compare("  " + name, fast_l.final_weights, fast_l.final_loss, fast_l.balancedness_drift,
+                            ref_l, rtol=1e-10)
+            _, t_fast = timed(lambda: simulate_descent(lprob, lw0, backend="numba", **lkw), args.repeat)
+            ratio = min(t_ref) / min(t_fast)
+            print(f"  {name:<24} numpy {min(t_ref):7.3f} s  numba {min(t_fast):7.3f} s  "
+                  f"numba/numpy speed {ratio:6.1f}×")
+            report["losses"].append(dict(name=name, numpy_s=t_ref, numba_s=t_fast, speedup=ratio, check=check))
 
     print("ratios (linflow speed / peer speed, same metrics):")
     for row in rows:

@@ -35,7 +35,8 @@ from typing import NamedTuple
 import numpy as np
 from hypothesis import strategies as st
 
-from linflow import DeepLinearNetwork, Problem, init
+from linflow import DeepLinearNetwork, HomogeneousNetwork, Problem, init
+from linflow import losses as ll
 from linflow.optimizers import GD, Adam, Momentum, RMSProp, ScalarRMSProp
 
 #: Relative agreement of weights (max-norm per trajectory and recorded step) and of losses.
@@ -123,6 +124,75 @@ def optimizer_cases(draw, **kwargs) -> Case:
     return Case(case.problem, case.weights0, lr, case.stable, dict(case.kwargs, **extra))
 
 
+def loss_data(kind: str, rng, d0: int, dn: int, m: int):
+    """A built-in loss of ``kind`` with random data for a network ``d_0 → d_N`` (m samples or
+    measurements); ``None`` when the kind does not fit (logistic needs ``d_N = 1``)."""
+    if kind == "whitened":
+        return ll.Whitened(rng.standard_normal((dn, d0)))
+    if kind == "regression":
+        return ll.Regression(rng.standard_normal((d0, m)), rng.standard_normal((dn, m)))
+    if kind == "sensing":
+        return ll.MatrixSensing(rng.standard_normal((m, dn, d0)), rng.standard_normal(m))
+    if kind == "completion":
+        mask = rng.random((dn, d0)) < 0.6
+        mask.flat[rng.integers(mask.size)] = True  # at least one observed entry
+        return ll.MatrixCompletion(mask, np.where(mask, rng.standard_normal((dn, d0)), np.nan))
+    if kind == "logistic":
+        if dn != 1:
+            return None
+        return ll.Logistic(rng.standard_normal((d0, m)), rng.choice([-1.0, 1.0], m))
+    return ll.CrossEntropy(rng.standard_normal((d0, m)), rng.integers(0, dn, m))
+
+
+#: Losses of W_e (deep linear networks only) and losses of the outputs (linear or ReLU).
+END_TO_END_KINDS = ("whitened", "sensing", "completion")
+OUTPUT_KINDS = ("regression", "logistic", "cross_entropy")
+
+
+@st.composite
+def loss_cases(draw, *, kinds=END_TO_END_KINDS + OUTPUT_KINDS, relu=True, max_width=5, max_depth=4,
+               max_batch=8, max_steps=25) -> Case:
+    """A random network (deep linear, or ReLU / leaky ReLU for the losses of the outputs), a
+    built-in loss with random data, a batch of initializations and per-trajectory η.
+
+    Regimes as in :func:`descent_cases` (stable ``η = c·2/S_0``, c ∈ [0.02, 0.25]; divergent
+    c ∈ [20, 100]). The classification losses grow only linearly in the outputs, so the
+    divergence threshold is 10³ × the largest initial loss (at least 10³), which a divergent
+    step crosses at once and a stable run never reaches.
+    """
+    kind = draw(st.sampled_from(kinds))
+    depth = draw(st.integers(1, max_depth))
+    widths = list(draw(st.lists(st.integers(1, max_width), min_size=depth + 1, max_size=depth + 1)))
+    if kind == "logistic":
+        widths[-1] = 1
+    elif kind == "cross_entropy":
+        widths[-1] = max(widths[-1], 2)
+    widths = tuple(widths)
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    activated = relu and kind in OUTPUT_KINDS and depth > 1 and draw(st.booleans())
+    if activated:
+        net = HomogeneousNetwork(widths, activation="leaky_relu", negative_slope=draw(st.sampled_from([0.0, 0.1])))
+    else:
+        net = DeepLinearNetwork(widths)
+    loss = loss_data(kind, rng, widths[0], widths[-1], draw(st.integers(1, 8)))
+    problem = Problem(net, loss)
+    batch = draw(st.integers(1, max_batch))
+    weights0 = init.near_identity(widths, std=0.3, seed=rng, batch=batch)
+    sharpness = np.array([problem.sharpness(tuple(w[i] for w in weights0)) for i in range(batch)])
+    sharpness = np.maximum(sharpness, 1e-3)  # flat start (e.g. a dead ReLU layer): any η is stable
+    stable = np.array(draw(st.lists(st.booleans(), min_size=batch, max_size=batch)))
+    c = np.where(stable, rng.uniform(0.02, 0.25, batch), rng.uniform(20.0, 100.0, batch))
+    loss0 = float(np.max(problem.loss(weights0)))
+    kwargs = dict(
+        n_steps=draw(st.integers(1, max_steps)),
+        record_every=draw(st.integers(1, 4)),
+        record_weights=draw(st.booleans()),
+        divergence_threshold=1e3 * max(loss0, 1.0),
+    )
+    return Case(problem, weights0, c * 2.0 / sharpness, stable, kwargs)
+
+
 def _flat(weights, batch) -> np.ndarray:
     return np.concatenate([w.reshape(batch, -1) for w in weights], axis=1)
 
@@ -132,11 +202,17 @@ def loss_floor(problem: Problem) -> float:
 
     An ulp-level difference in ``H_N`` changes ``f = c‖r‖²`` by ``~2c‖r‖·ε‖H_N‖``, i.e. by more
     than 1e-12 relative once ``‖r‖ < ~1e-3 ‖Y‖``; below ``1e-6`` of the target's own loss scale
-    losses are compared absolutely, at ``1e-12`` times this floor.
+    (the loss at ``W_e = 0``: ``c‖Y‖²``, at least ``c``) losses are compared absolutely, at
+    ``1e-12`` times this floor. The same holds for every squared-type loss (sensing, completion)
+    and, with the loss at 0 as the scale, for the classification losses.
     """
-    y = problem.target if problem.is_whitened else problem.Y
-    scale = 0.5 if problem.is_whitened else 0.5 / problem.n_samples
-    return 1e-6 * scale * max(float(np.sum(y * y)), 1.0)
+    net = problem.network
+    loss = problem.loss_function
+    at_zero = float(loss.value(np.zeros((net.widths[-1], net.widths[0]))))
+    if loss.kind in ("whitened", "regression"):
+        scale = 0.5 if loss.kind == "whitened" else 0.5 / loss.n_samples
+        return 1e-6 * max(at_zero, scale)
+    return 1e-6 * at_zero
 
 
 def assert_agrees_with_reference(result, reference, case: Case) -> None:

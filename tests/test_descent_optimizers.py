@@ -9,7 +9,7 @@ from descent_agreement import assert_agrees_with_reference, optimizer_cases
 from linflow import DeepLinearNetwork, HomogeneousNetwork, Problem, Status, flatten, init, simulate_descent
 from linflow._descent_numba import LANES
 from linflow.network import unflatten
-from linflow.optimizers import GD, Adam, Momentum, RMSProp, ScalarRMSProp, as_optimizer
+from linflow.optimizers import GD, Adam, Momentum, Optimizer, RMSProp, ScalarRMSProp, as_optimizer
 
 
 @settings(max_examples=40)
@@ -122,3 +122,24 @@ def test_string_shorthands_are_the_objects():
     assert as_optimizer("gd") == GD()
     assert as_optimizer("rmsprop", 0.9, 1e-3) == RMSProp(0.9, 1e-3)
     assert as_optimizer("scalar_rmsprop", 0.5) == ScalarRMSProp(0.5, 0.0)
+
+
+class _SignDescent(Optimizer):
+    """A user optimizer (no engine code): u = sign(g)."""
+
+    def init(self, params):
+        return ()
+
+    def update(self, grads, state):
+        return tuple(np.sign(g) for g in grads), state
+
+
+def test_user_optimizer_runs_on_the_reference_and_is_refused_by_compiled_engines():
+    prob, w = _problem(7)
+    res = simulate_descent(prob, w, learning_rate=0.01, n_steps=1, optimizer=_SignDescent())
+    assert res.backend == "numpy"
+    g = flatten(prob.gradient(w))
+    assert np.array_equal(flatten(res.trajectory(0)), flatten(w) - 0.01 * np.sign(g))
+    for backend in ("numba", "cuda"):
+        with pytest.raises(ValueError, match="backend='numpy'"):
+            simulate_descent(prob, w, learning_rate=0.01, n_steps=1, optimizer=_SignDescent(), backend=backend)

@@ -106,3 +106,31 @@ def test_bad_optimizer_arguments(kwargs, match):
     prob, w = _problem(0)
     with pytest.raises(ValueError, match=match):
         simulate_descent(prob, w, learning_rate=0.1, n_steps=2, **kwargs)
+
+
+def test_central_flow_takes_the_optimizer_objects():
+    from linflow import integrate_central_flow
+    from linflow.optimizers import Adam, Momentum, RMSProp
+
+    prob, w = _problem(5)
+    by_string = integrate_central_flow(prob, w, learning_rate=0.05, n_steps=3, optimizer="rmsprop", beta2=0.9, eps=1e-3)
+    by_object = integrate_central_flow(prob, w, learning_rate=0.05, n_steps=3, optimizer=RMSProp(0.9, 1e-3))
+    np.testing.assert_array_equal(by_string.flat_weights, by_object.flat_weights)
+    assert by_object.optimizer == RMSProp(0.9, 1e-3)
+    for opt in (Momentum(0.9), Adam()):
+        with pytest.raises(ValueError, match="central flows of GD, ScalarRMSProp and RMSProp"):
+            integrate_central_flow(prob, w, learning_rate=0.05, n_steps=3, optimizer=opt)
+    with pytest.raises(ValueError, match="beta2/eps belong to the optimizer"):
+        integrate_central_flow(prob, w, learning_rate=0.05, n_steps=3, optimizer=RMSProp(0.9), beta2=0.9)
+
+
+def test_central_flow_starts_from_the_optimizers_second_moment_convention():
+    from linflow import integrate_central_flow
+    from linflow.optimizers import ScalarRMSProp
+
+    prob, w = _problem(6)
+    g = flatten(prob.gradient(w))
+    warm = integrate_central_flow(prob, w, learning_rate=0.01, n_steps=1, optimizer=ScalarRMSProp(0.9, 1e-2))
+    cold = integrate_central_flow(prob, w, learning_rate=0.01, n_steps=1,
+                                  optimizer=ScalarRMSProp(0.9, 1e-2, nu_init="zero"))
+    assert np.isclose(warm.nu[0], g @ g, rtol=1e-14) and cold.nu[0] == 0.0

@@ -286,7 +286,8 @@ def test_central_flow_runs_for_matrix_completion():
     sharp = problem.sharpness(w0)
     # A step size near the edge 2/S, so that the central flow has to project.
     res = linflow.integrate_central_flow(problem, w0, learning_rate=1.5 / max(sharp, 1e-3), n_steps=40)
-    assert res.status.name in {"SUCCESS"}, res.message
+    assert res.status.name == "SUCCESS", res.message
+    assert res.n_critical.max() >= 1  # the flow reached the edge and projected
     assert np.all(np.isfinite(res.losses))
     assert res.losses[-1] < res.losses[0]
 
@@ -352,3 +353,28 @@ def test_no_module_branches_on_a_concrete_problem_class():
         if "isinstance(problem, HomogeneousProblem)" in p.read_text() or "import HomogeneousProblem" in p.read_text()
     ]
     assert offenders == []
+
+
+def test_central_flow_runs_for_the_logistic_loss():
+    rng = np.random.default_rng(12)
+    X = rng.standard_normal((3, 12))
+    labels = np.sign(rng.standard_normal(3) @ X)
+    problem = Problem(DeepLinearNetwork((3, 3, 1)), ll.Logistic(X, labels))
+    w0 = tuple(0.5 * rng.standard_normal(s) for s in problem.network.shapes)
+    # Starting just below the edge: the top eigenvalue is critical at once, so the projection
+    # (and the logistic third derivative in it) is exercised before the sharpness decays.
+    eta = 1.99 / problem.sharpness(w0)
+    res = linflow.integrate_central_flow(problem, w0, learning_rate=eta, n_steps=30)
+    assert res.status.name == "SUCCESS", res.message
+    assert res.n_critical.max() >= 1
+    assert res.losses[-1] < res.losses[0]
+    # The central flow holds ηS ≤ 2 (up to its edge tolerance).
+    assert np.all(eta * res.sharpness[:, 0] <= 2.0 + 1e-6)
+
+
+def test_central_flow_refuses_activated_networks():
+    rng = np.random.default_rng(13)
+    problem = Problem(HomogeneousNetwork((2, 3, 1), "relu"), X=rng.standard_normal((2, 4)), Y=rng.standard_normal((1, 4)))
+    w0 = tuple(rng.standard_normal(s) for s in problem.network.shapes)
+    with pytest.raises(TypeError, match="need a deep linear network"):
+        linflow.integrate_central_flow(problem, w0, learning_rate=0.1, n_steps=2)
