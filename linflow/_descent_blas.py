@@ -44,7 +44,6 @@ from ._descent_numba import (
     end_to_end_is_cheaper,
     kernel_array,
     loss_arrays,
-    loss_of,
 )
 
 __all__ = ["BLAS_MIN_SIZE", "prefers_blas", "run_descent_blas"]
@@ -104,7 +103,7 @@ def prefers_blas(problem, batch_size: int, optimizer=None) -> bool:
     from .optimizers import GD
 
     shape = _blas_shape(problem)
-    if shape is None or not isinstance(optimizer or GD(), GD):
+    if shape is None or (optimizer or GD()).engine_code != GD.engine_code:
         return False
     widths, cols, samples = shape
     return product_size(widths, cols, samples) >= blas_min_size(batch_size)
@@ -116,7 +115,7 @@ def _blas_shape(problem):
     regression) and matrix completion; other losses stay on the SIMD engine."""
     widths = problem.network.widths
     try:
-        code, whitened, cols, _, _, _ = loss_arrays(loss_of(problem), widths)
+        code, whitened, cols, _, _, _ = loss_arrays(problem.loss_function, widths)
     except ValueError:
         return None  # no kernel for this loss: the SIMD engine raises with the remedy
     activated, _ = activation_of(problem)
@@ -376,7 +375,7 @@ def run_descent_blas(setup):
     widths = np.asarray(problem.network.widths, dtype=np.int64)
     batch = setup.batch_size
     n_params = problem.network.n_params
-    code, whitened, cols, x, y, aux = loss_arrays(loss_of(problem), widths)
+    code, whitened, cols, x, y, aux = loss_arrays(problem.loss_function, widths)
     completion = code == COMPLETION
     activated, slope = activation_of(problem)
     m = 1 if whitened else int(cols)  # the 1/m of the regression loss

@@ -117,9 +117,9 @@ def shape_rows(quick: bool) -> list:
 # ----------------------------------------------------------------------------- flops
 def _loss_kind(problem):
     from linflow._descent_blas import _blas_shape
-    from linflow._descent_numba import COMPLETION, loss_arrays, loss_of
+    from linflow._descent_numba import COMPLETION, loss_arrays
 
-    code, whitened, cols, _, _, _ = loss_arrays(loss_of(problem), problem.network.widths)
+    code, whitened, cols, _, _, _ = loss_arrays(problem.loss_function, problem.network.widths)
     return code == COMPLETION, whitened, cols, _blas_shape(problem)
 
 
