@@ -296,9 +296,13 @@ def _best(fn, repeat):
 #: shorter runs are dominated by the scheduler's noise on a shared machine.
 TARGET_SECONDS = {True: 0.3, False: 1.0}
 
+#: A peer is timed on at most as many steps as fit in about this long (seconds).
+PEER_SECONDS = {True: 1.0, False: 3.0}
 
-def run_shapes(*, quick: bool, repeat: int, ceiling: float, threads: int, peers: bool = True) -> list:
-    """Check and time every row of :func:`shape_rows`; print the table; return the rows."""
+
+def run_shapes(*, quick: bool, repeat: int, ceiling: float, threads: int, peers: bool = True, only=None) -> list:
+    """Check and time every row of :func:`shape_rows` (those whose name contains ``only``, if
+    given); print the table; return the rows."""
     try:
         import jax  # noqa: F401
 
@@ -306,19 +310,24 @@ def run_shapes(*, quick: bool, repeat: int, ceiling: float, threads: int, peers:
     except ImportError:
         have_jax = False
         print("  (JAX not installed: pip install 'jax[cpu]<0.11'; the JAX column is skipped)")
-    print(f"\nshape matrix: best of {repeat}; GFLOP/s and % of the dgemm ceiling (NumPy, 1000², {threads} "
-          f"BLAS threads, measured before each row) for linflow plain; peer columns: peer time / linflow plain time, wall clock "
+    print(f"\nshape matrix: best of {repeat}; GFLOP/s and % of the dgemm ceiling (NumPy, 1000², the "
+          f"better of 1 and {threads} BLAS threads, measured before each row) for linflow plain; peer columns: peer time / linflow plain time, wall clock "
           f"and CPU seconds of this process (> 1: linflow faster)")
     print(f"{'shape':<38} {'steps':>5} {'path':>5} {'check':>6} {'full s':>7} {'plain s':>7} {'GFLOP/s':>7} "
-          f"{'%ceil':>5} {'ceil':>5} | {'numpy':>11} {'numpy 1t':>11} {'jax':>11}  (wall/cpu)")
+          f"{'%ceil':>5} {'ceil':>5} | {'numpy':>11} {'numpy 1t':>11} {'jax':>11}  (wall/cpu)\n"
+          "  (a peer slower than ~3 s per run is timed on fewer steps; its time is scaled to the row's steps)")
     results = []
     for row in shape_rows(quick):
-        # The ceiling again just before each row (NumPy dgemm 1000², best of 3): the machine's
-        # load changes within minutes.
+        if only and only not in row.name:
+            continue
+        # The ceiling again just before each row (NumPy dgemm 1000², best of 3, with one BLAS
+        # thread and with linflow's thread count): the machine's load changes within minutes.
         rng = np.random.default_rng(1)
         a, b = rng.standard_normal((1000, 1000)), rng.standard_normal((1000, 1000))
-        with _blas_limit(threads):
-            ceiling = 2e9 / _best(lambda: a @ b, 3)[0] / 1e9
+        ceiling = 0.0
+        for n_thr in sorted({1, threads}):  # the better of one thread and linflow's count
+            with _blas_limit(n_thr):
+                ceiling = max(ceiling, 2e9 / _best(lambda: a @ b, 3)[0] / 1e9)
         p, w0, lr = row.problem, row.weights0, row.learning_rate
         kw = dict(learning_rate=lr, n_steps=row.n_check)
         ref = linflow.simulate_descent(p, w0, backend="numpy", **kw)
@@ -341,11 +350,17 @@ def run_shapes(*, quick: bool, repeat: int, ceiling: float, threads: int, peers:
         n = int(row.n_steps * min(max(TARGET_SECONDS[quick] / t_probe, 1.0), 20.0))
         full = _best(linflow_run(n, True), repeat)
         plain = _best(linflow_run(n, False), repeat)
-        times = {}
+        # Peers run at most ~PEER_SECONDS (a peer can be 100× slower than linflow): per-step
+        # times are compared (every run is linear in the steps once compiled and warmed up).
+        times, peer_steps = {}, {}
         for name, (run, thr) in peer_runs.items():
             with _blas_limit(thr):
                 run(1)  # warm-up (JAX compiles here)
-                times[name] = _best(lambda run=run: run(n), repeat)
+                t1 = _best(lambda run=run: run(row.n_check), 1)[0] / row.n_check
+                k = int(min(n, max(1, PEER_SECONDS[quick] / max(t1, 1e-9))))
+                best = _best(lambda run=run, k=k: run(k), repeat)
+                times[name] = (best[0] * n / k, best[1] * n / k)
+                peer_steps[name] = k
         work = len(lr) * n * flops_per_step(p)
         gflops = work / plain[0] / 1e9
         ratios = {name: (t[0] / plain[0], t[1] / plain[1]) for name, t in times.items()}
@@ -357,7 +372,7 @@ def run_shapes(*, quick: bool, repeat: int, ceiling: float, threads: int, peers:
         results.append(dict(name=row.name, steps=n, batch=len(lr), path=path, check=worst, full_s=full,
                             plain_s=plain, gflops=gflops, ceiling_gflops=ceiling,
                             percent_of_ceiling=100 * gflops / ceiling,
-                            peers_s=times, peer_over_linflow=ratios, load=os.getloadavg()))
+                            peers_s=times, peer_steps=peer_steps, peer_over_linflow=ratios, load=os.getloadavg()))
     slower = [(r["name"], k, v[0]) for r in results for k, v in r["peer_over_linflow"].items() if v[0] < 1]
     print("rows where a peer beat linflow plain (wall clock): "
           + (", ".join(f"{n} ({k}: {v:.2f})" for n, k, v in slower) or "none"))

@@ -326,7 +326,7 @@ def _shapes(args) -> int:
     print(f"float64 ceiling (NumPy dgemm, 2000², {threads} threads, best of {args.repeat}): {ceiling[0]:.1f} GFLOP/s; "
           f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     rows = run_shapes(quick=args.quick, repeat=args.repeat, ceiling=ceiling[0], threads=threads,
-                      peers=not args.no_peers)
+                      peers=not args.no_peers, only=args.only)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(dict(ceiling_gflops=ceiling[0], threads=threads, rows=rows), fh, indent=1, default=float)
@@ -349,6 +349,7 @@ def main(argv=None) -> int:
     ap.add_argument("--loss-steps", type=int, default=100, help="steps of each other-loss row")
     ap.add_argument("--shapes", action="store_true",
                     help="the shape matrix instead: every shape class against NumPy and JAX (scripts/_bench_shapes.py)")
+    ap.add_argument("--only", metavar="TEXT", help="with --shapes: only the rows whose name contains TEXT")
     args = ap.parse_args(argv)
     if args.shapes:
         return _shapes(args)
