@@ -1,6 +1,8 @@
 """linflow: symbolic-numeric analysis of gradient descent and gradient flow on deep linear and homogeneous networks.
 
-Conventions: the loss has the ½ (``½‖W_e − Φ‖_F²`` or ``(1/2m)‖W_e X − Y‖_F²``),
+Conventions: a problem is a network and a loss object (:mod:`linflow.losses`: whitened,
+regression, matrix sensing and completion, logistic, cross-entropy, or your own); the squared
+losses have the ½ (``½‖W_e − Φ‖_F²`` or ``(1/2m)‖W_e X − Y‖_F²``),
 ``weights[j].shape == (d_{j+1}, d_j)``, ``W_e = W_N ⋯ W_1``, and GD iterate k approximates
 gradient flow at ``t = kη``. Importing linflow compiles nothing and never imports CUDA.
 """
@@ -18,8 +20,9 @@ from .results import DescentResult, FlowResult, Status
 __version__ = "0.1.0"
 
 # Loaded on first attribute access, so that `import linflow` imports neither SymPy nor
-# Hypothesis: the SymPy-backed modules, and the claims/strategies (Hypothesis).
-_LAZY_MODULES = ("analysis", "bounds", "curvature", "symbolic", "claims", "strategies")
+# Hypothesis: the SymPy-backed modules, and the claims/strategies (Hypothesis); nor dask, xarray
+# or Zarr: the sweep package (callable: ``linflow.sweep(spec)`` runs a sweep).
+_LAZY_MODULES = ("analysis", "bounds", "curvature", "symbolic", "claims", "strategies", "sweep")
 _LAZY_ATTRIBUTES = {"Claim": "linflow.claims._core", "check_claim": "linflow.claims._core"}
 
 
@@ -67,6 +70,7 @@ __all__ = [
     "rescaling",
     "simulate_descent",
     "strategies",
+    "sweep",
     "symbolic",
     "unflatten",
 ]

@@ -38,11 +38,12 @@ residual ``R`` (never from covariances), as in the reference, so that small loss
 relative accuracy.
 
 Losses (:mod:`linflow.losses`, read from ``problem.loss_function``): the whitened and regression
-losses as above; matrix sensing and completion are losses of ``W_e`` and run the whitened passes
+losses as above, in the cached kernel :func:`_run_chunks`; the others go through ``loss_hook``
+in a copy of that kernel (:func:`kernel_for`), so that the canonical kernel compiles without
+them: matrix sensing and completion are losses of ``W_e`` and run the whitened passes
 (``H_N = W_e``) with ``Δ_N = ∇L(W_e)``; the logistic and cross-entropy losses replace the
 residual by ``∇ℓ(H_N)`` (per sample, or through ``W_e`` for a linear network when cheaper); an
-:class:`~linflow.losses.EndToEnd` loss with ``numba.njit`` functions gets its own compiled copy
-of the batch kernel that calls them (:func:`end_to_end_kernel`).
+:class:`~linflow.losses.EndToEnd` loss with ``numba.njit`` functions gets a copy that calls them.
 
 Optimizers (:mod:`linflow.optimizers`): GD keeps the step fused into the gradient products;
 any other optimizer has the products write ``G`` into a gradient buffer and a lane kernel
@@ -182,7 +183,7 @@ def _mask(delta, d_off, z, z_off, count, slope):
 @njit(**_JIT)
 def _forward_loss(
     w, h, delta, loss, widths, w_off, h_off, d_off, x, y, whitened, cols, one, z, slope, activated, e2e, res,
-    loss_code, aux,
+    loss_code,
 ):
     """Forward pass ``H_j``, residual, ``Δ_N`` and the loss of every lane.
 
@@ -195,11 +196,10 @@ def _forward_loss(
     pass is the whitened one, ``H_N = W_e``; then ``R = W_e X − Y`` goes to ``res`` and
     ``Δ_N = R Xᵀ/m`` replaces ``W_e`` (the reference's ``end_to_end_gradient``).
 
-    ``loss_code`` (:data:`LOSS_CODES`) selects the loss of the top ``H_N``: squared (whitened
-    or regression, data ``y``), a loss of ``W_e`` (sensing, completion: ``whitened`` is set, so
-    ``H_N = W_e``; data ``y`` and ``aux``), or a loss of the outputs (logistic, cross-entropy:
-    labels in ``y``). In every case ``Δ_N`` becomes the gradient of the loss with respect to
-    ``H_N`` (through ``W_e X`` on the end-to-end data path).
+    Only the squared losses (``loss_code`` 0: whitened or regression, data ``y``) are
+    finished here; for the others (a loss of ``W_e``, with ``whitened`` set so that
+    ``H_N = W_e``, or a classification loss of the outputs) ``H_N`` is left in the Δ buffer
+    for ``loss_hook`` (:func:`_run_chunks`).
     """
     prefer_wide_vectors()
     no, zero = one == 0, one - one
@@ -236,21 +236,14 @@ def _forward_loss(
             _activate(h, z, h_off[j], dj * cols, slope)
     top = d_off[n_layers]
     d_out = widths[n_layers]
-    if loss_code == END_TO_END:
-        return  # the user's loss of W_e: ``loss_hook`` in :func:`_run_chunks`
-    if loss_code == SENSING:
-        _sensing_loss(delta, top * LANES, y, aux, d_out * cols, loss)
-    elif loss_code == COMPLETION:
-        _completion_loss(delta, top * LANES, y, aux, d_out * cols, loss)
-    elif e2e:
-        _end_to_end_data_loss(delta, top, res, loss, x, y, d_out, cols, one, loss_code)
-    elif loss_code == SQUARED:
+    if loss_code != SQUARED:
+        return  # the other losses: ``loss_hook`` in :func:`_run_chunks`
+    if e2e:
+        _end_to_end_data_loss(delta, top, res, loss, x, y, d_out, cols, one)
+    else:
         scale = 0.5 if whitened else 0.5 / cols
         gscale = 1.0 if whitened else 1.0 / cols
         _residual_loss(delta, top * LANES, y, d_out, cols, gscale, scale, loss)
-    else:
-        _output_loss(delta, top * LANES, y, d_out, cols, loss_code, loss)
-
 
 @njit(**_JIT)
 def _residual_loss(buf, q, y, rows, cols, gscale, scale, loss):
@@ -286,23 +279,18 @@ def _residual_loss(buf, q, y, rows, cols, gscale, scale, loss):
 
 
 @njit(**_JIT)
-def _end_to_end_data_loss(delta, top, res, loss, x, y, d_out, d0, one, loss_code):
+def _end_to_end_data_loss(delta, top, res, loss, x, y, d_out, d0, one):
     """Data loss and ``Δ_N`` from ``W_e`` (at row ``top`` of ``delta``, ``d_out × d0``).
 
-    ``Z = W_e X`` (into ``res``), the loss of the outputs ``Z`` and ``Δ_N = ∇ℓ(Z) Xᵀ`` over
-    ``W_e``: ``∇L(W_e)`` (Arora, Cohen & Hazan 2018, eq. (5) for the chain rule that the
-    backward pass then applies). Squared loss: ``R = Z − Y``, loss ``‖R‖²/(2m)`` summed from the
-    residual itself (not from covariances, so that a small loss keeps its relative accuracy),
-    ``Δ_N = (R Xᵀ)/m`` as the reference's ``end_to_end_gradient``.
+    ``R = W_e X − Y`` (into ``res``), loss ``‖R‖²/(2m)`` summed from the residual itself (not
+    from covariances, so that a small loss keeps its relative accuracy, as in the reference),
+    and ``Δ_N = R Xᵀ/m`` over ``W_e``: ``∇L(W_e)`` of the data loss (Arora, Cohen & Hazan 2018,
+    eq. (5) for the chain rule that the backward pass then applies).
     """
     prefer_wide_vectors()
     no, zero = one == 0, one - one
     m = x.shape[1]
     _matmul(res, zero, m, one, delta, top, d0, one, x, zero, m, one, d_out, d0, m, no, delta, loss)
-    if loss_code != SQUARED:
-        _output_loss(res, zero, y, d_out, m, loss_code, loss)  # res ← ∇ℓ(Z), with its 1/m
-        _matmul(delta, top, d0, one, res, zero, m, one, x, zero, one, m, d_out, m, d0, no, delta, loss)
-        return
     # R = W_e X − Y stays unscaled: Δ_N = R Xᵀ/m is formed from it below.
     _residual_loss(res, zero, y, d_out, m, 1.0, 0.5 / m, loss)
     _matmul(delta, top, d0, one, res, zero, m, one, x, zero, one, m, d_out, m, d0, no, delta, loss)
@@ -321,50 +309,72 @@ LOSS_CODES = {
 
 
 @njit(**_JIT)
-def loss_hook(buf, q, rows, cols, loss):
-    """The loss of an :class:`linflow.losses.EndToEnd` problem: none in the cached kernel.
+def loss_hook(delta, top, d_out, cols, loss, x, y, aux, res, e2e, loss_code, one):
+    """The losses other than the squared ones: none in the cached kernel :func:`_run_chunks`.
 
-    :func:`end_to_end_kernel` compiles a copy of :func:`_run_chunks` in which this name is
-    bound to a hook that calls the user's ``numba.njit`` functions (:func:`make_loss_hook`).
+    Copies of :func:`_run_chunks` bind this name to :func:`builtin_loss_hook` (the other
+    built-in losses, :func:`kernel_for`) or to a hook that calls an
+    :class:`~linflow.losses.EndToEnd` loss's ``numba.njit`` functions (:func:`make_loss_hook`).
+    The canonical kernel thus compiles without them (about 2 s less on the first call).
     """
 
 
 def make_loss_hook(value, gradient):
-    """A compiled hook ``(buf, q, rows, cols, loss)`` that, for every lane, reads ``E = W_e``
-    (``rows × cols`` at flat index ``q``), sets ``loss[lane] = value(E)`` and overwrites ``E``
-    with ``gradient(E)``: user ``numba.njit`` functions called inside the engine's loop."""
+    """A compiled :func:`loss_hook` that, for every lane, reads ``E = W_e`` (``d_out × cols``
+    at row ``top`` of ``delta``), sets ``loss[lane] = value(E)`` and overwrites ``E`` with
+    ``gradient(E)``: user ``numba.njit`` functions called inside the engine's loop."""
 
     @njit(nogil=True, error_model="numpy")
-    def hook(buf, q, rows, cols, loss):
-        e2e = np.empty((rows, cols))
+    def hook(delta, top, d_out, cols, loss, x, y, aux, res, e2e, loss_code, one):
+        e2e_matrix = np.empty((d_out, cols))
+        q = top * LANES
         for t in range(LANES):
-            for i in range(rows):
+            for i in range(d_out):
                 for j in range(cols):
-                    e2e[i, j] = buf[q + (i * cols + j) * LANES + t]
-            loss[t] = value(e2e)
-            grad = gradient(e2e)
-            for i in range(rows):
+                    e2e_matrix[i, j] = delta[q + (i * cols + j) * LANES + t]
+            loss[t] = value(e2e_matrix)
+            grad = gradient(e2e_matrix)
+            for i in range(d_out):
                 for j in range(cols):
-                    buf[q + (i * cols + j) * LANES + t] = grad[i, j]
+                    delta[q + (i * cols + j) * LANES + t] = grad[i, j]
 
     return hook
 
 
-_END_TO_END_KERNELS: dict = {}
+_KERNELS: dict = {}
 
 
-def end_to_end_kernel(loss):
-    """:func:`_run_chunks` compiled with ``loss_hook`` calling ``loss``'s njit functions.
+def _kernel_copy(hook, name: str, *, cache: bool):
+    """:func:`_run_chunks` compiled with ``loss_hook`` bound to ``hook`` (its own name, so that
+    its disk cache, if any, is its own)."""
+    import types
 
-    Not cached on disk (numba cannot cache a function bound to other dispatchers): the first
-    run of each user loss in a process compiles the engine anew (a few seconds); the kernel is
-    then kept for the process.
+    py = _run_chunks.py_func
+    fn = types.FunctionType(py.__code__, dict(py.__globals__, loss_hook=hook), name, py.__defaults__, py.__closure__)
+    fn.__qualname__ = name
+    return njit(nogil=True, error_model="numpy", cache=cache)(fn)
+
+
+def kernel_for(loss):
+    """The batch kernel for ``loss``: :func:`_run_chunks` for the squared losses; a cached copy
+    with :func:`builtin_loss_hook` for the other built-in losses (compiled on first use,
+    then loaded from numba's cache); for an :class:`~linflow.losses.EndToEnd` loss a copy that
+    calls its njit functions (:func:`make_loss_hook`), not cached on disk (numba cannot cache a
+    function bound to other dispatchers): the first run of each such loss in a process compiles
+    the engine anew (a few seconds).
 
     Raises
     ------
     ValueError
-        ``value`` or ``gradient`` is a plain Python function (names the remedies).
+        An EndToEnd ``value`` or ``gradient`` that is a plain Python function (names the remedies).
     """
+    code = LOSS_CODES[loss.kind]
+    if code == SQUARED:
+        return _run_chunks
+    if code != END_TO_END:
+        if "builtin" not in _KERNELS:
+            _KERNELS["builtin"] = _kernel_copy(builtin_loss_hook, "_run_chunks_other_losses", cache=True)
+        return _KERNELS["builtin"]
     from numba.core.dispatcher import Dispatcher
 
     value, gradient = loss.value_function, loss.gradient_function
@@ -376,39 +386,35 @@ def end_to_end_kernel(loss):
                 f"or use backend='numpy'"
             )
     key = (value, gradient)
-    if key not in _END_TO_END_KERNELS:
-        import types
-
-        hook = make_loss_hook(value, gradient)
-        py = _run_chunks.py_func
-        namespace = dict(py.__globals__, loss_hook=hook)
-        fn = types.FunctionType(py.__code__, namespace, "_run_chunks_end_to_end", py.__defaults__, py.__closure__)
-        _END_TO_END_KERNELS[key] = njit(nogil=True, error_model="numpy")(fn)
-    return _END_TO_END_KERNELS[key]
+    if key not in _KERNELS:
+        _KERNELS[key] = _kernel_copy(make_loss_hook(value, gradient), "_run_chunks_end_to_end", cache=False)
+    return _KERNELS[key]
 
 
 @njit(**_JIT)
-def _sensing_loss(buf, q, b, a, n, loss):
+def _sensing_loss(buf, q, b, a, n, loss, r):
     """Matrix sensing on ``E = W_e`` (``n = d_N d_0`` entries at flat index ``q``), in place
     ``E ← ∇L(E)``: ``r_i = ⟨A_i, E⟩ − b_i``, ``L = (1/2m) Σ r_i²``, ``∇L = (Σ_i r_i A_i)/m``
-    (Arora, Cohen, Hu & Luo 2019, Sec. 2); ``a`` is A as ``(m, n)``, ``b`` is ``(1, m)``.
+    (Arora, Cohen, Hu & Luo 2019, Sec. 2); ``a`` is A as ``(m, n)``, ``b`` is ``(1, m)``,
+    ``r`` scratch for the m residuals (8 lanes each). Every lane at once: A and b are shared.
     """
+    prefer_wide_vectors()
     m = a.shape[0]
-    r = np.empty(m)
-    for t in range(LANES):
-        total = 0.0
-        for i in range(m):
-            s = 0.0
-            for e in range(n):
-                s += a[i, e] * buf[q + e * LANES + t]
-            r[i] = s - b[0, i]
-            total += r[i] * r[i]
-        loss[t] = 0.5 / m * total
+    total = vzero()
+    for i in range(m):
+        s = vzero()
         for e in range(n):
-            g = 0.0
-            for i in range(m):
-                g += r[i] * a[i, e]
-            buf[q + e * LANES + t] = g / m
+            s = vfma(vbroadcast(a, i * n + e), vload(buf, q + e * LANES), s)
+        ri = vsub(s, vbroadcast(b, i))
+        vstore(r, i * LANES, ri)
+        total = vfma(ri, ri, total)
+    vstore(loss, 0, vmul(vsplat(0.5 / m), total))
+    count = vsplat(float(m))
+    for e in range(n):
+        g = vzero()
+        for i in range(m):
+            g = vfma(vload(r, i * LANES), vbroadcast(a, i * n + e), g)
+        vstore(buf, q + e * LANES, vdiv(g, count))
 
 
 @njit(**_JIT)
@@ -427,15 +433,24 @@ def _completion_loss(buf, q, filled, weight, n, loss):
 
 
 @njit(**_JIT)
-def _log1p_exp(v):
-    """``log(1 + e^v)`` = NumPy's ``logaddexp(0, v)``, its algorithm step for step (no overflow)."""
-    if v == 0.0:
-        return np.log(2.0)
-    if -v > 0.0:
-        return np.log1p(np.exp(v))
-    if -v <= 0.0:
-        return v + np.log1p(np.exp(-v))
-    return -v  # NaN
+def _softplus_pair(q):
+    """``(log(1 + e^{−q}), log(1 + e^{q}))``, each exactly NumPy's ``logaddexp(0, ∓q)``.
+
+    NumPy evaluates ``logaddexp(0, v)`` as ``log 2`` for ``v = 0``, ``log1p(exp(v))`` for
+    ``v < 0`` and ``v + log1p(exp(−v))`` otherwise (NaN passes). Both members share the one
+    ``log1p(exp(−|q|))``, so the pair costs one ``exp`` and one ``log1p`` with the reference's
+    operations, value for value.
+    """
+    if q == 0.0:
+        half = np.log(2.0)
+        return half, half
+    if q > 0.0:
+        t = np.log1p(np.exp(-q))
+        return t, q + t
+    if q < 0.0:
+        t = np.log1p(np.exp(q))
+        return -q + t, t
+    return q, q  # NaN
 
 
 @njit(**_JIT)
@@ -455,9 +470,9 @@ def _output_loss(buf, q, labels, rows, cols, loss_code, loss):
             if loss_code == LOGISTIC:
                 y = labels[0, i]
                 e = q + i * LANES + t
-                margin = buf[e] * y
-                total += _log1p_exp(-margin)
-                buf[e] = -y * np.exp(-_log1p_exp(margin)) / m
+                loss_i, softplus_q = _softplus_pair(buf[e] * y)  # log(1 + e^{∓q}), q the margin
+                total += loss_i
+                buf[e] = -y * np.exp(-softplus_q) / m  # −y σ(−q)/m
             else:
                 top = -np.inf
                 for c in range(rows):
@@ -475,6 +490,29 @@ def _output_loss(buf, q, labels, rows, cols, loss_code, loss):
                         total -= log_p
                     buf[e] = (np.exp(log_p) - (1.0 if c == y else 0.0)) / m
         loss[t] = total / m
+
+
+@njit(**_JIT)
+def builtin_loss_hook(delta, top, d_out, cols, loss, x, y, aux, res, e2e, loss_code, one):
+    """:func:`loss_hook` of the built-in losses beyond the squared ones: sensing and
+    completion of ``W_e`` (row ``top`` of ``delta``), and the classification losses of the
+    outputs ``Z = H_N`` or, through ``W_e`` (``e2e``), of ``Z = W_e X`` (into ``res``, then
+    ``Δ_N = ∇ℓ(Z) Xᵀ``). In every case ``Δ_N`` becomes the gradient with respect to ``H_N``."""
+    prefer_wide_vectors()
+    no, zero = one == 0, one - one
+    q = top * LANES
+    if loss_code == SENSING:
+        _sensing_loss(delta, q, y, aux, d_out * cols, loss, res)
+    elif loss_code == COMPLETION:
+        _completion_loss(delta, q, y, aux, d_out * cols, loss)
+    else:
+        m = x.shape[1]
+        if e2e:
+            _matmul(res, zero, m, one, delta, top, cols, one, x, zero, m, one, d_out, cols, m, no, delta, loss)
+            _output_loss(res, zero, y, d_out, m, loss_code, loss)
+            _matmul(delta, top, cols, one, res, zero, m, one, x, zero, one, m, d_out, m, cols, no, delta, loss)
+        else:
+            _output_loss(delta, q, y, d_out, m, loss_code, loss)
 
 
 @njit(**_JIT)
@@ -780,7 +818,10 @@ def _run_chunks(first, last, one, prob, run, out):
         d_off[j] = (j & 1) * rows * cols
     delta = _aligned_zeros(2 * rows * cols * LANES)
     z = _aligned_zeros(h_off[-1] * LANES if activated else LANES)
-    res = _aligned_zeros(widths[-1] * x.shape[1] * LANES if e2e else LANES)  # R = W_e X − Y
+    # R = W_e X − Y (linear data loss through W_e), or the residuals of matrix sensing
+    res = _aligned_zeros(
+        widths[-1] * x.shape[1] * LANES if e2e else (aux.shape[0] * LANES if loss_code == SENSING else LANES)
+    )
     bal0 = _aligned_zeros(b_off[-1] * LANES)
     gram = _aligned_zeros(rows * rows * LANES if track else LANES)
     loss = _aligned_zeros(one * LANES)  # (one: not a literal, which would compile another copy)
@@ -817,10 +858,10 @@ def _run_chunks(first, last, one, prob, run, out):
         for k in range(n_steps + 1):
             _forward_loss(
                 cur, h, delta, loss, widths, w_off, h_off, d_off, x, y, whitened, cols, one, z, slope,
-                activated, e2e, res, loss_code, aux,
+                activated, e2e, res, loss_code,
             )
-            if loss_code == END_TO_END:
-                loss_hook(delta, d_off[n_layers] * LANES, widths[n_layers], cols, loss)
+            if loss_code != SQUARED:
+                loss_hook(delta, d_off[n_layers], widths[n_layers], cols, loss, x, y, aux, res, e2e, loss_code, one)
             is_record = rec < record_steps.shape[0] and record_steps[rec] == k
             for t in range(n_lanes):
                 if not active[t]:
@@ -944,7 +985,7 @@ def loss_arrays(loss, widths) -> tuple:
     regression X, Y; sensing ``y = b`` (1, m) and ``aux = A`` as (m, d_N d_0); completion
     ``y`` = values with zeros off the mask and ``aux = mask/|Ω|``, both (1, d_N d_0);
     logistic and cross-entropy X and the labels as (1, m) floats; an :class:`EndToEnd` loss
-    none (its functions are called through :func:`end_to_end_kernel`).
+    none (its functions are called through :func:`kernel_for`).
 
     Raises
     ------
@@ -1014,9 +1055,8 @@ def run_descent_numba(setup) -> DescentResult:
     n_params = problem.network.n_params
     loss = problem.loss_function
     loss_code, whitened, cols, x, y, aux = loss_arrays(loss, widths)
-    kernel = _run_chunks
+    kernel = kernel_for(loss)
     if loss_code == END_TO_END:
-        kernel = end_to_end_kernel(loss)
         _check_end_to_end_gradient(loss, tuple(w[0] for w in setup.weights0))
     activated, slope = activation_of(problem)
     if activated and whitened:

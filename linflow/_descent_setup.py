@@ -18,11 +18,12 @@ DEFAULT_DIVERGENCE_THRESHOLD = 1e100
 
 @dataclass(frozen=True)
 class DescentSetup:
-    """Validated, batched inputs of a GD run, handed to a backend kernel.
+    """Validated, batched inputs of a descent run, handed to an engine.
 
     ``weights0[j]`` has shape ``(B, d_{j+1}, d_j)`` (a fresh C-contiguous float64 copy),
     ``learning_rates`` shape ``(B,)``; ``record_steps`` are the recorded step indices;
-    ``reference`` is ``None`` or ``(B, n_steps + 1, P)``.
+    ``reference`` is ``None`` or ``(B, n_steps + 1, P)``; ``optimizer`` the update rule
+    (:mod:`linflow.optimizers`; the loss is ``problem.loss_function``).
     """
 
     problem: Problem

@@ -16,6 +16,12 @@ Hence, for every θ' in ``B_ε(θ)`` *that lies in the activation pattern of θ*
 ``‖∇²f(θ')‖₂ ≤ (1/m) Σ_i ‖x_i‖² · Σ_j Π_{k≠j} a_k² + (the same second-order term)``. At ε = 0
 the first is theory.md §5's bound, with ``‖∇_ŷℓ_i‖·‖x_i‖`` in place of ``‖∇L‖₂``.
 
+Any loss of the outputs that is a sum over samples with ``‖∇²_ŷ ℓ_i‖ ≤ c`` (the loss's
+``output_curvature_bound()``: 1/m regression, 1/(4m) logistic, 1/(2m) cross-entropy) gets the same
+bounds with ``(1/m)‖r_i‖`` replaced by ``‖∇_ŷ ℓ_i‖``, the residual growth ``(1/m)Δŷ_i`` by
+``cΔŷ_i`` (∇_ŷ ℓ_i is c-Lipschitz) and ``(1/m)‖x_i‖²`` by ``c‖x_i‖²`` (derived in this project);
+the λ_min bound needs a convex ℓ_i (all three are), so that the Gauss–Newton term is PSD.
+
 :func:`ball_in_pattern` certifies that the whole ball lies in one pattern: every hidden
 pre-activation keeps its sign because ``|z̃| − e > ‖Δz‖`` (e the floating-point error bound of
 :meth:`HomogeneousProblem.boundary_mask`); a sample whose layer input is identically zero on the
@@ -51,13 +57,18 @@ class _Ball:
         for z, err, live in problem._rounding_bounds(weights):
             mask = net.activation_derivative(z)
             self.layers.append((np.abs(z) - err, ~live[0], np.max(mask, axis=0), _column_norms(mask * z)))
-        # Only the curvature bounds need the residual, and only the regression loss has one.
-        self.residual = _column_norms(problem.output(weights) - problem.Y) if problem.Y is not None else None
+        # Per sample: ‖∇_ŷ ℓ_i‖ at θ and c ≥ ‖∇²_ŷ ℓ_i‖ everywhere (the output Hessian is block
+        # diagonal over samples, so the loss's global bound bounds every block); for regression
+        # ‖r_i‖/m and 1/m.
+        loss = problem.loss_function
+        self.curvature = loss.output_curvature_bound()
+        self.gradient_norm = _column_norms(loss.output_gradient(problem.output(weights)))
 
     def at(self, epsilon: float):
         """``(a, second_order, input_curvature, contained)`` for the ball ``B_ε(θ)``.
 
-        ``second_order = (1/m) Σ_i (‖r_i‖ + Δŷ_i)‖x_i‖``; ``input_curvature = (1/m) Σ_i ‖x_i‖²``.
+        ``second_order = Σ_i (‖g_i‖ + cΔŷ_i)‖x_i‖``; ``input_curvature = c Σ_i ‖x_i‖²`` (for
+        regression ``(1/m) Σ_i (‖r_i‖ + Δŷ_i)‖x_i‖`` and ``(1/m) Σ_i ‖x_i‖²``).
         """
         act_norm = self.x_norm         # ‖a_{k−1,i}‖ at θ
         delta = np.zeros_like(act_norm)  # bound on ‖a_{k−1,i}(θ') − a_{k−1,i}(θ)‖
@@ -68,11 +79,11 @@ class _Ball:
             contained = contained and bool(np.all((margin > dz) | identically_zero))
             act_norm, delta = next_norm, max_slope * dz
         out_change = epsilon * (act_norm + delta) + self.norms[-1] * delta
-        if self.residual is None:  # no regression residual: only `contained` is meaningful
-            second_order = float("nan")
-        else:
-            second_order = float(np.mean((self.residual + out_change) * self.x_norm))
-        return self.norms + epsilon, second_order, float(np.mean(self.x_norm**2)), contained
+        c = self.curvature
+        if c is None:  # no curvature bound for this loss: only `contained` is meaningful
+            return self.norms + epsilon, float("nan"), float("nan"), contained
+        second_order = float(np.sum((self.gradient_norm + c * out_change) * self.x_norm))
+        return self.norms + epsilon, second_order, c * float(np.sum(self.x_norm**2)), contained
 
 
 def _ball_quantities(problem, weights, epsilon: float):

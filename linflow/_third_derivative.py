@@ -1,12 +1,15 @@
 """Third derivative of a deep linear network's loss, contracted twice: ``∇_θ(uᵀ∇²f(θ) v)``.
 
-The central flow (Cohen et al. 2025, §3; theory.md §6) needs the gradient of the entries
+The central flow (Cohen et al. 2025, §3) needs the gradient of the entries
 ``u_iᵀ H(θ) u_j`` of the Hessian restricted to the critical eigenvectors. For
-``f(θ) = L(W_e(θ))`` with a quadratic loss L (third derivative zero) and the multilinear
-end-to-end map ``W_e = W_N ⋯ W_1``, the chain rule gives, for directions u, v, z,
+``f(θ) = L(W_e(θ))`` and the multilinear end-to-end map ``W_e = W_N ⋯ W_1``, the chain rule
+gives, for directions u, v, z,
 
-    D³f[u, v, z] = ∇²L[D²W_e[u, z], DW_e[v]] + ∇²L[DW_e[u], D²W_e[v, z]]
+    D³f[u, v, z] = D³L[DW_e[u], DW_e[v], DW_e[z]]
+                 + ∇²L[D²W_e[u, z], DW_e[v]] + ∇²L[DW_e[u], D²W_e[v, z]]
                  + ∇²L[DW_e[z], D²W_e[u, v]] + ⟨∇L, D³W_e[u, v, z]⟩ ,
+
+(the first term vanishes for the quadratic losses)
 
 and ``∇_θ(uᵀHv) = D³f[u, v, ·]`` (symmetry of third derivatives). Writing
 ``W_e = A_j W_j B_j`` (``A_j = W_N⋯W_{j+1}``, ``B_j = W_{j−1}⋯W_1``) and ``dA_j[u]``,

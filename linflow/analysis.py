@@ -457,6 +457,11 @@ def gfs_sharpness_values(w: np.ndarray, target: float) -> np.ndarray:
     sq = w * w
     n = w.shape[-1]
     y2 = float(target) ** 2
+    if n == 1:
+        # w*² = y² from any start: φ = y²/y² = 1 exactly (the bisection below would cancel
+        # w² + c catastrophically when GD runs far away, |w| ≫ |y|).
+        out = np.ones(w.shape[:-1])
+        return float(out) if np.ndim(out) == 0 else out
     low = -np.min(sq, axis=-1)
     high = low + y2 ** (1.0 / n)
     log_y2 = math.log(y2)

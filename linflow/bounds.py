@@ -39,6 +39,7 @@ from typing import Callable, Mapping, Optional
 import numpy as np
 import sympy as sm
 
+from . import _bound_numerics as stable
 from ._codegen import numpy_function
 
 __all__ = ["Bound", "Domain", "Parameter", "Source", "all", "get", "names"]
@@ -133,7 +134,8 @@ class Bound:
     constraints : tuple of Constraint
         Hypotheses on several parameters that :meth:`evaluate` enforces.
     numeric : callable, optional
-        Evaluator used instead of ``lambdify`` (an unevaluated integral).
+        Evaluator used instead of ``lambdify``: an unevaluated integral, or the overflow-safe
+        form of :mod:`linflow._bound_numerics` (never NaN at valid parameters).
     """
 
     name: str
@@ -227,7 +229,9 @@ class Bound:
             shapes = {k: a.shape for k, a in arrays.items()}
             raise ValueError(f"bound {self.name!r}: parameter shapes do not broadcast: {shapes}") from exc
         for c in self.constraints:
-            if not np.all(c.check(*(arrays[n] for n in c.names))):
+            with np.errstate(over="ignore"):  # an overflowing product still compares correctly
+                ok = np.all(c.check(*(arrays[n] for n in c.names)))
+            if not ok:
                 got = ", ".join(f"{n}={params[n]!r}" for n in c.names)
                 raise ValueError(f"bound {self.name!r} requires {c.description}; got {got}")
         out = np.asarray(self._function()(*(arrays[n] for n in expected)), dtype=np.float64)
@@ -290,37 +294,10 @@ def _parameters():
 _EC21 = "Elkabetz & Cohen, Continuous vs. Discrete Optimization of Deep Neural Networks, NeurIPS 2021"
 _ACH18 = "Arora, Cohen & Hazan, On the Optimization of Deep Networks: Implicit Acceleration by Overparameterization, ICML 2018"
 _ACGH19 = "Arora, Cohen, Golowich & Hu, A Convergence Analysis of Gradient Descent for Deep Linear Neural Networks, ICLR 2019"
+_ACHL19 = "Arora, Cohen, Hu & Luo, Implicit Regularization in Deep Matrix Factorization, NeurIPS 2019"
+_DERIVED_EC21 = "Derived in this project from the argument of " + _EC21
 _SMG14 = "Saxe, McClelland & Ganguli, Exact solutions to the nonlinear dynamics of learning in deep linear neural networks, ICLR 2014"
 _KNSC23 = "Kreisler, Nacson, Soudry & Carmon, Gradient Descent Monotonically Decreases the Sharpness of Gradient Flow Solutions in Scalar Networks and Beyond, ICML 2023"
-
-
-def _saxe_time_numeric(depth, singular_value, initial_strength, fraction):
-    """``∫_{u_0}^{αs} du/(N u^{2−2/N}(s − u))`` by composite Gauss–Legendre, vectorized.
-
-    With ``u = s·σ(x)`` (σ the logistic function) the integral becomes
-    ``(N s^{2−2/N})^{−1} ∫_{x_0}^{x_1} (1 + e^{−x})^{1−2/N} dx``, ``x_0 = ln(u_0/(s − u_0))``,
-    ``x_1 = ln(α/(1 − α))``: a smooth integrand whose nearest complex singularity is at
-    distance π from the real axis, so 24-point panels of length ≤ 2 converge to rounding
-    (the Bernstein-ellipse factor is ≥ 4.9 per panel: error ≲ 4.9^{−48}).
-    """
-    n, s, u0, alpha = np.broadcast_arrays(depth, singular_value, initial_strength, fraction)
-    x0 = np.log(u0) - np.log(s - u0)
-    x1 = np.log(alpha) - np.log1p(-alpha)
-    p = 1.0 - 2.0 / n
-    length = x1 - x0
-    panels = max(1, int(np.ceil(np.max(np.abs(length), initial=0.0) / 2.0)))
-    nodes, weights = np.polynomial.legendre.leggauss(24)
-    edges = np.linspace(0.0, 1.0, panels + 1)
-    total = np.zeros(np.shape(x0))
-    for a, b in zip(edges[:-1], edges[1:]):
-        xa = x0 + a * length
-        half = 0.5 * (b - a) * length
-        for node, weight in zip(nodes, weights):
-            x = xa + half * (node + 1.0)
-            # (1 + e^{−x})^p = exp(p·log1p(e^{−x})), written to avoid overflow for very negative x.
-            log_term = np.where(x > -30.0, np.log1p(np.exp(-np.maximum(x, -30.0))), -x)
-            total = total + weight * half * np.exp(p * log_term)
-    return total / (n * s ** (2.0 - 2.0 / n))
 
 
 @functools.lru_cache(maxsize=None)
@@ -375,6 +352,7 @@ def _registry() -> dict:
             ("whitened loss ½‖W_e − Φ‖_F²", "δ-balanced: ‖W_{j+1}ᵀW_{j+1} − W_jW_jᵀ‖_F ≤ δ",
              "deficiency margin c: ‖W_e(0) − Φ‖_F ≤ σ_min(Φ) − c", "d_j ≥ min(d_0, d_N)"),
             Source(_ACGH19, "Thm 1 (constants recalled, not read from the paper)", "§3", "recalled"),
+            numeric=stable.arora2019_balancedness,
             quantity_text="δ",
         ),
         Bound(
@@ -386,6 +364,7 @@ def _registry() -> dict:
             ("whitened loss ½‖W_e − Φ‖_F²", "δ-balanced initialization with δ ≤ arora2019_balancedness",
              "deficiency margin c > 0"),
             Source(_ACGH19, "Thm 1 (constants recalled, not read from the paper)", "§3", "recalled"),
+            numeric=stable.arora2019_step_size,
             quantity_text="η",
         ),
         Bound(
@@ -397,16 +376,39 @@ def _registry() -> dict:
             ("hypotheses of Thm 1 (δ and η below arora2019_balancedness, arora2019_step_size)",
              "ℓ(T) ≤ ε once T exceeds the bound"),
             Source(_ACGH19, "Thm 1 (constants recalled, not read from the paper)", "§3", "recalled"),
+            numeric=stable.arora2019_iterations,
             quantity_text="T (GD iterations)",
         ),
         Bound(
             "gf_margin_rate",
-            "Gradient-flow loss decay under a deficiency margin (GF version of Arora et al. 2019)",
+            "Gradient-flow loss decay under a deficiency margin (GF version of Arora et al. 2019), any shape",
+            ell0 * sm.exp(-2 * c ** (2 * (N - 1) / N) * t),
+            (P["depth"], P["margin"], P["initial_loss"], P["time"]),
+            r"\ell(t)", r"\le",
+            ("whitened loss ½‖W_e − Φ‖_F², any d_0, d_N", "balanced initialization (hidden widths ≥ min(d_0, d_N))",
+             "deficiency margin c at t = 0: ‖W_e(0) − Φ‖_F ≤ σ_min(Φ) − c, c > 0",
+             "ℓ' = −⟨∇L, P_{W_e}∇L⟩ with the end-to-end preconditioner P_{W_e} ⪰ σ_min(W_e)^{2(N−1)/N} I "
+             "and σ_min(W_e(t)) ≥ c"),
+            Source(_ACGH19, "idealized (gradient-flow) proof of Lemma 1: preconditioner eigenvalues ≥ "
+                   "σ_min(W_e)^{2(N−1)/N}", "§3", "checked"),
+            numeric=lambda n, c_, l0, t_: stable.margin_rate(n, c_, l0, t_, factor=1.0),
+            quantity_text="ℓ(t)",
+        ),
+        Bound(
+            "gf_margin_rate_square",
+            "Gradient-flow loss decay under a deficiency margin for a square target (d_0 = d_N)",
             ell0 * sm.exp(-2 * N * c ** (2 * (N - 1) / N) * t),
             (P["depth"], P["margin"], P["initial_loss"], P["time"]),
             r"\ell(t)", r"\le",
-            ("whitened loss ½‖W_e − Φ‖_F²", "balanced initialization", "deficiency margin c at t = 0"),
-            Source(_ACGH19, "GF analogue of Thm 1 (its continuous-time argument)", "§3", "checked"),
+            ("whitened loss ½‖W_e − Φ‖_F² with a square target: d_0 = d_N (false otherwise)",
+             "balanced initialization (hidden widths ≥ d_0)",
+             "deficiency margin c at t = 0: ‖W_e(0) − Φ‖_F ≤ σ_min(Φ) − c, c > 0",
+             "W_eW_eᵀ and W_eᵀW_e both have eigenvalues ≥ c², so each of the N Kronecker terms of the "
+             "end-to-end preconditioner is ⪰ c^{2(N−1)/N} I"),
+            Source("Derived in this project from the argument of " + _ACGH19,
+                   "square case of the idealized proof of Lemma 1 (all N terms of the preconditioner are full rank)",
+                   "§3", "checked"),
+            numeric=lambda n, c_, l0, t_: stable.margin_rate(n, c_, l0, t_, factor=n),
             quantity_text="ℓ(t)",
         ),
         Bound(
@@ -417,8 +419,9 @@ def _registry() -> dict:
             "E_{k+1}", "=",
             ("ηβ ≤ 1", "m_k ≤ λ_min(∇²f) on B_ε(θ(kη)), β ≥ ‖∇²f‖₂ on the tube, γ ≥ ‖∇f‖ on the path",
              "E_0 = 0; if E_k ≤ ε for all k ≤ K then ‖θ_k − θ(kη)‖ ≤ E_k"),
-            Source(_EC21, "discrete form of the GD–GF distance bound (error recursion e_{k+1} = (I − ηH̄_k)e_k − τ_k)",
-                   "§2", "checked"),
+            Source(_DERIVED_EC21, "discrete GD–GF error recursion e_{k+1} = (I − ηH̄_k)e_k − τ_k "
+                   "(a computable form of their continuous bound, not a lemma of the paper)", "§2", "checked"),
+            numeric=stable.ec21_error_recursion,
             constraints=(
                 Constraint("learning_rate * smoothness ≤ 1 (ηβ ≤ 1)", ("learning_rate", "smoothness"),
                            lambda e, b: e * b <= 1.0),
@@ -434,7 +437,8 @@ def _registry() -> dict:
             (P["learning_rate"], P["smoothness"], P["gradient_bound"], P["steps"], P["negative_curvature_sum"]),
             "E_k", r"\le",
             ("hypotheses of ec21_error_recursion", "β, γ bound every step's β_i, γ_i (i < k)"),
-            Source(_EC21, "closed form of the discrete recursion (theory.md §2)", "§2", "checked"),
+            Source(_DERIVED_EC21, "closed form of the discrete error recursion (not a lemma of the paper)", "§2", "checked"),
+            numeric=stable.ec21_error_bound,
             constraints=(
                 Constraint("learning_rate * smoothness ≤ 1 (ηβ ≤ 1)", ("learning_rate", "smoothness"),
                            lambda e, b: e * b <= 1.0),
@@ -449,7 +453,9 @@ def _registry() -> dict:
             r"\min_{\|\theta' - \theta\| \le \epsilon} \lambda_{\min}(\nabla^2 f(\theta'))", r"\ge",
             ("f(θ) = ½‖W_N⋯W_1 − Φ‖_F² (∇²L = I; convex L)", "ρ ≥ max_k ‖W_k‖₂ at the centre θ",
              "g = ‖∇L(W_e(θ))‖₂ at the centre", "ε = 0 gives the pointwise bound; tight for N = 2 at θ = 0"),
-            Source(_EC21, "curvature of deep linear nets (uniform layer-norm form)", "§2", "checked"),
+            Source("Derived in this project (the curvature ingredient of the argument of " + _EC21 + ")",
+                   "deep linear λ_min bound, uniform layer-norm form (not a lemma of the paper)", "§2", "checked"),
+            numeric=stable.ball_lambda_min,
             quantity_text="min_{‖θ'−θ‖≤ε} λ_min(∇²f(θ'))",
         ),
         Bound(
@@ -460,7 +466,9 @@ def _registry() -> dict:
             r"\max_{\|\theta' - \theta\| \le \epsilon} \|\nabla^2 f(\theta')\|_2", r"\le",
             ("f(θ) = ½‖W_N⋯W_1 − Φ‖_F² (∇²L = I)", "ρ ≥ max_k ‖W_k‖₂ at the centre θ",
              "g = ‖∇L(W_e(θ))‖₂ at the centre"),
-            Source(_EC21, "ε-ball smoothness of deep linear nets (uniform layer-norm form)", "§2", "checked"),
+            Source("Derived in this project (the smoothness ingredient of the argument of " + _EC21 + ")",
+                   "ε-ball smoothness of deep linear nets, uniform layer-norm form (not a lemma of the paper)", "§2", "checked"),
+            numeric=stable.ball_smoothness,
             quantity_text="max_{‖θ'−θ‖≤ε} ‖∇²f(θ')‖₂",
         ),
         Bound(
@@ -470,6 +478,7 @@ def _registry() -> dict:
             r"\ell(t)", r"\le",
             ("f(w) = ½(w_1w_2 − y)²", "gradient flow from any initialization with imbalance δ"),
             Source("Scalar two-layer network, derived here", "imbalance acceleration", "§4", "checked"),
+            numeric=stable.imbalance_rate,
             quantity_text="ℓ(t)",
         ),
         Bound(
@@ -480,13 +489,15 @@ def _registry() -> dict:
             r"t_{\alpha}", "=",
             ("whitened input, decoupled (spectral) balanced initialization, τ = 1 (GF time)",
              "N = 2: t = (1/2s) ln(α(s − u_0)/(u_0(1 − α))) (Saxe et al.'s learning time)",
-             "N ≥ 3: the implicit integral (Arora et al. 2018's balanced flow for one mode)"),
-            Source(_SMG14, "learning time of a mode (N = 2); deep version via the balanced mode ODE", "§3", "paper"),
+             "N ≥ 3: the implicit integral of the singular-value dynamics σ_r' = −Nσ_r^{2−2/N}⟨∇L, u_r v_rᵀ⟩ "
+             "(Arora, Cohen, Hu & Luo 2019, Thm 3) for one aligned mode"),
+            Source(_SMG14 + "; deep version: " + _ACHL19,
+                   "learning time of a mode (N = 2); N ≥ 3 via the singular-value dynamics, Thm 3", "§3", "paper"),
             constraints=(
                 Constraint("initial_strength < fraction * singular_value (u_0 < αs)",
                            ("initial_strength", "fraction", "singular_value"), lambda a0, f, sv: a0 < f * sv),
             ),
-            numeric=_saxe_time_numeric,
+            numeric=stable.saxe_learning_time,
             quantity_text="t_α (time to reach u = αs)",
         ),
         Bound(

@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 
 # Each name is a module linflow.commands.<name> with ``register(subparsers)``; the registered
 # parser carries ``func(args) -> int`` (the exit status).
-SUBCOMMANDS = ("compare", "check", "bounds", "prove", "table", "plot", "report")
+SUBCOMMANDS = ("compare", "check", "bounds", "prove", "table", "plot", "report", "sweep")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._ball_bounds import certificate_recursion, deep_linear_ball_bounds
+from ._ball_bounds import _times, certificate_recursion, deep_linear_ball_bounds
 from ._validation import check_positive
 from .network import end_to_end, flatten, unflatten
 from .problem import Problem
@@ -81,7 +81,10 @@ def _ball_bounds(problem: Problem, weights, epsilon: float):
     # regression); otherwise only ≤ ℓ‖E' − E‖_F ≤ ℓ√r‖E' − E‖₂ with r = min(d_0, d_N).
     rank = min(weights[0].shape[-1], weights[-1].shape[-2])
     rank_factor = 1.0 if loss.hessian_is_right_multiplication else float(np.sqrt(rank))
-    g = float(np.linalg.norm(problem.end_to_end_gradient(end_to_end(weights)), 2))
+    with np.errstate(over="ignore", invalid="ignore"):
+        residual = problem.end_to_end_gradient(end_to_end(weights))
+    # Weights so large that W_e overflows: ‖∇L‖₂ is beyond float64, and the bounds are ±∞.
+    g = float(np.linalg.norm(residual, 2)) if np.all(np.isfinite(residual)) else np.inf
     beta, m = deep_linear_ball_bounds(layer_norms(weights), g, float(epsilon),
                                       loss_curvature=float(loss.curvature_bound()), rank_factor=rank_factor)
     return float(beta), float(m)
@@ -91,8 +94,10 @@ def lambda_min_lower_bound(problem: Problem, weights, *, epsilon: float = 0.0) -
     """Lower bound on ``λ_min(∇²f(θ'))`` for every θ' with ``‖θ' − θ‖ ≤ ε``.
 
     ``−(N − 1)(‖∇L(W_e)‖₂ + ℓδ_e) max_{i<j} Π_{k∉{i,j}}(‖W_k‖₂ + ε)`` (module docstring;
-    theory.md §2 [checked]; Elkabetz & Cohen 2021). Tight for N = 2 at θ = 0, ε = 0, where
-    it equals ``−‖Φ‖₂``. For a ReLU / leaky-ReLU problem: the per-sample bound of theory.md §5,
+    derived in this project as the curvature ingredient of the Elkabetz & Cohen 2021 argument,
+    not a lemma of that paper). Tight for N = 2 at θ = 0, ε = 0, where it equals ``−‖Φ‖₂``.
+    Never NaN: −∞ when the weights are so large that the bound exceeds float64. For a ReLU /
+    leaky-ReLU problem: the per-sample bound of theory.md §5,
     valid at the points of the ball in the activation pattern of θ (``linflow/_pattern_curvature.py``).
 
     Parameters
@@ -124,7 +129,8 @@ def smoothness_bound(problem: Problem, weights, *, epsilon: float = 0.0) -> floa
     """Upper bound β on ``‖∇²f(θ')‖₂`` for every θ' with ``‖θ' − θ‖ ≤ ε``.
 
     ``ℓ Σ_j Π_{k≠j} a_k² + (N − 1)(‖∇L(W_e)‖₂ + ℓδ_e) max_{i<j} Π_{k∉{i,j}} a_k`` with
-    ``a_k = ‖W_k‖₂ + ε`` (module docstring; theory.md §2 [checked], whitened: ℓ = 1).
+    ``a_k = ‖W_k‖₂ + ε`` (module docstring; derived in this project, whitened: ℓ = 1); +∞
+    when it exceeds float64, never NaN.
     """
     _require_applicable(problem, lambda_min=False)
     if _has_activation(problem):
@@ -136,7 +142,13 @@ def smoothness_bound(problem: Problem, weights, *, epsilon: float = 0.0) -> floa
 
 def gradient_norm(problem: Problem, weights) -> float:
     """Euclidean norm ``‖∇f(θ)‖`` of the full (flattened) gradient."""
-    return float(np.linalg.norm(flatten(problem.gradient(weights))))
+    with np.errstate(over="ignore", invalid="ignore"):
+        grad = flatten(problem.gradient(weights))
+    # Weights so large that the gradient overflows: its norm is beyond float64 (+∞), not NaN.
+    if not np.all(np.isfinite(grad)):
+        return np.inf
+    scale = float(np.max(np.abs(grad), initial=0.0))  # ‖g‖ = s‖g/s‖: squares cannot overflow
+    return 0.0 if scale == 0.0 else scale * float(np.linalg.norm(grad / scale))
 
 
 @dataclass(frozen=True)
@@ -240,18 +252,29 @@ def error_certificate(problem: Problem, path, *, learning_rate: float, epsilon: 
         w = tuple(layer[k] for layer in weights)
         m[k] = lambda_min_lower_bound(problem, w, epsilon=eps)
         beta[k] = smoothness_bound(problem, w, epsilon=eps)
-        gamma[k] = gradient_norm(problem, w) * np.exp(eta * beta[k])
+        g = gradient_norm(problem, w)
+        with np.errstate(over="ignore"):  # ‖∇f‖ = 0 gives γ = 0 even where e^{ηβ} overflows
+            gamma[k] = 0.0 if g == 0.0 else g * np.exp(eta * beta[k])
     bound = certificate_recursion(m, beta, gamma, eta)
     steps = np.arange(n_points)
-    running = np.concatenate([[0.0], np.maximum.accumulate(beta[:-1] * gamma[:-1])])
+    running = np.concatenate([[0.0], np.maximum.accumulate(_times(beta[:-1], gamma[:-1]))])
     neg_sum = np.concatenate([[0.0], np.cumsum(np.minimum(m[:-1], 0.0))])
-    closed = 0.5 * eta**2 * steps * running * np.exp(-eta * neg_sum)
-    # The last point only ends the path: its step is never taken.
-    checks = (
-        ("ηβ_k ≤ 1", eta * beta[:-1] <= 1.0),
-        ("ηγ_k ≤ ε (flow segment inside the ball)", eta * gamma[:-1] <= eps),
-        ("E_k ≤ ε", bound <= eps),
-    )
+    # ½η²·k·max β_iγ_i · e^{−ηΣ min(m_i, 0)}: exactly 0 where k or the product is 0 (E_0 = 0
+    # even when the exponential overflows), +∞ where it overflows, never 0 · ∞ = NaN.
+    zero = (steps == 0) | (running == 0.0)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        closed = 0.5 * np.float64(eta) ** 2 * steps * running * np.exp(-eta * neg_sum)
+        # Products that under/overflow on the way: the same terms summed as logarithms.
+        log_closed = np.log(0.5) + 2.0 * np.log(eta) + np.log(np.where(zero, 1.0, steps * 1.0)) + np.log(
+            np.where(zero, 1.0, running)) - eta * neg_sum
+        redo = ~zero & ~(np.isfinite(closed) & (closed > 0.0))
+        closed = np.where(zero, 0.0, np.where(redo, np.exp(log_closed), closed))
+        # The last point only ends the path: its step is never taken.
+        checks = (
+            ("ηβ_k ≤ 1", eta * beta[:-1] <= 1.0),
+            ("ηγ_k ≤ ε (flow segment inside the ball)", eta * gamma[:-1] <= eps),
+            ("E_k ≤ ε", bound <= eps),
+        )
     if _has_activation(problem):
         # ReLU / leaky ReLU: f is smooth only inside an activation pattern; the balls (which
         # contain both the flow segment and the GD–GF segment) must each lie in one pattern.

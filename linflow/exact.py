@@ -1,13 +1,38 @@
 """Closed-form gradient-flow solutions, used to validate :func:`linflow.integrate_flow`.
 
-Time is gradient-flow time t (``θ' = −∇f``, the ½ convention in the loss).
+Time is gradient-flow time t (``θ' = −∇f``, the ½ convention in the loss): finite and ≥ 0;
+NaN, infinite, negative or non-real times raise ``ValueError``/``TypeError`` naming ``t``. The
+formulas are evaluated with their exponentials combined in log space, so extreme but valid
+parameters (``π_0 = 1e-300``, ``t = 1e300``) give the right limit, never NaN.
 """
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ._validation import check_finite_array, check_positive
+
+
+def _check_times(t) -> np.ndarray:
+    """``t`` as a float64 array of finite times ≥ 0 (scalar or array), else a named error."""
+    if isinstance(t, (bool, np.bool_, str, bytes)) or t is None:
+        raise TypeError(f"t must be a real number or array of times; got t={t!r}")
+    try:
+        raw = np.asarray(t)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"t must be a real number or array of times; got t={t!r}") from exc
+    if raw.dtype.kind not in "iuf" and not (raw.dtype.kind == "O" and all(
+        isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)) for x in raw.flat
+    )):
+        raise TypeError(f"t must be real (float or int); got t={t!r} of dtype {raw.dtype}")
+    arr = raw.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"t must be finite (no NaN or infinity); got t={t!r}")
+    if np.any(arr < 0):
+        raise ValueError(f"t must be ≥ 0 (forward gradient-flow time); got t={t!r}")
+    return arr
 
 __all__ = [
     "scalar_balanced_n2",
@@ -33,8 +58,12 @@ def scalar_balanced_n2(target: float, product0: float, t):
     """
     y = check_positive(target, "target")
     p0 = check_positive(product0, "product0")
-    t = np.asarray(t, dtype=np.float64)
-    return y / (1.0 + (y / p0 - 1.0) * np.exp(-2.0 * y * t))
+    t = _check_times(t)
+    # Written as 1/((1 − D)/y + D/π_0), D = e^{−2yt}, 1 − D = −expm1(−2yt): two nonnegative
+    # terms, so no cancellation (y ≪ π_0) and no y/π_0 overflowing into ∞ · 0 (π_0 = 1e-300).
+    with np.errstate(over="ignore"):
+        rate = 2.0 * y * t
+    return 1.0 / (-np.expm1(-rate) / y + np.exp(-rate) / p0)
 
 
 def saxe_mode(singular_value: float, strength0: float, t, *, tau: float = 1.0):
@@ -46,10 +75,12 @@ def saxe_mode(singular_value: float, strength0: float, t, *, tau: float = 1.0):
     s = check_positive(singular_value, "singular_value")
     u0 = check_positive(strength0, "strength0")
     tau = check_positive(tau, "tau")
-    t = np.asarray(t, dtype=np.float64)
-    # Written with e^{−2st/τ} so that large t does not overflow.
-    decay = np.exp(-2.0 * s * t / tau)
-    return s / (1.0 - decay + (s / u0) * decay)
+    t = _check_times(t)
+    # Written as 1/((1 − D)/s + D/u_0), D = e^{−2st/τ}: large t does not overflow, the two
+    # terms are nonnegative (no cancellation), and s/u_0 never overflows into ∞ · 0.
+    with np.errstate(over="ignore"):
+        rate = 2.0 * s * t / tau
+    return 1.0 / (-np.expm1(-rate) / s + np.exp(-rate) / u0)
 
 
 def saxe_end_to_end(target, strength0, t) -> np.ndarray:
@@ -61,7 +92,7 @@ def saxe_end_to_end(target, strength0, t) -> np.ndarray:
     phi = check_finite_array(target, "target", ndim=2)
     u, s, vt = np.linalg.svd(phi, full_matrices=False)
     u0 = np.broadcast_to(np.asarray(strength0, dtype=np.float64), s.shape)
-    t_arr = np.atleast_1d(np.asarray(t, dtype=np.float64))
+    t_arr = np.atleast_1d(_check_times(t))
     strengths = np.stack([saxe_mode(si, ui, t_arr) for si, ui in zip(s, u0)], axis=-1)
     out = np.einsum("ir,tr,rj->tij", u, strengths, vt)
     return out if np.ndim(t) else out[0]
@@ -81,6 +112,7 @@ def two_layer_lambda_balanced(weights0, target, t) -> np.ndarray:
         λ-balanced initial weights; λ is read off ``W_2ᵀW_2 − W_1W_1ᵀ``.
     target : array_like, shape (d_2, d_0)
     t : float
+        Finite, ≥ 0.
 
     Returns
     -------
@@ -90,7 +122,9 @@ def two_layer_lambda_balanced(weights0, target, t) -> np.ndarray:
     Raises
     ------
     ValueError
-        If the weights are not λ-balanced to 1e-10 relative.
+        If the weights are not λ-balanced to 1e-10 relative, t is not a finite time ≥ 0, or
+        ``e^{μt}`` overflows float64 (``μ_max t > 709``; the flow has converged to float64
+        precision long before).
     """
     if len(weights0) != 2:
         raise ValueError(f"weights0 must be (W_1, W_2); got {len(weights0)} layers")
@@ -106,7 +140,15 @@ def two_layer_lambda_balanced(weights0, target, t) -> np.ndarray:
     f = np.block([[-0.5 * lam * np.eye(d0), s_mat.T], [s_mat, 0.5 * lam * np.eye(d2)]])
     q0 = np.vstack([w1.T, w2])
     mu, vecs = np.linalg.eigh(f)
-    t = float(t)
+    t_arr = _check_times(t)
+    if t_arr.ndim != 0:
+        raise ValueError(f"t must be one time (a scalar); got t of shape {t_arr.shape}")
+    t = float(t_arr)
+    if 2.0 * float(np.max(np.abs(mu))) * t > 709.0:
+        raise ValueError(
+            f"t is too large for the closed form in float64: e^{{2μt}} overflows for μ_max = "
+            f"{float(np.max(np.abs(mu))):.6g}; got t={t!r} (use t ≤ {354.0 / float(np.max(np.abs(mu))):.6g})"
+        )
     exp_ft = (vecs * np.exp(mu * t)) @ vecs.T
     # (2F)^{-1}(e^{2Ft} − I) = ∫_0^t e^{2Fs} ds, spectrally (e^{2μt} − 1)/(2μ) → t as μ → 0.
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -8,7 +8,7 @@ Examples
 --------
 >>> from linflow import figures
 >>> figures.names()
-('gd-gf-distance', 'loss-sharpness', 'central-flow', 'bounds-vs-depth', 'lambda-min')
+('gd-gf-distance', 'loss-sharpness', 'central-flow', 'bounds-vs-depth', 'lambda-min', 'phase-diagram')
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ class FigureSpec:
     builder: Callable
     #: The builder takes ``problem=`` (a :class:`linflow.Problem`) and ``weights0=``.
     accepts_problem: bool = False
+    #: Positional command-line arguments: (name, metavar, help) each.
+    arguments: tuple = ()
 
     def build(self, **params):
         """``(figure, data)`` for these parameters (defaults from ``options``)."""
@@ -297,6 +299,33 @@ _SPECS = (
          Option("n_samples", int, 2001, "time samples (default 2001)"),
          Option("seed", int, 1, "seed (default 1)")),
         _lambda_min,
+    ),
+)
+
+
+# ---------------------------------------------------------------------- phase-diagram
+def _phase_diagram(*, store=None, x=None, y=None, color: str = "status", level: int = 0):
+    if store is None:
+        raise FeatureUnavailable("phase-diagram draws a sweep store: linflow plot phase-diagram STORE.zarr --x AXIS --y AXIS")
+    if x is None or y is None:
+        raise ValueError(f"phase-diagram needs --x and --y, two axes of the sweep; got x={x!r}, y={y!r}")
+    from .sweep._phase_diagram import open_sweep, phase_data, plot_phase_diagram
+
+    ds = open_sweep(store, level)
+    fig = plot_phase_diagram(ds, x=x, y=y, color=color)
+    xs, ys, values = phase_data(ds, x, y, color)
+    return fig, {"x": xs, "y": ys, "values": values, "dataset": ds}
+
+
+_SPECS += (
+    FigureSpec(
+        "phase-diagram", "a variable of a sweep store (default: the status) over two of its axes",
+        (Option("x", str, None, "axis on the horizontal (required)"),
+         Option("y", str, None, "axis on the vertical (required)"),
+         Option("color", str, "status", "variable to colour by (default status: converged / edge / diverged)"),
+         Option("level", int, 0, "boundary refinement level to draw (default 0: the grid; dots: simulated points)")),
+        _phase_diagram,
+        arguments=(("store", "STORE.zarr", "sweep store written by linflow sweep"),),
     ),
 )
 _REGISTRY = {s.name: s for s in _SPECS}

@@ -2,20 +2,23 @@
 
 The network ``h(x) = W_N σ(W_{N−1} ⋯ σ(W_1 x))`` applies ``σ(z) = max(z, αz)`` (slope
 ``α ∈ [0, 1]``: ReLU α = 0, leaky ReLU 0 < α < 1, linear α = 1) after every layer but the last.
-The loss is the regression loss with the ½ of theory.md, ``f(θ) = (1/2m)‖h(X) − Y‖_F²``.
+The loss is a loss of the outputs (:mod:`linflow.losses`): the regression loss
+``f(θ) = (1/2m)‖h(X) − Y‖_F²`` (the ``X=, Y=`` shorthand), the logistic or the cross-entropy loss.
 
 Because ``σ(z) = σ'(z) z`` the output is positively N-homogeneous in θ, and between
 activation-pattern changes the network is a deep linear network per sample,
 ``h(x_i) = W_N D_{N−1,i} W_{N−1} ⋯ D_{1,i} W_1 x_i`` with diagonal masks ``D_{k,i} = σ'(z_{k,i})``
 (theory.md §5 [checked]). Everything here follows from that:
 
-* gradient — backpropagation with the convention ``σ'(0) = α`` (the left derivative; ReLU gets
-  ``σ'(0) = 0``, as in PyTorch). The convention never changes the rescaling identities, because
-  ``σ'(z) z = σ(z)`` holds at ``z = 0`` for any choice.
+* gradient — backpropagation of the loss's output gradient ``∇ℓ(h(X))``, with the convention
+  ``σ'(0) = α`` (the left derivative; ReLU gets ``σ'(0) = 0``, as in PyTorch). The convention
+  never changes the rescaling identities, because ``σ'(z) z = σ(z)`` holds at ``z = 0`` for any
+  choice.
 * Hessian — exists where the pattern is locally constant and equals the Hessian of the per-sample
-  deep linear network with the masks frozen: the Gauss–Newton part ``(1/m) Σ_i J_iᵀJ_i`` plus the
-  second-order part ``(1/m) Σ_i ⟨r_i, ∂²ŷ_i⟩`` (all pairs of distinct layers). Computed here by
-  forward-mode differentiation of backpropagation with the masks frozen (Pearlmutter 1994).
+  deep linear network with the masks frozen: the Gauss–Newton part ``Jᵀ∇²ℓ J``
+  (``(1/m) Σ_i J_iᵀJ_i`` for regression) plus the second-order part ``Σ_i ⟨∇ℓ_i, ∂²ŷ_i⟩`` (all
+  pairs of distinct layers). Computed here by forward-mode differentiation of backpropagation
+  with the masks frozen (Pearlmutter 1994).
 * boundary — a point is reported as *on an activation boundary* when the sign of some hidden
   pre-activation cannot be certified from floating-point arithmetic (see
   :meth:`HomogeneousProblem.boundary_mask`); Hessian-based methods then raise
@@ -330,13 +333,13 @@ class HomogeneousProblem(Problem):
 
     @property
     def curvature_bounds_apply(self) -> bool:
-        """The per-sample pattern bounds (``linflow/_pattern_curvature.py``) are derived for the
-        regression loss only."""
-        return self.loss_function.kind == "regression"
+        """The per-sample pattern bounds (``linflow/_pattern_curvature.py``) need a bound on the
+        per-sample output Hessian (``loss.output_curvature_bound()``)."""
+        return self.loss_function.output_curvature_bound() is not None
 
     @property
     def lambda_min_bound_applies(self) -> bool:
-        return self.curvature_bounds_apply
+        return self.curvature_bounds_apply and self.loss_function.is_convex
 
     def __repr__(self) -> str:
         net = self.network

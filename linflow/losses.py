@@ -23,7 +23,11 @@ Attributes every loss has (engines read these instead of testing classes):
 * ``acts_on_outputs`` — True for losses of the outputs on data ``X`` (then ``loss.X`` is the data);
 * ``is_convex`` — convex in ``W_e`` (resp. in the outputs): the hypothesis of the λ_min bound;
 * ``has_constant_hessian`` — ``∇²L`` does not depend on ``W_e`` (squared-type losses);
-* ``hvp_is_exact`` — False only for an :class:`EndToEnd` loss without ``hvp``.
+* ``hvp_is_exact`` — False only for an :class:`EndToEnd` loss without ``hvp``;
+* ``curvature_bound()`` — a global bound ℓ on ``‖∇²L‖`` (every built-in loss has one; an
+  :class:`EndToEnd` loss only if declared). The Elkabetz–Cohen smoothness bound needs it; the
+  λ_min bound needs it *and* ``is_convex`` (:mod:`linflow.curvature`); on ReLU networks the
+  per-sample bounds use ``output_curvature_bound()`` (a bound on every sample's output Hessian).
 
 Methods, all batched over leading axes (a batch of trajectories):
 
@@ -97,10 +101,6 @@ def _check_samples(X, name: str = "X") -> np.ndarray:
     return X
 
 
-def _transpose(a: np.ndarray) -> np.ndarray:
-    return np.swapaxes(a, -1, -2)
-
-
 #: Central differences of a smooth map have truncation error O(h²) and rounding error
 #: O(ε_mach/h); h = ε_mach^{1/3} (relative to the scales of the point and the direction) balances
 #: them, giving about 1e-10 relative accuracy (Nocedal & Wright 2006, Sec. 8.1).
@@ -139,6 +139,13 @@ class Loss:
     output_dim: int | None = None
     #: The data arguments that fix ``(d_0, d_N)``, named in shape errors.
     _width_sources = ("the data", "the data")
+
+    def __setstate__(self, state: dict) -> None:
+        # Unpickling makes fresh, writable arrays: the data stay read-only.
+        for value in state.values():
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+        self.__dict__.update(state)
 
     def value(self, end_to_end_matrix: np.ndarray):
         """``L(E)``; a batch ``(..., d_N, d_0)`` gives an array of shape ``(...)``."""

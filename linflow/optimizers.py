@@ -116,29 +116,29 @@ class Optimizer:
     """Base class: an update rule ``θ_{k+1} = θ_k − η u_k`` with state (module docstring).
 
     Class attributes answer the questions of the engines and the central flow:
-    ``has_central_flow``; ``stateful`` (GD is not); ``adaptive`` (a preconditioner ``η/(√ν + ε)`` from a second moment
-    ν); ``scalar_second_moment`` (ν is one number per trajectory). ``engine_code`` numbers the
+    ``has_central_flow``; ``adaptive`` (a preconditioner
+    ``η/(√ν + ε)`` from a second moment ν); ``scalar_second_moment`` (ν is one number per
+    trajectory). ``engine_code`` numbers the
     update rule for the compiled engines, ``engine_hyperparameters`` gives its numbers and
     ``engine_state`` the layout of its state there: ``(name, per_parameter)`` pairs, each one
     entry per parameter (as the weights) or one per trajectory, in this order.
     """
 
     has_central_flow: ClassVar[bool] = False
-    stateful: ClassVar[bool] = True
     adaptive: ClassVar[bool] = False
     scalar_second_moment: ClassVar[bool] = False
     engine_code: ClassVar[int] = -1
     engine_state: ClassVar[tuple] = ()
 
-    def init(self, params):
+    def init(self, params: tuple):
         """The state before the first step, for ``params`` (shapes only are used)."""
         raise NotImplementedError
 
-    def update(self, grads, state):
+    def update(self, grads: tuple, state) -> tuple:
         """``(u_k, new_state)`` from the gradients ``g_k`` (tuple like the parameters)."""
         raise NotImplementedError
 
-    def step(self, params, grads, state, learning_rate):
+    def step(self, params: tuple, grads: tuple, state, learning_rate) -> tuple:
         """``(θ − η u, new_state)``; ``learning_rate`` broadcasts over the leading axes."""
         direction, state = self.update(grads, state)
         lr = np.asarray(learning_rate, dtype=np.float64)
@@ -162,13 +162,12 @@ class GD(Optimizer):
     """Gradient descent ``θ_{k+1} = θ_k − η∇f(θ_k)``."""
 
     has_central_flow: ClassVar[bool] = True
-    stateful: ClassVar[bool] = False
     engine_code: ClassVar[int] = 0
 
-    def init(self, params):
+    def init(self, params: tuple):
         return EmptyState()
 
-    def update(self, grads, state):
+    def update(self, grads: tuple, state) -> tuple:
         return tuple(grads), state
 
 
@@ -195,10 +194,10 @@ class Momentum(Optimizer):
             raise TypeError(f"nesterov must be a bool; got nesterov={self.nesterov!r}")
         object.__setattr__(self, "nesterov", bool(self.nesterov))
 
-    def init(self, params):
+    def init(self, params: tuple):
         return MomentumState(_zeros_like(params))
 
-    def update(self, grads, state):
+    def update(self, grads: tuple, state) -> tuple:
         velocity = tuple(self.beta * v + g for v, g in zip(state.velocity, grads))
         if self.nesterov:
             return tuple(g + self.beta * v for g, v in zip(grads, velocity)), MomentumState(velocity)
@@ -228,7 +227,7 @@ class _SecondMoment(Optimizer):
         if not isinstance(self.nu_init, str) or self.nu_init not in _NU_INIT:
             raise ValueError(f"nu_init must be one of {_NU_INIT}; got nu_init={self.nu_init!r}")
 
-    def squared_gradient(self, grads):
+    def squared_gradient(self, grads: tuple):
         """``s(g)``: ``‖g‖²`` per trajectory (scalar) or ``g ⊙ g`` per layer."""
         if self.scalar_second_moment:
             return sum(np.sum(g * g, axis=(-2, -1)) for g in grads)
@@ -243,13 +242,13 @@ class _SecondMoment(Optimizer):
         s = self.flat_squared_gradient(g)
         return s if self.nu_init == "first_gradient" else 0.0 * s
 
-    def init(self, params):
+    def init(self, params: tuple):
         if self.scalar_second_moment:
             lead = np.shape(params[0])[:-2]
             return SecondMomentState(0, np.zeros(lead))
         return SecondMomentState(0, _zeros_like(params))
 
-    def update(self, grads, state):
+    def update(self, grads: tuple, state) -> tuple:
         s = self.squared_gradient(grads)
         nu = s if (state.count == 0 and self.nu_init == "first_gradient") else state.nu
         b = self.beta2
@@ -328,10 +327,10 @@ class Adam(Optimizer):
         object.__setattr__(self, "beta2", _check_open_beta(self.beta2, "beta2"))
         object.__setattr__(self, "eps", _check_eps(self.eps))
 
-    def init(self, params):
+    def init(self, params: tuple):
         return AdamState(0, _zeros_like(params), _zeros_like(params))
 
-    def update(self, grads, state):
+    def update(self, grads: tuple, state) -> tuple:
         b1, b2 = self.beta1, self.beta2
         mu = tuple(b1 * m + (1.0 - b1) * g for m, g in zip(state.mu, grads))
         nu = tuple(b2 * v + (1.0 - b2) * (g * g) for v, g in zip(state.nu, grads))

@@ -35,7 +35,9 @@ def plot_descent_vs_flow(comparison, problem=None, weights0=None, flow=None):
     ----------
     comparison : DescentFlowComparison
         From :func:`linflow.compare_descent_to_flow`.
-    problem, weights0 : optional
+    problem : Problem, optional
+        Named in the figure title (widths and loss).
+    weights0 : optional
         Unused; accepted for call-site symmetry with other plots.
     flow : FlowResult, optional
         A finely sampled GF run to draw as the continuous curve.
@@ -71,6 +73,9 @@ def plot_descent_vs_flow(comparison, problem=None, weights0=None, flow=None):
     ax_dist.set_ylabel("max_k ‖θ_k − θ(kη)‖")
     ax_dist.legend(fontsize=8)
     ax_dist.set_title(f"GD→GF distance over t ≤ {comparison.horizon:g}")
+    if problem is not None:
+        widths = "-".join(str(d) for d in problem.network.widths)
+        fig.suptitle(f"network {widths}, {problem.loss_function.kind} loss", fontsize=10)
     fig.tight_layout()
     return fig
 

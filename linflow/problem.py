@@ -183,6 +183,12 @@ class Problem:
         ``Jᵀ∇²L J ⪰ 0``, which needs a convex L (Elkabetz & Cohen 2021, Lemma 1's setting)."""
         return self.loss_function.is_convex and self.curvature_bounds_apply
 
+    @property
+    def hvp_is_exact(self) -> bool:
+        """False when Hessian-vector products (and so Hessians, sharpness, λ_min, the central flow)
+        come from finite differences: an :class:`~linflow.losses.EndToEnd` loss without ``hvp``."""
+        return self.loss_function.hvp_is_exact
+
     # ------------------------------------------------------------------ old attributes (squared losses)
     @property
     def is_whitened(self) -> bool:
@@ -239,7 +245,7 @@ class Problem:
     def residual(self, end_to_end_matrix: np.ndarray) -> np.ndarray:
         """``W_e − Φ`` (whitened) or ``W_e X − Y`` (regression); batched inputs broadcast."""
         self._require_squared("residual")
-        return self.loss_function.residual(end_to_end_matrix)
+        return self.loss_function.residual(end_to_end_matrix)  # type: ignore[attr-defined]
 
     def end_to_end_loss(self, end_to_end_matrix: np.ndarray):
         """``L(W_e)``; a batch of end-to-end matrices gives an array of losses."""
@@ -254,8 +260,8 @@ class Problem:
         return self.loss_function.hvp(end_to_end_matrix, direction)
 
     # ------------------------------------------------------------------ weight-space objective
-    #: Weight-space invariants whose GD drift the engines report (theory.md §3); the
-    #: homogeneous subclass monitors the per-neuron diagonals instead (theory.md §5).
+    #: Weight-space invariants of GF whose GD drift the engines report (Arora, Cohen & Hazan 2018,
+    #: Thm 1); the homogeneous subclass monitors the per-neuron diagonals instead (Du, Hu & Lee 2018).
     _balancedness = staticmethod(balancedness)
 
     def _check(self, weights):

@@ -489,6 +489,7 @@ def deficiency_margin_weights(
     margin: float,
     max_delta: float = 0.0,
     min_distance: float = 0.0,
+    max_fraction: float = 0.5,
 ) -> SearchStrategy:
     """Weights with deficiency margin c: ``‖W_e − Φ‖_F ≤ σ_min(Φ) − c``, and δ-balanced.
 
@@ -508,6 +509,11 @@ def deficiency_margin_weights(
     min_distance : float
         Lower bound on ``‖W_e − Φ‖_F`` before the δ-perturbation (0 allows ``W_e = Φ``);
         at most half the radius ``σ_min(Φ) − c``.
+    max_fraction : float
+        Upper bound on ``‖W_e − Φ‖_F`` before the δ-perturbation, as a fraction of the radius
+        ``σ_min(Φ) − c``, in ``[1/2, 1]``. The default ½ leaves room for the δ-perturbation;
+        1 reaches the boundary of the margin hypothesis (the actual margin is then as small as
+        c), which exactly balanced draws (``max_delta=0``) can use.
 
     Returns
     -------
@@ -520,6 +526,9 @@ def deficiency_margin_weights(
     c = _check_float(margin, "margin", positive=True)
     delta = _check_float(max_delta, "max_delta", nonnegative=True)
     min_distance = _check_float(min_distance, "min_distance", nonnegative=True)
+    max_fraction = _check_float(max_fraction, "max_fraction", positive=True)
+    if not 0.5 <= max_fraction <= 1.0:
+        raise InvalidArgument(f"max_fraction must lie in [0.5, 1]; got max_fraction={max_fraction!r}")
     widths_strategy = _as_strategy(widths, _check_widths_value)
     target_strategy = _as_strategy(target, lambda t: np.asarray(t, dtype=np.float64))
 
@@ -549,8 +558,9 @@ def deficiency_margin_weights(
         norm = float(np.linalg.norm(direction))
         if norm == 0.0:  # no preferred direction: all-ones
             direction, norm = np.ones(n), math.sqrt(n)
-        # Half the allowed radius at most, so that the δ-perturbation below keeps the margin.
-        fraction = draw(st.floats(min_distance / radius, 0.5))
+        # max_fraction (default half) of the allowed radius at most, so that the δ-perturbation
+        # below keeps the margin.
+        fraction = draw(st.floats(min_distance / radius, max_fraction))
         residual = (fraction * radius / norm) * direction.reshape(phi.shape)
         base = _factor_balanced(w, phi + residual, seed=draw(_rotation_seeds()))
         out = base

@@ -53,6 +53,8 @@ def load_problem(spec: str):
         raise FileNotFoundError(f"problem file must exist; got problem={spec!r} (no file {str(path)!r})")
     module_name = f"linflow_user_problem_{abs(hash(str(path)))}"
     module_spec = importlib.util.spec_from_file_location(module_name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise ValueError(f"cannot import {str(path)!r} as a Python module; got problem={spec!r}")
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[module_name] = module  # dataclasses defined there need it
     module_spec.loader.exec_module(module)

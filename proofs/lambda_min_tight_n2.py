@@ -7,7 +7,8 @@ the loss (sympy.hessian of an 8-variable quartic) at 0 has the characteristic po
 (λ² − s_1²)²(λ² − s_2²)²; and the registry bound deep_linear_lambda_min(depth=2, gradient_norm=s_1,
 layer_norm=0, epsilon=0) evaluates to −s_1 symbolically.
 
-Source: theory.md §2 [checked] ("tight for N = 2 at θ = 0"); Elkabetz & Cohen (NeurIPS 2021).
+Source: the deep-linear curvature bound derived in this project (the curvature ingredient of the
+argument of Elkabetz & Cohen, NeurIPS 2021; not a lemma of that paper) [checked].
 """
 
 import sympy as sm
@@ -16,7 +17,7 @@ from linflow.bounds import get
 from linflow.symbolic import matrix
 
 CLAIM = "N = 2 at θ = 0: spectrum ±σ_i(Φ), λ_min = −‖Φ‖₂ (curvature bound is tight)"
-SOURCE = "theory.md §2 [checked]; Elkabetz & Cohen 2021"
+SOURCE = "deep-linear λ_min bound derived in this project (Elkabetz & Cohen 2021 setting) [checked]"
 
 
 def main() -> None:

@@ -100,8 +100,8 @@ def optimizers(draw):
 
 
 @st.composite
-def optimizer_cases(draw, **kwargs) -> Case:
-    """A :func:`descent_cases` case run by a drawn optimizer.
+def optimizer_cases(draw, base=None, **kwargs) -> Case:
+    """A :func:`descent_cases` case (or one of the strategy ``base``) run by a drawn optimizer.
 
     Step sizes are rescaled per optimizer so that the two regimes keep their meaning: momentum
     β multiplies the effective step by ~1/(1 − β), so stable η is ``c(1 − β)·2/S``; the
@@ -110,7 +110,7 @@ def optimizer_cases(draw, **kwargs) -> Case:
     only polynomially in η, so the divergence threshold is 10³ × the largest initial loss
     (at least 10³): a step of 10³ per coordinate crosses it at once, stable runs never do.
     """
-    case = draw(descent_cases(**kwargs))
+    case = draw(descent_cases(**kwargs) if base is None else base)
     optimizer = draw(optimizers())
     lr = case.learning_rate.copy()
     if isinstance(optimizer, Momentum):

@@ -14,7 +14,7 @@ from linflow.cli import main
 
 REQUIRED = (
     "stability_threshold", "min_sharpness_scalar", "min_sharpness_balanced", "arora2019_balancedness",
-    "arora2019_step_size", "arora2019_iterations", "gf_margin_rate", "ec21_error_recursion",
+    "arora2019_step_size", "arora2019_iterations", "gf_margin_rate", "gf_margin_rate_square", "ec21_error_recursion",
     "ec21_error_bound", "deep_linear_lambda_min", "smoothness_ball", "imbalance_rate_n2",
     "saxe_learning_time",
 )
@@ -173,23 +173,27 @@ def test_imbalance_rate_n2_holds_along_flow(y, a, b):
     assert np.all(flow.losses <= bound * (1 + 1e-9) + 1e-15)
 
 
-@given(st.integers(2, 3), st.integers(0, 2**31))
-def test_gf_margin_rate_holds_along_flow(depth, seed):
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(0, 2**31))
+def test_gf_margin_rate_holds_along_flow(depth, d0, dn, seed):
+    # Any shape (d_0 ≠ d_N included); the square form only when d_0 = d_N.
     rng = np.random.default_rng(seed)
-    q1, _ = np.linalg.qr(rng.standard_normal((2, 2)))
-    q2, _ = np.linalg.qr(rng.standard_normal((2, 2)))
-    sing = np.array([1.5, 1.0])
-    phi = q1 @ np.diag(sing) @ q2.T
+    r = min(d0, dn)
+    q1, _ = np.linalg.qr(rng.standard_normal((dn, dn)))
+    q2, _ = np.linalg.qr(rng.standard_normal((d0, d0)))
+    sing = np.linspace(1.5, 1.0, r)
+    phi = (q1[:, :r] * sing) @ q2[:, :r].T
     c = 0.4
-    e = rng.standard_normal((2, 2))
+    e = rng.standard_normal((dn, d0))
     e *= (sing.min() - c) * rng.uniform(0.2, 1.0) / np.linalg.norm(e)  # ‖W_e(0) − Φ‖_F ≤ σ_min − c
-    widths = (2,) * (depth + 1)
+    widths = (d0, *(max(d0, dn),) * (depth - 1), dn)
     w0 = init.balanced(widths, phi + e, seed=1)
     prob = Problem(DeepLinearNetwork(widths), target=phi)
     times = np.linspace(0.0, 2.0, 9)
-    flow = integrate_flow(prob, w0, t_span=(0.0, 2.0), t_eval=times)
-    bound = lb.get("gf_margin_rate").evaluate(depth=depth, margin=c, initial_loss=flow.losses[0], time=times)
-    assert np.all(flow.losses <= bound * (1 + 1e-8) + 1e-14)  # integrator slack
+    flow = integrate_flow(prob, w0, t_span=(0.0, 2.0), t_eval=times, rtol=1e-12, atol=1e-14)
+    names = ["gf_margin_rate"] + (["gf_margin_rate_square"] if d0 == dn else [])
+    for name in names:
+        bound = lb.get(name).evaluate(depth=depth, margin=c, initial_loss=flow.losses[0], time=times)
+        assert np.all(flow.losses <= bound * (1 + 1e-8) + 1e-14), name  # integrator slack
 
 
 @given(st.integers(2, 4), st.integers(0, 2**31), st.floats(0.0, 0.3))

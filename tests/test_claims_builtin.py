@@ -22,13 +22,17 @@ BUILTIN = [
     if c.module_path is None and c.measure.__module__.startswith("linflow.claims.")
     and c.measure.__module__ != "linflow.claims.central_flows"
 ]
-MUST_HOLD = [c.name for c in lc.all() if c.name in BUILTIN and c.tag in ("checked", "paper")]
+# An extrapolated claim goes beyond its theorem, but it held wherever it was measured: tested too.
+MUST_HOLD = [c.name for c in lc.all() if c.name in BUILTIN and c.tag in ("checked", "paper", "extrapolated")]
 RECALLED = [c.name for c in lc.all() if c.name in BUILTIN and c.tag == "recalled"]
 
 
 def test_every_issue_item_has_a_builtin_claim():
     assert len(BUILTIN) >= 12
     assert set(RECALLED) == {"arora2019_convergence", "kreisler_gfs_sharpness_decreases"}
+    # Beyond the theorem's step size, and checked at a certified one as well.
+    assert lc.get("scalar_output_global_convergence").tag == "extrapolated"
+    assert lc.get("scalar_output_convergence_certified_step").tag == "paper"
 
 
 @pytest.mark.parametrize("name", MUST_HOLD)
@@ -157,3 +161,45 @@ def test_claims_report_tightness_for_every_bound_claim():
         if claim.name in BUILTIN and claim.relation in ("<=", ">=", "converges"):
             result = claim.evaluate(claim.canonical[0])
             assert result.ratio is not None and math.isfinite(result.ratio), claim.name
+
+
+# ---------------------------------------------------------------------------- margin rates
+def test_margin_rate_general_form_holds_and_square_form_fails_on_a_non_square_target():
+    import linflow.bounds as lb
+    from linflow.claims._convergence import NON_SQUARE_COUNTEREXAMPLE as inst
+
+    assert lc.get("gf_margin_rate").evaluate(inst).verdict == "holds"
+    assert lc.get("gf_margin_rate_square").evaluate(inst).verdict == "hypotheses_not_met"
+    # The square form's bound itself, measured on the flow (widths (2, 2, 2, 1), c = 0.7).
+    c = 1.0 - np.linalg.norm(linflow.end_to_end(inst.weights) - inst.target)
+    assert c == pytest.approx(0.7, rel=1e-12)
+    flow = linflow.integrate_flow(inst.problem, inst.weights, t_span=(0.0, 3.0), t_eval=[0.0, 3.0], rtol=1e-12, atol=1e-14)
+    loss0, loss3 = flow.losses
+    assert 2 * 3 * c ** (4 / 3) == pytest.approx(3.73, abs=0.01)  # the square form's rate
+    assert -np.log(loss3 / loss0) / 3.0 == pytest.approx(2.0, abs=0.05)  # the measured mean rate
+    params = dict(depth=3, margin=c, initial_loss=loss0, time=3.0)
+    assert loss3 / lb.get("gf_margin_rate_square").evaluate(**params) > 150  # the audit's factor ≈ 172
+    assert loss3 / lb.get("gf_margin_rate").evaluate(**params) < 0.2
+
+
+def test_margin_instances_cover_the_theorems_shapes():
+    from hypothesis import HealthCheck, settings
+
+    from linflow.claims._common import margin_of
+    from linflow.claims._convergence import _margin_instances
+
+    seen = set()
+
+    @settings(max_examples=150, derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_margin_instances())
+    def collect(inst):
+        d0, dn = inst.widths[0], inst.widths[-1]
+        sigma_min = np.linalg.svd(inst.target, compute_uv=False).min()
+        features = {
+            "depth 1": inst.depth == 1, "d0 < dN": d0 < dn, "d0 > dN": d0 > dn, "square": d0 == dn,
+            "scalar output": dn == 1, "scalar input": d0 == 1, "margin < 5% of σ_min": margin_of(inst) < 0.05 * sigma_min,
+        }
+        seen.update(name for name, present in features.items() if present)
+
+    collect()
+    assert {"depth 1", "d0 < dN", "d0 > dN", "square", "scalar output", "scalar input", "margin < 5% of σ_min"} <= seen

@@ -27,7 +27,7 @@ from linflow.strategies import Instance
         (">=", 0.5, -1.0, True, 0.0),
         ("==", 1.0, 1.0 + 1e-13, True, None),
         ("converges", [1.0, 0.1, 1e-12], 1e-10, True, 1e-2),
-        ("converges", [1.0, np.nan], 1e-10, False, math.inf),
+        ("converges", [1.0, np.inf], 1e-10, False, math.inf),  # a diverged run measures inf
     ],
 )
 def test_relations_decide_and_rate(relation, value, bound, holds, ratio):

@@ -70,7 +70,7 @@ def test_end_to_end_loss_with_python_callables_names_the_remedy():
     w0 = (np.eye(2),)
     with pytest.raises(ValueError, match=r"numba\.njit.*backend='numpy'"):
         simulate_descent(prob, w0, learning_rate=0.1, n_steps=2, backend="numba")
-    res = simulate_descent(prob, w0, learning_rate=0.1, n_steps=2, backend="numpy")
+    res = simulate_descent(prob, w0, learning_rate=np.array([0.1]), n_steps=2, backend="numpy")
     assert np.isclose(res.final_loss[0], 0.5 * 2 * 0.81**2)  # W ← 0.9 W twice
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from descent_agreement import assert_agrees_with_reference, optimizer_cases
+from descent_agreement import assert_agrees_with_reference, loss_cases, optimizer_cases
 from linflow import DeepLinearNetwork, HomogeneousNetwork, Problem, Status, flatten, init, simulate_descent
 from linflow._descent_numba import LANES
 from linflow.network import unflatten
@@ -48,7 +48,9 @@ def _hand_directions(opt, grads):
 def test_momentum_and_adam_follow_their_definitions(opt, backend):
     prob, w = _problem(1)
     eta, n = 0.02, 4
-    res = simulate_descent(prob, w, learning_rate=eta, n_steps=n, optimizer=opt, record_weights=True, backend=backend)
+    # An array of one η: a batched run (every field keeps its trajectory axis).
+    res = simulate_descent(prob, w, learning_rate=np.array([eta]), n_steps=n, optimizer=opt, record_weights=True,
+                           backend=backend)
     shapes = prob.network.shapes
     thetas = [flatten(tuple(wr[0, k] for wr in res.weights)) for k in range(n + 1)]
     grads = [flatten(prob.gradient(unflatten(t, shapes))) for t in thetas[:-1]]
@@ -91,7 +93,8 @@ def test_diverged_trajectory_keeps_the_state_of_its_last_good_iterate():
         assert res.status[0] is Status.MAX_STEPS and res.status[1] is Status.DIVERGED
         k = int(res.divergence_step[1])
         # Rerun the diverging trajectory for k − 1 steps: same weights and velocity.
-        short = simulate_descent(prob, w, learning_rate=50.0, n_steps=k - 1, optimizer=opt, backend="numpy")
+        short = simulate_descent(prob, w, learning_rate=np.array([50.0]), n_steps=k - 1, optimizer=opt,
+                                 backend="numpy")
         assert np.allclose(flatten(res.trajectory(1)), flatten(short.final_weights), rtol=1e-12)
         assert np.allclose(flatten(tuple(v[1] for v in res.extra["velocity"])),
                            flatten(tuple(v[0] for v in short.extra["velocity"])), rtol=1e-12)
@@ -143,3 +146,12 @@ def test_user_optimizer_runs_on_the_reference_and_is_refused_by_compiled_engines
     for backend in ("numba", "cuda"):
         with pytest.raises(ValueError, match="backend='numpy'"):
             simulate_descent(prob, w, learning_rate=0.01, n_steps=1, optimizer=_SignDescent(), backend=backend)
+
+
+@settings(max_examples=25)
+@given(optimizer_cases(base=loss_cases(max_width=4, max_depth=3, max_batch=6, max_steps=15)))
+def test_numba_matches_reference_for_every_optimizer_and_loss(case):
+    kw = dict(learning_rate=case.learning_rate, **case.kwargs)
+    fast = simulate_descent(case.problem, case.weights0, backend="numba", **kw)
+    ref = simulate_descent(case.problem, case.weights0, backend="numpy", **kw)
+    assert_agrees_with_reference(fast, ref, case)

@@ -183,6 +183,14 @@ def test_data_are_public_and_read_only():
     assert ll.Whitened(np.eye(2)).target.flags.writeable is False
 
 
+def test_pickled_losses_keep_read_only_data():
+    import pickle
+
+    loss = pickle.loads(pickle.dumps(ll.MatrixCompletion(np.eye(2, dtype=bool), np.eye(2))))
+    assert not loss.mask.flags.writeable and not loss.values.flags.writeable
+    assert loss.value(np.zeros((2, 2))) == pytest.approx(0.5, rel=1e-15)
+
+
 def test_attributes_describe_each_loss():
     rng = np.random.default_rng(0)
     table = {k: _draw(k, 2, 2, 3, rng) for k in ALL}

@@ -2,10 +2,8 @@
 
 import textwrap
 
-import numpy as np
 import pytest
 
-import linflow
 from linflow.user_problem import load_problem
 
 SOURCE = textwrap.dedent(
@@ -60,7 +58,7 @@ def test_gd_gf_figure_takes_a_problem(user_file):
     from linflow import figures
 
     problem, _ = load_problem(f"{user_file}:problem")
-    fig, data = figures.build("gd-gf-distance", problem=problem, horizon=0.5, learning_rates=(0.1, 0.05))
+    _fig, data = figures.build("gd-gf-distance", problem=problem, horizon=0.5, learning_rates=(0.1, 0.05))
     assert data["problem"] is problem
     # GD is Euler's method for GF: the distance shrinks with η.
     d = data["comparison"].max_distance
@@ -78,3 +76,12 @@ def test_cli_plot_accepts_problem(user_file, tmp_path, capsys):
     assert code == 0 and out.stat().st_size > 0
     code = main(["plot", "gd-gf-distance", "--problem", f"{user_file}:nope", "--out", str(out)])
     assert code == 2 and "defines no global" in capsys.readouterr().err
+
+
+def test_cli_compare_accepts_problem(user_file, capsys):
+    from linflow.cli import main
+
+    code = main(["compare", "--problem", f"{user_file}:problem", "--horizon", "0.5", "--learning-rates", "0.1", "0.05"])
+    out = capsys.readouterr().out
+    assert code == 0 and "MatrixCompletion" in out and "fitted order" in out
+    assert main(["compare", "--problem", f"{user_file}:missing_name"]) == 2

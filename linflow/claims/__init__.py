@@ -23,6 +23,7 @@ from ._core import (
     TAGS,
     VERDICTS,
     Claim,
+    ClaimError,
     ClaimReport,
     Counterexample,
     HypothesisCheck,
@@ -36,6 +37,7 @@ from ._relations import RELATIONS
 
 __all__ = [
     "Claim",
+    "ClaimError",
     "ClaimReport",
     "Counterexample",
     "HypothesisCheck",

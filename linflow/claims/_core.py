@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 import re
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any, Callable, Mapping, Optional
 import numpy as np
 
 from . import _serialize
-from ._relations import judge, normalize_relation
+from ._relations import ClaimError, is_truth_value, judge, normalize_relation
 
 __all__ = [
     "Claim",
@@ -32,13 +33,16 @@ __all__ = [
     "ClaimReport",
     "check_claim",
     "claim",
+    "ClaimError",
     "VERDICTS",
     "TAGS",
 ]
 
 VERDICTS = ("holds", "violated", "hypotheses_not_met")
-#: theory.md tags; "user" for claims that carry none.
-TAGS = ("checked", "paper", "recalled", "user")
+#: Tags: "checked", "paper", "recalled" (how well the statement is known), "extrapolated" (a
+#: checked statement taken beyond its theorem's hypotheses, e.g. at larger step sizes), "user"
+#: for claims that carry none.
+TAGS = ("checked", "paper", "recalled", "extrapolated", "user")
 
 #: Default relative slack of ≤/≥/== comparisons: float64 round-off of the measured quantities
 #: (a few hundred ulps), not a modelling tolerance. Claims whose measurement has a larger
@@ -152,10 +156,44 @@ def _normalize_hypotheses(hypotheses) -> tuple:
 
 
 def _evaluate_hypothesis(name: str, value) -> HypothesisCheck:
-    if isinstance(value, (bool, np.bool_)):
+    if is_truth_value(value):
         return HypothesisCheck(name, None, bool(value))
-    margin = float(value)
+    if value is None or isinstance(value, (str, bytes, complex, np.complexfloating)):
+        raise ClaimError(f"hypothesis {name!r} must return a margin (float, met when ≥ 0) or a bool; got {value!r}")
+    try:
+        margin = float(np.asarray(value, dtype=np.float64).reshape(()))
+    except (TypeError, ValueError):
+        raise ClaimError(
+            f"hypothesis {name!r} must return a margin (float, met when ≥ 0) or a bool; got {value!r}"
+        ) from None
+    if math.isnan(margin):
+        raise ClaimError(f"hypothesis {name!r} returned a NaN margin: neither met nor failed")
     return HypothesisCheck(name, margin, bool(margin >= 0.0))
+
+
+def _describe(instance, limit: int = 400) -> str:
+    """The instance as Python source, cut to ``limit`` characters (for error messages)."""
+    try:
+        text = _serialize.to_source(instance)
+    except Exception:  # an exotic instance must not hide the error being reported
+        text = repr(instance)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _constant_bound(bound):
+    """A bound given as a value: a real number (float) or an array of reals, never NaN."""
+    array = isinstance(bound, np.ndarray)
+    if array and bound.dtype.kind in "iuf":
+        values = np.asarray(bound, dtype=np.float64)
+    elif not array and not isinstance(bound, (bool, np.bool_)) and isinstance(bound, numbers.Real):
+        values = np.float64(bound)
+    else:
+        raise TypeError(
+            f"bound must be callable as bound(instance), a real number or an array of reals; got bound={bound!r}"
+        )
+    if np.any(np.isnan(values)):
+        raise ValueError(f"bound must not be NaN; got bound={bound!r}")
+    return values.copy() if array else float(values)
 
 
 _TAG_PATTERN = re.compile(r"\[(checked|paper|recalled)\]")
@@ -175,23 +213,25 @@ class Claim:
         Instances built to satisfy the hypotheses (see :mod:`linflow.strategies`).
     measure : callable
         ``measure(instance)`` → a number, array, sequence or bool, or a :class:`Measurement`.
-    bound : callable or float, optional
+    bound : callable, float or array, optional
         ``bound(instance)`` → the bound (not needed for ``"property"``; a Measurement's own bound
-        wins).
+        wins). A measurement that returns a bool while there is no bound is a plain property,
+        whatever ``relation`` says.
     relation : str
         ``"<="``, ``">="``, ``"=="``, ``"non-increasing"``, ``"converges"`` or ``"property"``
         (also ≤, ≥, =, "monotone", "bool").
     hypotheses : sequence
         Callables ``h(instance)`` (or ``(name, h)`` pairs) returning a margin (met when ≥ 0)
         or a bool. Instances failing one are reported as "hypotheses_not_met" and never count
-        as violations.
+        as violations. A NaN margin is an error (:class:`ClaimError`), not a failed hypothesis.
     canonical : sequence
         Explicit instances checked before the random search.
     rtol, atol : float
         Slack of the comparison (see :mod:`linflow.claims._relations`); the default is float64
         round-off only.
     tag : str, optional
-        Overrides the tag parsed from ``source``.
+        Overrides the tag parsed from ``source``; one of :data:`TAGS` (``"extrapolated"``: a
+        statement checked beyond its theorem's hypotheses, e.g. at larger step sizes).
     description : str
         One sentence stating the claim.
     summarize : callable, optional
@@ -247,7 +287,7 @@ class Claim:
         if not callable(measure):
             raise TypeError(f"measure must be callable as measure(instance); got measure={measure!r}")
         if bound is not None and not callable(bound):
-            bound = float(bound)
+            bound = _constant_bound(bound)
         relation = normalize_relation(relation)
         for label, value in (("rtol", rtol), ("atol", atol)):
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
@@ -278,26 +318,48 @@ class Claim:
 
     # ------------------------------------------------------------------ one instance
     def evaluate(self, instance) -> InstanceResult:
-        """Check the claim on one instance (hypotheses, measurement, bound, relation)."""
+        """Check the claim on one instance (hypotheses, measurement, bound, relation).
+
+        A measurement that returns a bool while the claim has no bound (neither ``bound`` nor a
+        :class:`Measurement` bound) is judged as a plain property, whatever ``relation`` says.
+
+        Raises
+        ------
+        ClaimError
+            If the measurement or the bound is no answer (None, NaN, not a number), a needed
+            bound is missing, or a hypothesis returns NaN: an error of the claim, never a verdict.
+        """
         start = time.perf_counter()
-        checks = [_evaluate_hypothesis(name, h(instance)) for name, h in self.hypotheses]
-        if not all(c.met for c in checks):
-            return InstanceResult("hypotheses_not_met", None, None, None, tuple(checks), {}, time.perf_counter() - start)
-        measured = self.measure(instance)
-        info: Mapping[str, Any] = {}
-        bound = None
-        if isinstance(measured, Measurement):
-            checks += [_evaluate_hypothesis(k, v) for k, v in measured.hypotheses.items()]
-            info = dict(measured.info)
-            bound = measured.bound
-            measured = measured.value
-        if bound is None and self.bound is not None:
-            bound = self.bound(instance) if callable(self.bound) else self.bound
-        holds, value, bound_value, ratio = judge(self.relation, measured, bound, rtol=self.rtol, atol=self.atol)
-        if not all(c.met for c in checks):
-            verdict = "hypotheses_not_met"
-        else:
-            verdict = "holds" if holds else "violated"
+        try:
+            checks = [_evaluate_hypothesis(name, h(instance)) for name, h in self.hypotheses]
+            if not all(c.met for c in checks):
+                return InstanceResult("hypotheses_not_met", None, None, None, tuple(checks), {}, time.perf_counter() - start)
+            measured = self.measure(instance)
+            info: Mapping[str, Any] = {}
+            bound = None
+            if isinstance(measured, Measurement):
+                checks += [_evaluate_hypothesis(k, v) for k, v in measured.hypotheses.items()]
+                info = dict(measured.info)
+                bound = measured.bound
+                measured = measured.value
+            if bound is None and self.bound is not None:
+                bound = self.bound(instance) if callable(self.bound) else self.bound
+            relation = self.relation
+            if bound is None and is_truth_value(measured):
+                relation = "property"  # a bool with nothing to compare it to is a property
+            met = all(c.met for c in checks)
+            try:
+                if measured is None:
+                    raise ClaimError("measure returned None: it must return a number, array, sequence, bool or Measurement")
+                holds, value, bound_value, ratio = judge(relation, measured, bound, rtol=self.rtol, atol=self.atol)
+            except ClaimError:
+                if met:
+                    raise
+                # A hypothesis found during the measurement failed: its value need not be an answer.
+                holds, value, bound_value, ratio = False, None, None, None
+        except ClaimError as exc:
+            raise ClaimError(f"claim {self.name!r} cannot be judged: {exc} (instance {_describe(instance)})") from None
+        verdict = ("holds" if holds else "violated") if met else "hypotheses_not_met"
         return InstanceResult(verdict, value, bound_value, ratio, tuple(checks), info, time.perf_counter() - start)
 
     def assert_holds(self, instance) -> InstanceResult:
@@ -450,6 +512,8 @@ class ClaimReport:
             return ""
         if self.tag == "recalled":
             return f"the [recalled] statement {self.claim!r} is false as recalled: see the counterexample"
+        if self.tag == "extrapolated":
+            return f"the extrapolation {self.claim!r} fails beyond its theorem's hypotheses: see the counterexample"
         return f"claim {self.claim!r} ({self.tag}) is violated"
 
     def to_dict(self) -> dict:
@@ -521,6 +585,24 @@ def _pinned_constant_pool():
         cache.clear()
 
 
+def _check_count(value, name: str, *, minimum: Optional[int] = 0) -> int:
+    """An int (Python or NumPy, not bool) ≥ ``minimum``, as a Python int."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an int; got {name}={value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be an int ≥ {minimum}; got {name}={value!r}")
+    return int(value)
+
+
+class _Broken(Exception):
+    """Raised inside the Hypothesis test when a claim cannot be judged on an instance."""
+
+    def __init__(self, instance, error: ClaimError):
+        super().__init__(str(error))
+        self.instance = instance
+        self.error = error
+
+
 class _Violation(Exception):
     """Raised inside the Hypothesis test to report a violating instance."""
 
@@ -545,7 +627,8 @@ def check_claim(
     ----------
     claim : Claim
     examples : int
-        Hypothesis ``max_examples`` for the search (0: canonical instances only).
+        Hypothesis ``max_examples`` for the search (0: canonical instances only, which needs
+        ``canonical=True`` and a claim that has some). NumPy integers are accepted, bools not.
     seed : int
         The search is deterministic for a given seed (Hypothesis run with ``@seed(seed)``, no
         example database, and the constants Hypothesis mines from imported local modules
@@ -561,6 +644,15 @@ def check_claim(
     Returns
     -------
     ClaimReport
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad arguments (named in the message), or ``examples=0`` with nothing canonical to check.
+    ClaimError
+        The claim cannot be judged on some instance (its measurement or bound is None/NaN, a
+        needed bound is missing, a hypothesis margin is NaN); found during the search, the
+        instance is shrunk first and the message shows the smallest one.
     """
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as hypothesis_seed
@@ -568,10 +660,24 @@ def check_claim(
 
     if not isinstance(claim, Claim):
         raise TypeError(f"claim must be a linflow.Claim; got claim={claim!r}")
-    if isinstance(examples, bool) or not isinstance(examples, int) or examples < 0:
-        raise ValueError(f"examples must be an int ≥ 0; got examples={examples!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int; got seed={seed!r}")
+    examples = _check_count(examples, "examples")
+    seed = _check_count(seed, "seed", minimum=None)
+    if not isinstance(canonical, (bool, np.bool_)):
+        raise TypeError(f"canonical must be a bool; got canonical={canonical!r}")
+    canonical = bool(canonical)
+    if (
+        isinstance(shrink_seconds, (bool, np.bool_)) or not isinstance(shrink_seconds, (numbers.Real, np.floating))
+        or not math.isfinite(shrink_seconds) or shrink_seconds < 0
+    ):
+        raise ValueError(f"shrink_seconds must be a finite number ≥ 0; got shrink_seconds={shrink_seconds!r}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable as progress(evaluated, planned) or None; got progress={progress!r}")
+    if examples == 0 and not (canonical and claim.canonical):
+        raise ValueError(
+            f"examples=0 checks only the claim's canonical instances, and claim {claim.name!r} has "
+            f"{'none' if not claim.canonical else 'them switched off (canonical=False)'}: nothing would be "
+            f"checked; pass examples ≥ 1; got examples={examples!r}"
+        )
 
     start = time.perf_counter()
     planned = (len(claim.canonical) if canonical else 0) + examples
@@ -610,9 +716,17 @@ def check_claim(
                 shrinking = state["shrink_start"] is not None
                 if shrinking and time.perf_counter() - state["shrink_start"] > shrink_seconds:
                     return  # out of shrinking time: leave this candidate unevaluated
-                result = claim.evaluate(instance)
+                try:
+                    result = claim.evaluate(instance)
+                except ClaimError as error:
+                    result = error
                 cache[key] = result
-                record(result, shrinking=shrinking)
+                if isinstance(result, InstanceResult):
+                    record(result, shrinking=shrinking)
+            if isinstance(result, ClaimError):
+                if state["shrink_start"] is None:
+                    state["shrink_start"] = time.perf_counter()
+                raise _Broken(instance, result)
             if result.verdict != "hypotheses_not_met" and result.ratio is not None and math.isfinite(result.ratio):
                 # Guide the search towards tight instances (Hypothesis' targeted phase).
                 target(min(float(result.ratio), 1e6), label="tightness ratio")
@@ -640,6 +754,8 @@ def check_claim(
             counterexample = Counterexample(
                 claim.name, found.instance, found.result, seed, shrunk=True, module_path=_defining_file(claim)
             )
+        except _Broken as broken:
+            raise ClaimError(f"{broken.error} [smallest such instance found, seed {seed}]") from None
 
     met = [r for r in results if r.verdict != "hypotheses_not_met"]
     rated = [r for r in met if r.ratio is not None]

@@ -5,6 +5,7 @@ first order in η, the curvature lower bound and the logarithmic growth of ∫λ
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 from hypothesis import strategies as st
@@ -35,14 +36,14 @@ __all__ = ["EC21_CERTIFICATE", "ORDER", "CURVATURE", "LOG_INTEGRAL"]
 _EC21_MAX_STEPS = 600
 
 
-def _ec21_step(problem, weights, horizon: float, fraction: float):
+def _ec21_step(problem, weights, horizon: float, fraction: float, *, samples: int = 200, max_steps=_EC21_MAX_STEPS):
     """Pick η (and shorten T) so that the EC21 certificate is self-consistent, by construction.
 
-    ``E_K ≈ η·C(ε)`` for small η, so ``η*(ε) = ε / C(ε)``, with C estimated on a 200-step
-    grid; also ``ηβ ≤ ½`` and ``ηγ ≤ ε/2``. η = fraction · max_ε η*(ε), and T is shortened so
-    that GD takes at most :data:`_EC21_MAX_STEPS` steps (a shorter horizon only shrinks E).
+    ``E_K ≈ η·C(ε)`` for small η, so ``η*(ε) = ε / C(ε)``, with C estimated on a grid of
+    ``samples`` steps; also ``ηβ ≤ ½`` and ``ηγ ≤ ε/2``. η = fraction · max_ε η*(ε), and T is
+    shortened so that GD takes at most ``max_steps`` steps (a shorter horizon only shrinks E).
     """
-    grid = np.linspace(0.0, horizon, 201)
+    grid = np.linspace(0.0, horizon, samples + 1)
     h = grid[1]
     flow = sample_flow(problem, weights, grid)
     norms = nm.path_norms(problem, flow.weights)
@@ -50,19 +51,20 @@ def _ec21_step(problem, weights, horizon: float, fraction: float):
     for eps in nm.EPSILONS:
         beta, _ = nm.ball_curvature_bounds(norms[0], norms[1], eps)
         cert = nm.ec21_certificate(*norms, h, eps)
-        c = float(np.max(cert["E"])) / h
+        c = float(np.max(cert["E"])) / float(h)  # Python floats: overflow gives inf, no warning
         caps = [eps / c if c > 0 else math.inf, 0.5 / max(float(np.max(beta)), 1e-12)]
         g_max = float(np.max(norms[2]))
         if g_max > 0:
             caps.append(0.5 * eps / g_max)
         best = max(best, min(caps))
     eta = fraction * best
-    return eta, min(horizon, _EC21_MAX_STEPS * eta)
+    return eta, min(horizon, max_steps * eta)
 
 
 @st.composite
 def _ec21_instances(draw):
-    w = draw(lst.widths(min_depth=2, max_depth=3, max_width=2))
+    # Depth 1–3, every width 1–3: non-square targets, d_0 = 1 or d_N = 1, hidden bottlenecks.
+    w = draw(lst.widths(min_depth=1, max_depth=3, max_width=3))
     phi = draw(lst.targets((w[-1], w[0]), min_singular_value=0.5, max_singular_value=1.5))
     weights = draw(lst.weights(w, min_value=-1.0, max_value=1.0))
     horizon = draw(st.floats(0.25, 2.0))
@@ -111,7 +113,7 @@ def _summarize_slack(results) -> str:
 
 EC21_CERTIFICATE = Claim(
     "ec21_distance_certificate",
-    source="Elkabetz & Cohen 2021, §3 error recursion; theory.md §2 [checked]",
+    source="discrete GD–GF error recursion, derived in this project from the argument of Elkabetz & Cohen 2021 (NeurIPS) [checked]",
     description="GD stays within the computable discrete bound E_k of GF: ‖θ_k − θ(kη)‖ ≤ E_k for all k ≤ K.",
     instances=_ec21_instances(),
     measure=_measure_ec21,
@@ -128,7 +130,8 @@ EC21_CERTIFICATE = Claim(
 # =========================================================================== 2. first order in η
 @st.composite
 def _order_instances(draw):
-    w = draw(lst.widths(min_depth=2, max_depth=3, max_width=3))
+    # Depth 1–4, every width 1–3: non-square targets, d_0 = 1 or d_N = 1, hidden bottlenecks.
+    w = draw(lst.widths(min_depth=1, max_depth=4, max_width=3))
     phi = draw(lst.targets((w[-1], w[0]), min_singular_value=0.5, max_singular_value=1.5))
     weights = draw(lst.weights(w, min_value=-1.0, max_value=1.0))
     horizon = draw(st.floats(1.0, 2.0))
@@ -201,7 +204,7 @@ def _measure_curvature(inst: Instance) -> Measurement:
 
 CURVATURE = Claim(
     "lambda_min_lower_bound",
-    source="Elkabetz & Cohen 2021, deep linear curvature bound; theory.md §2 [checked]",
+    source="deep linear λ_min bound, derived in this project (curvature ingredient of Elkabetz & Cohen 2021's argument) [checked]",
     description="Along GF, λ_min(∇²f) ≥ −(N−1)‖∇L(W_e)‖₂ max_{i<j} Π_{k∉{i,j}} ‖W_k‖₂.",
     instances=_curvature_instances(),
     measure=_measure_curvature,
@@ -213,12 +216,16 @@ CURVATURE = Claim(
 
 
 # =========================================================================== 3b. ∫λ_− ~ ln(1/s)
-#: Trapezoid samples per base horizon for ∫λ_−; 400 integrate λ_− to ≲ 2e-3 (measured
-#: against 3200 on the instances drawn here), 4× the grid changes the per-decade growth ≲ 1e-3.
+#: Trapezoid samples per base horizon for ∫λ_−, at least 400 and at most _INTEGRAL_STEP apart.
+#: 400 samples integrate λ_− to ≲ 2e-3 for depth ≤ 3 (measured against 3200), but the escape
+#: time grows like s^{−(N−2)/N}: at N = 4, s = 1e-4 (horizon ≈ 60) 400 samples were off by 0.013
+#: in the per-decade growth (measured against 6400), above the claim's atol; a spacing of 0.04
+#: keeps that error ≲ 2e-3 there.
 _INTEGRAL_SAMPLES = 400
+_INTEGRAL_STEP = 0.04
 
 
-def _negative_curvature_integral(problem, weights, target_norm: float, samples: int = _INTEGRAL_SAMPLES) -> tuple:
+def _negative_curvature_integral(problem, weights, target_norm: float, samples: Optional[int] = None) -> tuple:
     """``∫_0^T min(λ_min(∇²f(θ(t))), 0) dt`` along GF until the loss is ≤ 1e-12·ℓ(0) (trapezoid rule).
 
     The horizon starts at twice the balanced escape time from scale s plus the convergence
@@ -228,6 +235,8 @@ def _negative_curvature_integral(problem, weights, target_norm: float, samples: 
     s = float(np.linalg.norm(end_to_end(weights)))
     escape = (s ** (-(n - 2) / n) / ((n - 2) * target_norm)) if n > 2 else math.log(target_norm / s) / target_norm
     horizon = 2.0 * escape + 40.0 / (n * target_norm ** (2.0 - 2.0 / n))
+    if samples is None:
+        samples = max(_INTEGRAL_SAMPLES, math.ceil(horizon / _INTEGRAL_STEP))
     loss0 = problem.loss(weights)
     for doubling in range(4):
         t = np.linspace(0.0, horizon, samples * 2**doubling + 1)
@@ -241,7 +250,8 @@ def _negative_curvature_integral(problem, weights, target_norm: float, samples: 
 
 @st.composite
 def _log_integral_instances(draw):
-    w = draw(lst.widths(min_depth=2, max_depth=3, min_width=2, max_width=3, output_width=1))
+    # Scalar output (the setting of the prediction), depth 1–4, d_0 and hidden widths 1–3.
+    w = draw(lst.widths(min_depth=1, max_depth=4, min_width=1, max_width=3, output_width=1))
     phi = draw(lst.targets((1, w[0]), min_singular_value=0.5, max_singular_value=2.0))
     weights = away_from_null_set(w, phi, draw(lst.near_zero_weights(w, min_scale=1e-3, max_scale=1e-2)))
     return Instance(w, phi, weights)
@@ -272,13 +282,18 @@ LOG_INTEGRAL = Claim(
     source="Elkabetz & Cohen 2021, ∫λ_− for near-zero init; theory.md §2 [checked]",
     description=(
         "For balanced near-zero init of scale s, ∫λ_− dt ≈ −((N−1)/N) ln(‖φ‖/s): dividing s by 10 "
-        "lowers the integral by at most ((N−1)/N) ln 10 (logarithmic, not polynomial, growth)."
+        "lowers the integral by ((N−1)/N) ln 10 within 5% (logarithmic, not polynomial, growth)."
     ),
     instances=_log_integral_instances(),
     measure=_measure_log_integral,
-    relation="<=",
-    # The trapezoid rule on 400 samples integrates λ_− to ~5e-3 (measured against 800 samples);
-    # both integrals carry that error.
+    # An approximate equality, not "at most": the per-decade growth approaches ((N−1)/N) ln 10
+    # from above or below. From W_e(0) ⟂ φ on widths (2, 1, 2, 1) it is 1.0093×, 1.0029×,
+    # 1.0007× the slope for s = 1e-2, 1e-3, 1e-4 → s/10 (converged in the samples), so the
+    # earlier one-sided form was false before the limit; other starts come in at 0.95–1.0×
+    # (depth 2). rtol: that measured pre-asymptotic window at s ∈ [1e-3, 1e-2].
+    relation="==",
+    rtol=0.05,
+    # The trapezoid rule integrates λ_− to ≲ 2e-3 (see _INTEGRAL_STEP); both integrals carry it.
     atol=1e-2,
     canonical=(
         Instance((5, 4, 4, 1), np.array([[1.0, 0.5, -0.3, 0.2, 0.0]]),

@@ -17,11 +17,11 @@ Conventions: whitened loss ``f = ½‖W_e − Φ‖_F²`` (so ``∇²L = I``), `
 
 from __future__ import annotations
 
-
 import numpy as np
 
 __all__ = [
     "bound_value",
+    "bound_array",
     "ball_curvature_bounds",
     "ec21_certificate",
     "best_epsilon",
@@ -37,6 +37,13 @@ def bound_value(name: str, **params) -> float:
     from .. import bounds
 
     return float(bounds.get(name).evaluate(**params))
+
+
+def bound_array(name: str, **params) -> np.ndarray:
+    """``linflow.bounds.get(name).evaluate(**params)`` as a float64 array (vectorized parameters)."""
+    from .. import bounds
+
+    return np.asarray(bounds.get(name).evaluate(**params), dtype=np.float64)
 
 
 # ---------------------------------------------------------------------------- ε-ball curvature bounds

@@ -17,6 +17,12 @@ relation                  holds when                             ratio
 
 For ``"<="``/``">="`` the ratio is ``None`` when both sides lie within ``atol`` of zero (the
 noise floor of the measurement): a ratio of two noise-level numbers is not a tightness.
+
+A measurement or bound that is no answer — ``None``, NaN, a string, a property value that is
+not a bool — raises :class:`ClaimError` instead of deciding anything: NaN compares false with
+everything, so judging it would report a "violation" (or, through ``bool(nan)``, a true
+property) that only says the measurement failed. An infinite value *is* an answer (a run that
+diverged measures ``inf``) and is judged like any other number.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import math
 
 import numpy as np
 
-__all__ = ["RELATIONS", "normalize_relation", "judge"]
+__all__ = ["RELATIONS", "ClaimError", "normalize_relation", "judge", "is_truth_value"]
 
 RELATIONS = ("<=", ">=", "==", "non-increasing", "converges", "property")
 
@@ -40,6 +46,22 @@ _ALIASES = {
 }
 
 
+class ClaimError(ValueError):
+    """A claim could not be judged: its measurement, bound or a hypothesis gave no answer.
+
+    Raised for ``None``/NaN measurements or bounds, a missing bound, a non-bool property value
+    or a NaN hypothesis margin: a broken measurement is an error of the claim, never a verdict
+    about the theorem.
+    """
+
+
+def is_truth_value(value) -> bool:
+    """Whether ``value`` is a bool (Python, NumPy, or a one-element bool array)."""
+    if isinstance(value, (bool, np.bool_)):
+        return True
+    return isinstance(value, np.ndarray) and value.dtype == np.bool_ and value.size == 1
+
+
 def normalize_relation(relation: str) -> str:
     """The canonical spelling of ``relation`` (accepts ≤, ≥, =, "monotone", "bool", ...)."""
     if not isinstance(relation, str) or relation.strip().lower() not in _ALIASES:
@@ -47,10 +69,33 @@ def normalize_relation(relation: str) -> str:
     return _ALIASES[relation.strip().lower()]
 
 
+def _numbers(x, name: str) -> np.ndarray:
+    """``x`` as a float64 array; ClaimError for None, strings, objects and NaN entries."""
+    if x is None:
+        raise ClaimError(f"{name} is None: no answer to judge")
+    if isinstance(x, (str, bytes)):
+        raise ClaimError(f"{name} must be a number or array; got {x!r}")
+    try:
+        raw = np.asarray(x)
+        if np.iscomplexobj(raw):
+            raise ClaimError(f"{name} must be real; got {x!r}")
+        arr = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ClaimError):
+            raise
+        raise ClaimError(f"{name} must be a number or array of numbers; got {x!r}") from exc
+    if arr.size == 0:
+        raise ClaimError(f"{name} is empty: no answer to judge")
+    if np.any(np.isnan(arr)):
+        where = "" if arr.size == 1 else f" at index {int(np.flatnonzero(np.isnan(arr.ravel()))[0])}"
+        raise ClaimError(f"{name} is NaN{where}: no answer to judge (a diverged run should measure inf)")
+    return arr
+
+
 def _scalar(x, name: str) -> float:
-    arr = np.asarray(x, dtype=np.float64)
+    arr = _numbers(x, name)
     if arr.size != 1:
-        raise ValueError(f"{name} must be a number for this relation; got an array of shape {arr.shape}")
+        raise ClaimError(f"{name} must be a number for this relation; got an array of shape {arr.shape}")
     return float(arr.reshape(()))
 
 
@@ -77,10 +122,12 @@ def _ratio_ge(v: float, b: float):
 def judge(relation: str, value, bound, *, rtol: float, atol: float):
     """Decide whether ``value`` stands in ``relation`` to ``bound``; see the module table."""
     if relation == "property":
+        if not is_truth_value(value):
+            raise ClaimError(f"a property's measured value must be a bool; got {value!r}")
         return bool(value), float(bool(value)), None, None
     if relation in ("<=", ">="):
         if bound is None:
-            raise ValueError(f"relation {relation!r} needs a bound; got bound=None")
+            raise ClaimError(f"relation {relation!r} needs a bound; got bound=None")
         v, b = _scalar(value, "the measured value"), _scalar(bound, "the bound")
         slack = atol + rtol * abs(b)
         # Both sides within the absolute noise floor: the comparison holds or fails on noise,
@@ -91,14 +138,23 @@ def judge(relation: str, value, bound, *, rtol: float, atol: float):
         return bool(v >= b - slack), v, b, None if noise else _ratio_ge(v, b)
     if relation == "==":
         if bound is None:
-            raise ValueError("relation '==' needs a bound (the predicted value); got bound=None")
-        v = np.asarray(value, dtype=np.float64)
-        b = np.asarray(bound, dtype=np.float64)
-        err = np.abs(v - b)
-        allowed = atol + rtol * np.abs(b)
-        if not np.all(np.isfinite(v)):
-            return False, math.nan, None, math.inf
+            raise ClaimError("relation '==' needs a bound (the predicted value); got bound=None")
+        v = _numbers(value, "the measured value")
+        b = _numbers(bound, "the bound")
+        try:
+            np.broadcast_shapes(v.shape, b.shape)
+        except ValueError:
+            raise ClaimError(
+                f"the measured value (shape {v.shape}) and the bound (shape {b.shape}) do not broadcast"
+            ) from None
+        if not (np.all(np.isfinite(v)) and np.all(np.isfinite(b))):
+            # ±inf on either side: equal only where both are the same infinity.
+            same = np.all(np.where(np.isfinite(v) & np.isfinite(b), True, v == b))
+            if not same:
+                return False, math.inf, None, math.inf
         with np.errstate(divide="ignore", invalid="ignore"):
+            err = np.where(np.isfinite(v) & np.isfinite(b), np.abs(v - b), 0.0)
+            allowed = atol + rtol * np.where(np.isfinite(b), np.abs(b), 0.0)
             ratios = np.where(allowed > 0, err / np.where(allowed > 0, allowed, 1.0), np.where(err > 0, np.inf, 0.0))
         ratio = float(np.max(ratios)) if ratios.size else 0.0
         holds = bool(np.all(err <= allowed))
@@ -106,13 +162,16 @@ def judge(relation: str, value, bound, *, rtol: float, atol: float):
             return holds, float(v.reshape(())), float(b.reshape(())), ratio
         return holds, float(np.max(err)) if err.size else 0.0, None, ratio
     if relation == "non-increasing":
-        seq = np.asarray(value, dtype=np.float64).ravel()
+        seq = _numbers(value, "the measured sequence").ravel()
         if seq.size < 2:
             return True, 0.0, None, None
-        if not np.all(np.isfinite(seq)):
-            return False, math.nan, None, math.inf
-        steps = np.diff(seq)
-        allowed = atol + rtol * np.abs(seq[:-1])
+        with np.errstate(invalid="ignore"):
+            steps = np.diff(seq)
+        # inf − inf (a sequence that stays at the same infinity) does not increase.
+        steps = np.where(np.isnan(steps), 0.0, steps)
+        if np.any(steps == math.inf):
+            return False, math.inf, None, math.inf
+        allowed = atol + rtol * np.where(np.isfinite(seq[:-1]), np.abs(seq[:-1]), 0.0)
         holds = bool(np.all(steps <= allowed))
         worst = float(np.max(steps))
         ratio = None
@@ -121,9 +180,9 @@ def judge(relation: str, value, bound, *, rtol: float, atol: float):
         return holds, worst, None, ratio
     if relation == "converges":
         if bound is None:
-            raise ValueError("relation 'converges' needs a bound (the tolerance); got bound=None")
-        seq = np.asarray(value, dtype=np.float64).ravel()
-        last = float(seq[-1]) if seq.size else math.nan
+            raise ClaimError("relation 'converges' needs a bound (the tolerance); got bound=None")
+        seq = _numbers(value, "the measured sequence").ravel()
+        last = float(seq[-1])
         b = _scalar(bound, "the bound")
         holds = bool(math.isfinite(last) and last <= b)
         return holds, last, b, (_ratio_le(last, b) if math.isfinite(last) else math.inf)

@@ -29,7 +29,8 @@ _CONVERGED_LOSS = 1e-24
 
 @st.composite
 def _stability_instances(draw):
-    w = draw(lst.widths(min_depth=1, max_depth=3, max_width=2))
+    # Depth 1–4, every width 1–3: non-square targets, d_0 = 1 or d_N = 1, hidden bottlenecks.
+    w = draw(lst.widths(min_depth=1, max_depth=4, max_width=3))
     phi = draw(lst.targets((w[-1], w[0]), min_singular_value=0.5, max_singular_value=1.5))
     weights = draw(lst.weights(w, min_value=-1.0, max_value=1.0))
     top = float(np.linalg.svd(phi, compute_uv=False).max())
@@ -70,7 +71,7 @@ STABILITY = Claim(
 # =========================================================================== 9b. no convergence above 2/S*
 @st.composite
 def _unstable_scalar_instances(draw):
-    n = draw(st.integers(2, 4))
+    n = draw(st.integers(1, 5))
     y = draw(st.floats(0.5, 2.0)) * draw(st.sampled_from([1.0, -1.0]))
     w0 = draw(st.lists(st.floats(-1.5, 1.5), min_size=n, max_size=n))
     threshold = 2.0 / nm.bound_value("min_sharpness_scalar", depth=n, target=y)
@@ -109,7 +110,9 @@ _KREISLER_STEPS = 1000
 
 @st.composite
 def _kreisler_instances(draw):
-    n = draw(st.integers(2, 4))
+    # Depth 1–5. Signs are not drawn: flipping the signs of two weights mirrors the GD path and
+    # leaves φ (a function of the w_i²) unchanged.
+    n = draw(st.integers(1, 5))
     y = draw(st.floats(0.5, 2.0))
     raw = np.array(draw(st.lists(st.floats(0.1, 1.5), min_size=n, max_size=n)))
     ratio = draw(st.floats(0.05, 0.95))

@@ -181,7 +181,7 @@ def _measure_curvature(inst: HomogeneousInstance) -> Measurement:
 
 CURVATURE = Claim(
     "homogeneous_lambda_min_in_pattern",
-    source="deep-linear curvature bound per sample, ‖∇_ŷℓ_i‖‖x_i‖ for ‖∇L‖₂; theory.md §5 [checked]",
+    source="deep-linear λ_min bound per sample, ‖∇_ŷℓ_i‖‖x_i‖ for ‖∇L‖₂, derived in this project [checked]",
     description=(
         "Inside an activation pattern, λ_min(∇²f) ≥ −(N−1) max_{p<q} Π_{k∉{p,q}} ‖W_k‖₂ · (1/m) Σ_i ‖r_i‖‖x_i‖."
     ),
@@ -306,7 +306,7 @@ def _ec21_setup(inst: HomogeneousInstance, fraction: float) -> HomogeneousInstan
     if not eps > 0:
         return inst._replace(learning_rate=None, horizon=0.0)
     cert = curvature.error_certificate(problem, path, learning_rate=grid[1], epsilon=eps)
-    c = float(np.max(cert.bound)) / grid[1]
+    c = float(np.max(cert.bound)) / float(grid[1])  # Python floats: overflow gives inf, no warning
     caps = [eps / c if c > 0 else math.inf, 0.5 / max(float(np.max(cert.smoothness)), 1e-12)]
     g_max = float(np.max(cert.gradient_bound))
     if g_max > 0:
@@ -357,7 +357,7 @@ def _summarize_slack(results) -> str:
 
 EC21 = Claim(
     "homogeneous_ec21_certificate",
-    source="Elkabetz & Cohen 2021, §3 error recursion, per-sample pattern bounds; theory.md §2, §5 [checked]",
+    source="discrete GD–GF error recursion with per-sample pattern bounds, derived in this project from the argument of Elkabetz & Cohen 2021 (NeurIPS) [checked]",
     description=(
         "On a GF path of a ReLU / leaky-ReLU net that stays in one activation pattern (certified ε-balls), "
         "GD stays within the discrete bound E_k: ‖θ_k − θ(kη)‖ ≤ E_k."

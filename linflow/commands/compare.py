@@ -26,6 +26,10 @@ def register(subparsers) -> None:
         metavar="ETA", help="step sizes (default 0.04 0.02 0.01 0.005)",
     )
     p.add_argument("--plot", metavar="FILE", help="also draw loss curves and distance vs η to FILE")
+    p.add_argument("--problem", metavar="FILE.py:NAME", default=None,
+                   help="your problem instead of the default: global NAME of FILE.py, a linflow.Problem, a "
+                        "(problem, weights0) pair or a function returning one (imported like check --module); "
+                        "without weights0 the start is Gaussian, std 0.3, from --seed")
     p.set_defaults(func=run)
 
 
@@ -34,7 +38,21 @@ def run(args: argparse.Namespace) -> int:
     from ..flow import integrate_flow
 
     start = time.perf_counter()
-    problem, weights0 = default_problem(args.seed)
+    if getattr(args, "problem", None) is not None:
+        import sys
+
+        from ..init import gaussian
+        from ..user_problem import load_problem
+
+        try:
+            problem, weights0 = load_problem(args.problem)
+        except (TypeError, ValueError, FileNotFoundError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if weights0 is None:
+            weights0 = gaussian(problem.network.widths, std=0.3, seed=args.seed)
+    else:
+        problem, weights0 = default_problem(args.seed)
     result = compare_descent_to_flow(problem, weights0, args.learning_rates, args.horizon)
     print(f"GD vs GF on {problem} (seed {args.seed}), horizon T = {args.horizon:g}")
     print(f"{'eta':>10} {'steps':>7} {'max ||θ_k − θ(kη)||':>22} {'final GD loss':>15} {'status':>10}")

@@ -23,6 +23,8 @@ def register(subparsers) -> None:
     for name in figures.names():
         spec = figures.get(name)
         fp = sub.add_parser(name, help=spec.summary, description=spec.summary + ".")
+        for arg, metavar, text in spec.arguments:
+            fp.add_argument(arg, metavar=metavar, help=text)
         for opt in spec.options:
             fp.add_argument(opt.flag, dest=opt.name, type=opt.type, default=opt.default, help=opt.help,
                             nargs="+" if opt.multiple else None)
@@ -41,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     spec = figures.get(args.figure)
     params = {o.name: (tuple(getattr(args, o.name)) if o.multiple else getattr(args, o.name)) for o in spec.options}
+    params.update({arg: getattr(args, arg) for arg, _, _ in spec.arguments})
     start = time.perf_counter()
     try:
         if getattr(args, "problem", None) is not None:

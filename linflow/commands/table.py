@@ -31,6 +31,14 @@ def register(subparsers) -> None:
             )
         add_output_arguments(tp)
         tp.set_defaults(func=run, table=name)
+    sp = sub.add_parser("sweep", help="a sweep store (linflow sweep) as a table",
+                        description="A sweep store as a table: one row per configuration, or with "
+                                    "--over the median over those axes.")
+    sp.add_argument("store", metavar="STORE.zarr", help="store written by linflow sweep")
+    sp.add_argument("--over", nargs="+", default=(), metavar="AXIS", help="summarize over these axes (median)")
+    sp.add_argument("--variables", nargs="+", default=(), metavar="NAME", help="variables to show (default: all)")
+    add_output_arguments(sp)
+    sp.set_defaults(func=run_sweep_table)
     p.set_defaults(func=lambda args: _missing_name(p))
 
 
@@ -55,13 +63,22 @@ def table_params(module, args: argparse.Namespace) -> dict:
     return params
 
 
-def run(args: argparse.Namespace) -> int:
+def run_sweep_table(args: argparse.Namespace) -> int:
+    from ..sweep._table import sweep_table
+
+    return run(args, build=lambda: sweep_table(args.store, over=args.over, variables=args.variables))
+
+
+def run(args: argparse.Namespace, build=None) -> int:
     from .. import tables
 
-    module = tables.get(args.table)
     start = time.perf_counter()
     try:
-        table = module.build(**table_params(module, args), progress=False if args.no_progress else None)
+        if build is None:
+            module = tables.get(args.table)
+            table = module.build(**table_params(module, args), progress=False if args.no_progress else None)
+        else:
+            table = build()
     except (TypeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

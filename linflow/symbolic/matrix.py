@@ -132,8 +132,9 @@ def saxe_mode_rhs(depth=2, strength=None, singular_value=None, tau=None) -> sm.E
     """``u' = N u^{2−2/N}(s − u)/τ``: one mode of a balanced N-layer net (τ = 1 is GF).
 
     For N = 2 this is Saxe, McClelland & Ganguli (2014) ``τu' = 2u(s − u)``
-    (theory.md §3 [paper]); for N ≥ 2 it is the balanced end-to-end flow of Arora, Cohen &
-    Hazan 2018 restricted to one singular value.
+    (theory.md §3 [paper]); for N ≥ 2 it is the singular-value dynamics
+    ``σ_r' = −Nσ_r^{2−2/N}⟨∇L, u_r v_rᵀ⟩`` of Arora, Cohen, Hu & Luo 2019 (NeurIPS, Thm 3) for
+    one mode aligned with the target (``⟨∇L, u_r v_rᵀ⟩ = u − s``).
     """
     u, s, _, _, _ = _saxe_symbols()
     u = u if strength is None else strength

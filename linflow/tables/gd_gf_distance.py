@@ -1,8 +1,8 @@
 """``gd-gf-distance``: the Elkabetz–Cohen certificate E_k vs the measured GD–GF distance.
 
 Per depth N and step η, GD and GF start from the same initialization; GF is integrated with
-DOP853 (rtol 1e-10) and sampled at ``t = kη``. The certificate is the discrete recursion of
-theory.md §2 [checked] (Elkabetz & Cohen 2021), computed by
+DOP853 (rtol 1e-10) and sampled at ``t = kη``. The certificate is the discrete recursion
+derived in this project from the argument of Elkabetz & Cohen 2021 (not a lemma of the paper), computed by
 :func:`linflow.curvature.error_certificate`: ``E_0 = 0``,
 ``E_{k+1} = (1 − ηm_k)E_k + ½η²β_kγ_k`` with ``m_k ≤ λ_min(∇²f)`` and ``β_k ≥ ‖∇²f‖₂`` on the
 ball ``B_ε(θ(kη))`` and ``γ_k ≥ ‖∇f‖`` on the flow segment. It *guarantees*
@@ -191,7 +191,7 @@ def build(
         f"Whitened loss ½‖W_e − Φ‖_F², widths ({input_dim}, {hidden}, …, {hidden}, {output_dim}), Gaussian Φ "
         f"with ‖Φ‖_F = {target_norm:g}, balanced initialization (Procedure 1) of W_e(0) = Φ + {init_distance:g}‖Φ‖_F·D (D a random unit direction); GF by DOP853 (rtol 1e-10) on [0, Kη], "
         f"K = ⌊{horizon:g}/η⌋.",
-        "E_k: Elkabetz & Cohen 2021 discrete certificate (theory.md §2), valid when ηβ_k ≤ 1, ηγ_k ≤ ε "
+        "E_k: discrete certificate derived from the argument of Elkabetz & Cohen 2021, valid when ηβ_k ≤ 1, ηγ_k ≤ ε "
         "and E_k ≤ ε for all k; ε = the smallest valid tube radius on a geometric grid 1e-3…1 "
         "('—': none valid). Closed form: ½η²k·max(β_iγ_i)·exp(−ηΣ min(m_i, 0)).",
         f"Depths {sequence_text(depths)}; seed {seed}.",
@@ -259,7 +259,7 @@ def build_relu(*, depths, learning_rates, horizon, input_dim, hidden, output_dim
         "units reach theirs at once): no classical flow exists beyond it. K = ⌊T_GF/η⌋ GD steps compared at t = kη.",
         "Pattern changes: hidden-unit sign switches GF completed on [0, T_GF] (each unit and sample counts once; "
         "the switch attempted at a sliding stop is not counted).",
-        f"E_k: Elkabetz & Cohen 2021 certificate with the per-sample pattern bounds (theory.md §2, §5), only where GF "
+        f"E_k: discrete certificate (derived from the argument of Elkabetz & Cohen 2021) with per-sample pattern bounds, only where GF "
         f"stays in one activation pattern: K₁ = ⌊{ONE_PATTERN_FRACTION:g}·t₁/η⌋ with t₁ the first pattern change "
         "(K₁ = K when there is none); valid when each ball B_ε(θ(kη)) lies in the pattern, ηβ_k ≤ 1, ηγ_k ≤ ε and "
         "E_k ≤ ε; ε = the smallest valid radius on a geometric grid 1e-3…1 ('—': none valid or K₁ = 0). "

@@ -7,8 +7,10 @@ so ``ℓ(0) = ½(σ_min(Φ) − c)²`` for every initialization). Per depth N an
   Thm 1 (theory.md §3, constants [recalled]); the theorem assumes ``η ≤ η_ACGH``, so for
   larger η the column is the formula's extrapolation, flagged by ``η/η_ACGH > 1``;
 * ``T_GF = t_ε/η`` with ``t_ε = ln(ℓ(0)/ε) / (2N c^{2(N−1)/N})`` — the time at which the
-  gradient-flow margin rate ``ℓ(t) ≤ ℓ(0)e^{−2N c^{2(N−1)/N} t}`` (theory.md §3 [checked])
-  guarantees ℓ ≤ ε, counted in GD steps of size η (``T_ACGH/T_GF = 2N``);
+  square-target gradient-flow margin rate ``ℓ(t) ≤ ℓ(0)e^{−2N c^{2(N−1)/N} t}``
+  (``gf_margin_rate_square``, derived in this project from Arora et al. 2019's idealized proof
+  of Lemma 1; it needs d_0 = d_N, which the widths (d, …, d) here satisfy) guarantees ℓ ≤ ε,
+  counted in GD steps of size η (``T_ACGH/T_GF = 2N``);
 * the first step k with ``ℓ(θ_k) ≤ ε`` for GD (median and maximum over initializations).
 """
 
@@ -51,10 +53,11 @@ COLUMNS = (
 
 
 def flow_time(depth: int, margin: float, initial_loss: float, epsilon: float) -> float:
-    """``t_ε = ln(ℓ(0)/ε) / (2N c^{2(N−1)/N})``: when the GF margin rate guarantees ℓ ≤ ε.
+    """``t_ε = ln(ℓ(0)/ε) / (2N c^{2(N−1)/N})``: when the square-target GF margin rate guarantees ℓ ≤ ε.
 
-    Inverts ``ℓ(t) ≤ ℓ(0) exp(−2N c^{2(N−1)/N} t)`` (``gf_margin_rate``; theory.md §3
-    [checked], GF analogue of Arora et al. 2019, Thm 1).
+    Inverts ``ℓ(t) ≤ ℓ(0) exp(−2N c^{2(N−1)/N} t)`` (``gf_margin_rate_square``: square target
+    d_0 = d_N only; for other shapes the rate is 2c^{2(N−1)/N}, ``gf_margin_rate``), derived in
+    this project from the idealized (GF) proof of Lemma 1 of Arora, Cohen, Golowich & Hu 2019.
     """
     return float(np.log(initial_loss / epsilon) / (2 * depth * margin ** (2 * (depth - 1) / depth)))
 
@@ -125,7 +128,8 @@ def build(
         f"ε = {epsilon:g}.",
         "T_ACGH = ln(ℓ(0)/ε)/(η c^{2(N−1)/N}) (Arora et al. 2019, Thm 1, constants recalled); its "
         "hypotheses need η ≤ η_ACGH, so rows with η/η_ACGH > 1 test the formula outside them.",
-        "T_GF = t_ε/η, t_ε = ln(ℓ(0)/ε)/(2N c^{2(N−1)/N}) from the GF margin rate (theory.md §3).",
+        "T_GF = t_ε/η, t_ε = ln(ℓ(0)/ε)/(2N c^{2(N−1)/N}) from the square-target GF margin rate "
+        "(d_0 = d_N here; derived from Arora et al. 2019's idealized proof of Lemma 1).",
         f"GD steps: first k with ℓ(θ_k) ≤ ε; 'not reached': diverged or not within {max_steps} steps "
         "(then max and ratios are left out).",
         f"Depths {sequence_text(depths)}; seed {seed}.",
