@@ -1040,15 +1040,7 @@ def end_to_end_is_cheaper(widths, n_samples: int) -> bool:
 
 
 def run_descent_numba(setup) -> DescentResult:
-    """Run a validated :class:`linflow.descent.DescentSetup` on the Numba CPU engine.
-
-    Wide layers or many samples take the BLAS path instead of the 8-lane SIMD kernels: the
-    rule is :func:`linflow._descent_blas.prefers_blas`.
-    """
-    from ._descent_blas import prefers_blas, run_descent_blas
-
-    if prefers_blas(setup.problem, setup.batch_size, setup.optimizer):
-        return run_descent_blas(setup)
+    """Run a validated :class:`linflow.descent.DescentSetup` on the Numba CPU engine."""
     problem = setup.problem
     widths = np.asarray(problem.network.widths, dtype=np.int64)
     batch = setup.batch_size

@@ -156,6 +156,12 @@ def _run(setup: DescentSetup, backend: str) -> DescentResult:
 
         return run_descent_numpy(setup)
     if backend == "numba":
+        # Wide layers, single networks and small batches: BLAS products instead of the 8-lane
+        # kernels (the rule: :func:`linflow._descent_blas.prefers_blas`).
+        from ._descent_blas import prefers_blas, run_descent_blas
+
+        if prefers_blas(setup.problem, setup.batch_size, setup.optimizer):
+            return run_descent_blas(setup)
         from ._descent_numba import run_descent_numba
 
         return run_descent_numba(setup)
