@@ -2,8 +2,8 @@
 
 The SIMD engine (:mod:`linflow._descent_numba`) packs 8 trajectories into the lanes of one
 vector and multiplies with its own 4×4-block kernels: right for many narrow networks, wasteful
-for a few wide ones (7 of 8 lanes idle for a single network, working sets past the caches for
-widths ≳ 32). This path runs each trajectory's products through ``np.dot`` inside compiled
+for a few (7 of 8 lanes idle for a single network) or very wide ones (8 copies of every matrix,
+past the caches). This path runs each trajectory's products through ``np.dot`` inside compiled
 code, which numba hands to SciPy's BLAS ``dgemm``; trajectories are spread over threads.
 :func:`prefers_blas` is the deterministic rule that picks it.
 
