@@ -131,11 +131,11 @@ def _blas_shape(problem):
 # ``w_off[j]`` (``d_{j+1} × d_j``), H_j / Z_j / Δ_j at ``h_off[j]`` (``d_j × cols``), the
 # balancedness matrix B_j at ``b_off[j]``. ``x`` and ``y`` are flattened (X: d_0 × m).
 @njit(**_JIT)
-def _forward_loss(fns, w, w_off, widths, h, z, dl, res, x, y, weight, ident, e2e, completion, activated, slope, cols, m, scale):
+def _forward_loss(fns, w, w_off, widths, h, dl, res, x, y, weight, ident, e2e, completion, activated, slope, cols, m, scale):
     """Forward pass (``H_N`` into the Δ_N slot of ``dl``), residual, loss ``scale·‖R‖²``.
 
     ``ident``: H_0 = I (whitened, or the end-to-end data path), so ``H_1 = W_1`` is read in
-    place. ReLU keeps the pre-activations in ``z``. With ``e2e`` the top is ``W_e`` and
+    place. ReLU replaces every hidden ``H_j`` by ``σ(H_j)`` in place. With ``e2e`` the top is ``W_e`` and
     ``R = W_e X − Y`` goes to ``res``; otherwise ``R`` replaces ``H_N`` in ``dl``. Matrix
     completion (``completion``): ``y`` holds the observed values (0 off the mask), ``weight``
     the mask over ``|Ω|``; the loss is ``½ Σ w r²`` and ``w ⊙ r`` (its gradient) replaces
@@ -157,7 +157,6 @@ def _forward_loss(fns, w, w_off, widths, h, z, dl, res, x, y, weight, ident, e2e
         if activated and j < n:
             for e in range(dst_off, dst_off + dj * cols):
                 v = dst[e]
-                z[e] = v
                 dst[e] = v if v > 0.0 else slope * v
         src, src_off = dst, dst_off
     top = h_off_top(widths, cols, n)
@@ -198,7 +197,7 @@ def h_off_top(widths, cols, n):
 
 
 @njit(**_JIT)
-def _backward_update(fns, cur, new, w_off, widths, h, z, dl, res, x, ident, e2e, activated, slope, cols, m, inv_m, lr):
+def _backward_update(fns, cur, new, w_off, widths, h, dl, res, x, ident, e2e, activated, slope, cols, m, inv_m, lr):
     """``new = cur − lr·G`` with ``G_j = Δ_j H_{j−1}ᵀ`` and ``Δ_{j−1} = W_jᵀΔ_j``, top down."""
     n = widths.shape[0] - 1
     top = h_off_top(widths, cols, n)
@@ -228,9 +227,12 @@ def _backward_update(fns, cur, new, w_off, widths, h, z, dl, res, x, ident, e2e,
             below = h_off_of(widths, cols, j - 1)
             gemm(fns[0], True, False, dp, cols, dj, 1.0, cur, wo, dp, dl, d_off, cols, 0.0, dl, below, cols)
             if activated:
+                # σ'(Z) ⊙ Δ as a select with an unconditional store (vectorizes; a conditional
+                # store on the sign of Z mispredicts on half the entries).
+                # σ(z) > 0 exactly when z > 0 (slope in [0, 1), NaN included): H holds the mask.
                 for e in range(below, below + dp * cols):
-                    if not z[e] > 0.0:
-                        dl[e] = slope * dl[e]
+                    d = dl[e]
+                    dl[e] = d if h[e] > 0.0 else slope * d
 
 
 @njit(**_JIT)
@@ -288,7 +290,6 @@ def _run_range(
     size = h_off_of(widths, cols, n + 1)
     h = np.empty(size)
     dl = np.empty(size)
-    z = np.empty(size if activated else 1)
     res = np.empty(widths[n] * m if e2e else 1)
     rows = 1
     for j in range(n + 1):
@@ -306,7 +307,7 @@ def _run_range(
         rec = 0
         for k in range(n_steps + 1):
             value = _forward_loss(
-                fns, cur, w_off, widths, h, z, dl, res, x, y, weight, ident, e2e, completion, activated, slope, cols, m,
+                fns, cur, w_off, widths, h, dl, res, x, y, weight, ident, e2e, completion, activated, slope, cols, m,
                 scale,
             )
             is_record = rec < record_steps.shape[0] and record_steps[rec] == k
@@ -338,7 +339,7 @@ def _run_range(
                 rec += 1
             if k == n_steps:
                 break
-            _backward_update(fns, cur, spare, w_off, widths, h, z, dl, res, x, ident, e2e, activated, slope, cols, m, inv_m, lr)
+            _backward_update(fns, cur, spare, w_off, widths, h, dl, res, x, ident, e2e, activated, slope, cols, m, inv_m, lr)
             cur, prev, spare = spare, cur, prev
         final[b, :] = cur
 
