@@ -14,12 +14,30 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import sympy as sm
 
-__all__ = ["ordered_symbols", "numpy_function", "numpy_array_function"]
+__all__ = ["as_expression", "ordered_symbols", "numpy_function", "numpy_array_function"]
+
+
+def as_expression(expr, name: str = "expr") -> sm.Basic:
+    """``expr`` as a SymPy object; strings are refused (SymPy parses them with ``eval``).
+
+    Raises
+    ------
+    TypeError
+        For a string or anything SymPy has no explicit conversion for.
+    """
+    if isinstance(expr, str):
+        raise TypeError(
+            f"{name} must be a SymPy expression, not a string (strings are never parsed); got {name}={expr[:80]!r}"
+        )
+    try:
+        return sm.sympify(expr, strict=True)
+    except sm.SympifyError:
+        raise TypeError(f"{name} must be a SymPy expression or a number; got {name}={expr!r}") from None
 
 
 def ordered_symbols(expr) -> tuple:
     """Free symbols of ``expr`` in SymPy's canonical order (``sympy.ordered``)."""
-    return tuple(sm.ordered(sm.sympify(expr).free_symbols))
+    return tuple(sm.ordered(as_expression(expr).free_symbols))
 
 
 def numpy_function(expr, args: Optional[Sequence[sm.Symbol]] = None) -> tuple:
@@ -46,7 +64,7 @@ def numpy_function(expr, args: Optional[Sequence[sm.Symbol]] = None) -> tuple:
     >>> order, float(f(2.0, 1.0))
     ((x, y), 5.0)
     """
-    expr = sm.sympify(expr)
+    expr = as_expression(expr)
     args = ordered_symbols(expr) if args is None else tuple(args)
     missing = expr.free_symbols - set(args)
     if missing:

@@ -747,7 +747,8 @@ class KernelProblem(NamedTuple):
 class KernelRun(NamedTuple):
     """What to run: initial weights ``params0`` (B, P), learning rates, steps, recording,
     stopping rules, monitoring, and the optimizer (``opt_code``, ``opt_hyper``: see
-    :func:`_optimizer_step`; code 0 is GD, fused into the gradient products)."""
+    :func:`_optimizer_step`; code 0 is GD, fused into the gradient products). ``abort[0] != 0``
+    (set on Ctrl-C, see :func:`_wait_for`) stops every chunk within a step."""
 
     params0: np.ndarray
     lrs: np.ndarray
@@ -762,6 +763,7 @@ class KernelRun(NamedTuple):
     opt_code: int
     opt_hyper: np.ndarray
     state_size: int
+    abort: np.ndarray
 
 
 class KernelOutputs(NamedTuple):
@@ -799,6 +801,7 @@ def _run_chunks(first, last, one, prob, run, out):
     n_steps, loss_tolerance, threshold = run.n_steps, run.loss_tolerance, run.threshold
     has_reference, record_weights, track = run.has_reference, run.record_weights, run.track
     code, hyper, n_state = run.opt_code, borrow(run.opt_hyper), run.state_size
+    abort = run.abort
     recorded, final, losses, final_loss = borrow(out.recorded), borrow(out.final), borrow(out.losses), borrow(out.final_loss)
     drift, ref_distance, final_state = borrow(out.drift), borrow(out.ref_distance), borrow(out.state)
     divergence_step, converged_step = borrow(out.divergence_step), borrow(out.converged_step)
@@ -839,6 +842,8 @@ def _run_chunks(first, last, one, prob, run, out):
     d_owner, d_off = d_off, borrow(d_off)
     active = np.zeros(LANES, dtype=np.bool_)
     for chunk in range(first, last):
+        if abort[0] != 0:
+            break
         start = chunk * LANES
         n_lanes = min(LANES, batch - start)
         for t in range(LANES):
@@ -909,7 +914,7 @@ def _run_chunks(first, last, one, prob, run, out):
             n_active = 0
             for t in range(n_lanes):
                 n_active += active[t]
-            if k == n_steps or n_active == 0:
+            if k == n_steps or n_active == 0 or abort[0] != 0:
                 break
             # θ_{k+1} = θ_k − η u_k into prev; stopped lanes (and padding) keep their weights.
             # (the end-to-end data path seeds Δ_N with cols = d_0: its backward pass is the whitened one)
@@ -1093,9 +1098,9 @@ def run_descent_numba(setup) -> DescentResult:
         opt_code=optimizer.engine_code,
         opt_hyper=kernel_array(optimizer.engine_hyperparameters()),
         state_size=n_state,
+        abort=np.zeros(1, dtype=np.int64),
     )
     n_chunks = (batch + LANES - 1) // LANES
-    kernel(0, min(n_chunks, 1), 1, prob, run, out)  # compiles (or loads) before threads start
     _run_threaded(kernel, n_chunks, (prob, run, out))
     return assemble_result(
         setup, out.final, out.losses, out.final_loss, out.divergence_step, out.converged_step, out.drift,
@@ -1120,21 +1125,32 @@ def engine_state_arrays(optimizer, flat, shapes) -> dict:
 
 
 def _run_threaded(kernel, n_chunks: int, args: tuple) -> None:
-    """``kernel`` (:func:`_run_chunks` or a copy) on chunks 1 … n_chunks−1 (chunk 0 ran
-    already) over ``numba.get_num_threads()`` threads.
+    """``kernel`` (:func:`_run_chunks` or a copy) on chunk 0 (compiling or loading it), then on
+    chunks 1 … n_chunks−1 over ``numba.get_num_threads()`` threads of the pool.
 
-    Several ranges per thread balance the load when trajectories stop early (divergence).
+    Several ranges per thread balance the load when trajectories stop early (divergence). The
+    kernels run in the pool even for one thread, so that the main thread only waits and Ctrl-C
+    reaches it at once (it then sets the ``abort`` flag the kernels poll).
     """
-    n_threads = min(numba.get_num_threads(), n_chunks - 1)
-    if n_threads <= 1:
-        if n_chunks > 1:
-            kernel(1, n_chunks, 1, *args)
-        return
-    bounds = np.linspace(1, n_chunks, 4 * n_threads + 1).astype(np.int64)
-    ranges = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    n_threads = max(1, min(numba.get_num_threads(), n_chunks - 1))
     pool = _thread_pool(n_threads)
-    for future in [pool.submit(kernel, a, b, 1, *args) for a, b in ranges]:
-        future.result()
+    _wait_for(pool, kernel, [(0, min(n_chunks, 1))], args)  # compiles before several threads would
+    if n_chunks > 1:
+        bounds = np.linspace(1, n_chunks, 4 * n_threads + 1).astype(np.int64)
+        _wait_for(pool, kernel, [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a], args)
+
+
+def _wait_for(pool: ThreadPoolExecutor, kernel, ranges, args: tuple) -> None:
+    """Run the chunk ranges in the pool; on any interruption stop them instead of waiting."""
+    futures = [pool.submit(kernel, a, b, 1, *args) for a, b in ranges]
+    try:
+        for future in futures:
+            future.result()
+    except BaseException:  # KeyboardInterrupt: the running kernels stop within a step
+        args[1].abort[0] = 1
+        for future in futures:
+            future.cancel()
+        raise
 
 
 _POOLS: dict = {}

@@ -23,7 +23,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
-__all__ = ["ReportResult", "write_report", "QUICK_TABLES", "QUICK_FIGURES"]
+__all__ = ["ReportInterrupted", "ReportResult", "write_report", "QUICK_TABLES", "QUICK_FIGURES"]
 
 #: Tiny sizes for smoke tests (``quick=True``): seconds instead of minutes.
 QUICK_TABLES = {
@@ -42,6 +42,8 @@ QUICK_FIGURES = {
 #: instances, the table as Markdown; ``quick`` checks the canonical instances only.
 CHECK_ARGS: tuple = ("--markdown", "--no-progress")
 QUICK_CHECK_ARGS: tuple = ("--examples", "0", "--markdown", "--no-progress")
+#: Exit status of ``linflow check`` interrupted by Ctrl-C.
+INTERRUPTED = 130
 #: Figures drawn from a table built earlier in the same report.
 FIGURE_FROM_TABLE = {"bounds-vs-depth": "step-size", "lambda-min": "curvature"}
 
@@ -57,10 +59,19 @@ class ReportResult:
     timings: dict = field(default_factory=dict)
     failed: dict = field(default_factory=dict)
     skipped: dict = field(default_factory=dict)
+    interrupted: str = ""  # the section running when Ctrl-C came ("" when complete)
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.interrupted
+
+
+class ReportInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`write_report`; ``result`` describes the partial report written."""
+
+    def __init__(self, result: ReportResult):
+        super().__init__(f"interrupted during {result.interrupted}; partial report in {result.report}")
+        self.result = result
 
 
 def _run_checks(args: tuple) -> tuple:
@@ -116,10 +127,15 @@ def write_report(
     Returns
     -------
     ReportResult
+
+    Raises
+    ------
+    ReportInterrupted
+        On Ctrl-C (a ``KeyboardInterrupt``), after writing ``report.md`` with the sections
+        completed so far; its ``result`` says which section was interrupted.
     """
     from . import figures as figure_registry
     from . import tables as table_registry
-    from .plotting import save_figure
 
     log = log or (lambda line: None)
     table_names = tuple(table_registry.names() if tables is None else tables)
@@ -132,13 +148,33 @@ def write_report(
     os.makedirs(os.path.join(directory, "figures"), exist_ok=True)
     result = ReportResult(directory=str(directory), report=os.path.join(directory, "report.md"))
     start = time.perf_counter()
-    sections = []
+    sections: list = []  # strings, or lists of parts still being filled
+    try:
+        _build_sections(
+            result, sections, directory, quick, checks, table_names, figure_names, progress, log,
+        )
+    except KeyboardInterrupt:
+        result.interrupted = result.interrupted or "the report"
+        _write(result, sections, quick, start)
+        raise ReportInterrupted(result) from None
+    _write(result, sections, quick, start)
+    return result
+
+
+def _build_sections(result, sections, directory, quick, checks, table_names, figure_names, progress, log):
+    from . import figures as figure_registry
+    from . import tables as table_registry
+    from .plotting import save_figure
 
     if checks:
+        result.interrupted = "checks"
         t0 = time.perf_counter()
         check_args = QUICK_CHECK_ARGS if quick else CHECK_ARGS
         status, output = _run_checks(check_args)
         result.timings["checks"] = time.perf_counter() - t0
+        if status == INTERRUPTED:
+            sections.append(f"## Checks\n\nInterrupted:\n\n```text\n{output.rstrip()}\n```\n")
+            raise KeyboardInterrupt
         if status is None:
             result.skipped["checks"] = output.strip()
             sections.append(f"## Checks\n\nSkipped: {output.strip()}\n")
@@ -153,7 +189,9 @@ def write_report(
 
     built = {}
     table_parts = ["## Tables\n"]
+    sections.append(table_parts)
     for name in table_names:
+        result.interrupted = f"table {name}"
         t0 = time.perf_counter()
         params = dict(QUICK_TABLES.get(name, {})) if quick else {}
         try:
@@ -177,10 +215,11 @@ def write_report(
             f"Built in {result.timings[f'table {name}']:.1f} s.\n"
         )
         log(f"table {name}: {result.timings[f'table {name}']:.1f} s")
-    sections.append("\n".join(table_parts))
 
     figure_parts = ["## Figures\n"]
+    sections.append(figure_parts)
     for name in figure_names:
+        result.interrupted = f"figure {name}"
         t0 = time.perf_counter()
         spec = figure_registry.get(name)
         try:
@@ -209,8 +248,11 @@ def write_report(
         result.timings[f"figure {name}"] = time.perf_counter() - t0
         figure_parts.append(f"### {name}\n\n{spec.summary}.\n\n![{name}](figures/{name}.png)\n")
         log(f"figure {name}: {result.timings[f'figure {name}']:.1f} s")
-    sections.append("\n".join(figure_parts))
+    result.interrupted = ""
 
+
+def _write(result: ReportResult, sections: list, quick: bool, start: float) -> None:
+    """Write ``report.md`` from the sections built so far."""
     total = time.perf_counter() - start
     result.timings["total"] = total
     from . import __version__
@@ -221,6 +263,8 @@ def write_report(
         f"{' with quick (tiny) sizes' if quick else ' with default parameters'} in {total:.1f} s.\n"
     )
     problems = ""
+    if result.interrupted:
+        problems += f"\n**Interrupted** (Ctrl-C) during {result.interrupted}: the report is incomplete.\n"
     if result.failed:
         problems += "\n**Failed sections:** " + "; ".join(f"{k} ({v})" for k, v in result.failed.items()) + "\n"
     if result.skipped:
@@ -228,5 +272,5 @@ def write_report(
     timing_lines = "\n".join(f"| {k} | {v:.1f} |" for k, v in result.timings.items())
     footer = f"## Timings\n\n| section | seconds |\n|---|---:|\n{timing_lines}\n"
     with open(result.report, "w", encoding="utf-8") as fh:
-        fh.write("\n".join([header + problems] + sections + [footer]))
-    return result
+        body = [part if isinstance(part, str) else "\n".join(part) for part in sections]
+        fh.write("\n".join([header + problems] + body + [footer]))

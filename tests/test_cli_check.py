@@ -4,6 +4,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import pytest
 
 import linflow
 import linflow.claims as lc
@@ -83,7 +84,9 @@ def test_check_json_reports_the_counterexample(tmp_path, capsys):
 def test_check_bad_arguments_exit_2(capsys):
     assert main(["check", "--claim", "no_such_claim"]) == 2
     assert "no_such_claim" in capsys.readouterr().err
-    assert main(["check", "--examples", "-1"]) == 2
+    with pytest.raises(SystemExit) as info:
+        main(["check", "--examples", "-1"])
+    assert info.value.code == 2
     assert main(["check", "--module", "/nonexistent/file.py"]) == 2
 
 

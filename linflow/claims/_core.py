@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -457,13 +458,43 @@ class Counterexample:
         }
 
 
-def load_counterexample(path):
+def load_counterexample(path, *, module=None):
     """Read a counterexample saved by :meth:`Counterexample.save`: ``(claim name, instance, metadata)``.
 
-    Arrays are read with ``allow_pickle=False``.
+    Loading is data only: nothing named in the file is imported or evaluated (arrays without
+    pickle, a fixed schema, bounded sizes); ``metadata["module_path"]`` is informational and
+    never loaded.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.npz`` archive.
+    module : str, path-like or LoadedModule, optional
+        The user's claim file (a path the caller chooses, loaded with
+        :func:`linflow.claims.load_module`, or its result): NamedTuple instance classes it
+        defines are rebuilt as themselves, not as plain namedtuples.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ValueError
+        The file is not a well-formed counterexample archive (the message says why).
     """
-    instance, metadata = _serialize.load_npz(path)
-    return metadata["claim"], instance, metadata
+    user_module = None
+    if module is not None:
+        if isinstance(module, (str, os.PathLike)):
+            from . import load_module
+
+            module = load_module(module)
+        user_module = getattr(module, "module", None)
+        if user_module is None:
+            raise TypeError(f"module must be a path or a LoadedModule; got module={module!r}")
+    instance, metadata = _serialize.load_npz(path, user_module=user_module)
+    name = metadata.get("claim")
+    if not isinstance(name, str):
+        raise _serialize.ArchiveError(f"{str(path)!r}: metadata['claim'] must be the claim's name; got {name!r}")
+    return name, instance, metadata
 
 
 @dataclass(frozen=True)

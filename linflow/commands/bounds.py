@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._options import CLIError
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -11,7 +13,7 @@ def register(subparsers) -> None:
         help="print the registered bounds (name, source, formula)",
         description=(
             "Print every bound of linflow.bounds (or the named ones): its stable name, source "
-            "(paper, theorem, theory.md tag), formula, parameters and hypotheses. With --latex, "
+            "(paper, theorem, tag), formula, parameters and hypotheses. With --latex, "
             "print LaTeX equations ready for a paper."
         ),
     )
@@ -26,8 +28,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         selected = [registry.get(n) for n in args.names] if args.names else list(registry.all())
     except KeyError as exc:
-        print(f"error: {exc.args[0]}")
-        return 2
+        raise CLIError(exc.args[0]) from None
     for b in selected:
         if args.latex:
             print(f"% {b.name}: {b.description}")
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{b.name}  [{b.source.tag}]")
             print(f"    {b.description}")
             print(f"    formula:    {b.formula()}")
-            print(f"    source:     {b.source.paper}, {b.source.theorem} (theory.md {b.source.section})")
+            print(f"    source:     {b.source.paper}, {b.source.theorem}")
             for par in b.parameters:
                 print(f"    parameter:  {par.name} = {par.symbol}: {par.meaning}; {par.domain}")
             for h in b.hypotheses:

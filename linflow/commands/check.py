@@ -15,6 +15,8 @@ import sys
 import time
 import traceback
 
+from ._options import CLIError, check_output_directory, load_user_code, nonnegative_float, nonnegative_int
+
 #: Default number of Hypothesis instances per claim: keeps the full run ≲ 1 min on 2 cores.
 DEFAULT_EXAMPLES = 20
 
@@ -28,12 +30,13 @@ def register(subparsers) -> None:
             "instances plus N Hypothesis-generated ones, and print: claim, source and theory.md "
             "tag, instances, hypotheses met, worst tightness ratio (measured/bound; ≤ 1 holds), "
             "verdict and seconds. Exit status 1 if a claim is violated, with the shrunk "
-            "counterexample printed as a reproducible snippet."
+            "counterexample printed as a reproducible snippet; 130 on Ctrl-C, after printing "
+            "the claims checked so far (and saving their counterexamples with --save)."
         ),
     )
-    p.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES, metavar="N",
+    p.add_argument("--examples", type=nonnegative_int, default=DEFAULT_EXAMPLES, metavar="N",
                    help=f"Hypothesis instances per claim (default {DEFAULT_EXAMPLES}; 0: canonical only)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the (deterministic) search (default 0)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the (deterministic) search (default 0)")
     p.add_argument("--claim", action="append", default=[], metavar="NAME",
                    help="check only this claim (repeatable); see --list")
     p.add_argument("--module", action="append", default=[], metavar="FILE.py",
@@ -43,7 +46,7 @@ def register(subparsers) -> None:
     out.add_argument("--json", action="store_true", help="print the reports as JSON")
     out.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     p.add_argument("--save", metavar="DIR", help="save each counterexample to DIR/<claim>.npz")
-    p.add_argument("--shrink-seconds", type=float, default=30.0, metavar="S",
+    p.add_argument("--shrink-seconds", type=nonnegative_float, default=30.0, metavar="S",
                    help="time allowed to shrink each counterexample (default 30)")
     p.add_argument("--list", action="store_true", help="list the claims and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -56,12 +59,12 @@ def _select(args) -> list:
 
     loaded = []
     for path in args.module:
-        loaded.extend(lc.load_module(path).claims.values())
+        loaded.extend(load_user_code(lc.load_module, path, "--module").claims.values())
     if args.claim:
         pool = {c.name: c for c in (*lc.all(), *loaded)}
         unknown = [n for n in args.claim if n not in pool]
         if unknown:
-            raise KeyError(f"unknown claim(s) {', '.join(map(repr, unknown))}; known: {', '.join(pool)}")
+            raise CLIError(f"--claim {' '.join(unknown)}: unknown claim; known: {', '.join(pool)}")
         return [pool[n] for n in dict.fromkeys(args.claim)]
     return loaded if loaded else list(lc.all())
 
@@ -169,17 +172,8 @@ class _Progress:
 def run(args: argparse.Namespace) -> int:
     import linflow.claims as lc
 
-    if args.examples < 0:
-        print(f"linflow check: --examples must be ≥ 0; got --examples {args.examples}", file=sys.stderr)
-        return 2
-    if args.shrink_seconds < 0:
-        print(f"linflow check: --shrink-seconds must be ≥ 0; got {args.shrink_seconds}", file=sys.stderr)
-        return 2
-    try:
-        claims = _select(args)
-    except (KeyError, ValueError, FileNotFoundError) as exc:
-        print(f"linflow check: {exc.args[0] if exc.args else exc}", file=sys.stderr)
-        return 2
+    save_dir = check_output_directory(args.save, "--save") if args.save else None
+    claims = _select(args)
     if args.list:
         for c in claims:
             print(f"{c.name:40s} [{c.tag}] {c.source}")
@@ -189,7 +183,8 @@ def run(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     progress = _Progress(len(claims), enabled=not args.no_progress)
-    reports = []
+    reports: list = []
+    interrupted = None
     for i, claim in enumerate(claims, 1):
         progress.start(i, claim.name)
         t0 = time.perf_counter()
@@ -199,30 +194,60 @@ def run(args: argparse.Namespace) -> int:
                 shrink_seconds=args.shrink_seconds, progress=progress.update,
             )
             progress.finish(report.verdict, report.seconds)
+        except KeyboardInterrupt:
+            progress.finish("interrupted", time.perf_counter() - t0)
+            interrupted = claim.name
+            break
         except Exception as exc:  # a broken claim must not hide the others' results
             report = _Failure(claim, exc, time.perf_counter() - t0)
             progress.finish("error", report.seconds)
         reports.append(report)
     total = time.perf_counter() - start
-
-    saved = {}
-    if args.save:
-        for r in reports:
-            if not isinstance(r, _Failure) and r.counterexample is not None:
-                saved[r.claim] = str(r.counterexample.save(args.save))
-
     bad = [r for r in reports if isinstance(r, _Failure) or r.verdict == "violated"]
+    unchecked = [c.name for c in claims[len(reports):]]
+
     if args.json:
+        # Saved first so that the paths appear in the JSON; a failed save is reported in it.
+        saved, save_errors = _save_all(reports, save_dir)
         print(json.dumps({
             "examples": args.examples,
             "seed": args.seed,
             "seconds": total,
-            "ok": not bad,
+            "ok": not bad and interrupted is None,
+            "interrupted": interrupted,
+            "unchecked": unchecked,
             "claims": [r.to_dict() for r in reports],
             "saved": saved,
+            "save_errors": save_errors,
         }, indent=2))
-        return 1 if bad else 0
+    else:
+        _print_report(args, reports, bad, total, interrupted, unchecked)
+        saved, save_errors = _save_all(reports, save_dir)
+        for name, path in saved.items():
+            print(f"saved the counterexample of {name} to {path}")
+    if interrupted is not None:
+        print("linflow check: interrupted", file=sys.stderr)
+        return 130
+    if save_errors:
+        raise CLIError("--save " + "; ".join(save_errors.values()))
+    return 1 if bad else 0
 
+
+def _save_all(reports, save_dir) -> tuple:
+    """``({claim: path}, {claim: error})`` after saving every counterexample to ``save_dir``."""
+    saved, errors = {}, {}
+    if save_dir is None:
+        return saved, errors
+    for r in reports:
+        if not isinstance(r, _Failure) and r.counterexample is not None:
+            try:
+                saved[r.claim] = str(r.counterexample.save(save_dir))
+            except OSError as exc:
+                errors[r.claim] = f"{str(save_dir)!r}: cannot save the counterexample of {r.claim} ({exc})"
+    return saved, errors
+
+
+def _print_report(args, reports, bad, total, interrupted, unchecked) -> None:
     markdown = args.markdown
     print(_markdown_table(reports) if markdown else _plain_table(reports))
     notes = [(r.claim, r.note) for r in reports if not isinstance(r, _Failure) and r.note]
@@ -252,12 +277,10 @@ def run(args: argparse.Namespace) -> int:
         print(ce.snippet())
         if markdown:
             print("```")
-        if r.claim in saved:
-            print(f"saved to {saved[r.claim]}")
-    n_bad = len(bad)
     print()
+    if interrupted is not None:
+        print(f"INTERRUPTED while checking {interrupted}; not checked: {', '.join(unchecked)}")
     print(
-        f"{len(reports)} claims, {n_bad} violated or failed; {args.examples} examples per claim, "
+        f"{len(reports)} claims, {len(bad)} violated or failed; {args.examples} examples per claim, "
         f"seed {args.seed}; {total:.1f} s"
     )
-    return 1 if bad else 0

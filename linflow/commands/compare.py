@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import math
 import time
+
+from ._options import CLIError, check_output_file, load_user_code, nonnegative_int, positive_float
+
+#: Figure formats ``--plot`` accepts (matplotlib's writers used by linflow.plotting).
+PLOT_EXTENSIONS = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".eps", ".ps")
 
 DEFAULT_LEARNING_RATES = (0.04, 0.02, 0.01, 0.005)
 
@@ -19,11 +25,11 @@ def register(subparsers) -> None:
             "Euler's method for GF)."
         ),
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the default problem (default 0)")
-    p.add_argument("--horizon", type=float, default=4.0, help="GF time horizon T (default 4)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the default problem (default 0)")
+    p.add_argument("--horizon", type=positive_float, default=4.0, help="GF time horizon T (default 4)")
     p.add_argument(
-        "--learning-rates", type=float, nargs="+", default=list(DEFAULT_LEARNING_RATES),
-        metavar="ETA", help="step sizes (default 0.04 0.02 0.01 0.005)",
+        "--learning-rates", type=positive_float, nargs="+", default=list(DEFAULT_LEARNING_RATES),
+        metavar="ETA", help="two or more distinct step sizes (default 0.04 0.02 0.01 0.005)",
     )
     p.add_argument("--plot", metavar="FILE", help="also draw loss curves and distance vs η to FILE")
     p.add_argument("--problem", metavar="FILE.py:NAME", default=None,
@@ -33,27 +39,36 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse what the order fit or the output cannot use, before any computing."""
+    if len(set(args.learning_rates)) < 2:
+        rates = " ".join(map(str, args.learning_rates))
+        raise CLIError(f"--learning-rates needs two or more distinct step sizes to fit an order; got {rates}")
+    if args.plot is not None:
+        path = check_output_file(args.plot, "--plot")
+        if path.suffix.lower() not in PLOT_EXTENSIONS:
+            raise CLIError(f"--plot {args.plot!r}: path must end in {', '.join(PLOT_EXTENSIONS)}")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..compare import compare_descent_to_flow, default_problem
     from ..flow import integrate_flow
 
+    check_arguments(args)
     start = time.perf_counter()
     if getattr(args, "problem", None) is not None:
-        import sys
-
         from ..init import gaussian
         from ..user_problem import load_problem
 
-        try:
-            problem, weights0 = load_problem(args.problem)
-        except (TypeError, ValueError, FileNotFoundError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        problem, weights0 = load_user_code(load_problem, args.problem, "--problem")
         if weights0 is None:
             weights0 = gaussian(problem.network.widths, std=0.3, seed=args.seed)
     else:
         problem, weights0 = default_problem(args.seed)
-    result = compare_descent_to_flow(problem, weights0, args.learning_rates, args.horizon)
+    try:
+        result = compare_descent_to_flow(problem, weights0, args.learning_rates, args.horizon)
+    except (ValueError, TypeError) as exc:  # e.g. a run too long for memory, refused up front
+        raise CLIError(str(exc)) from exc
     print(f"GD vs GF on {problem} (seed {args.seed}), horizon T = {args.horizon:g}")
     print(f"{'eta':>10} {'steps':>7} {'max ||θ_k − θ(kη)||':>22} {'final GD loss':>15} {'status':>10}")
     for i, eta in enumerate(result.learning_rates):
@@ -62,7 +77,12 @@ def run(args: argparse.Namespace) -> int:
             f"{result.final_descent_loss[i]:>15.4e} {result.statuses[i].name.lower():>10}"
         )
     print(f"final GF loss: {result.final_flow_loss:.4e}")
-    print(f"fitted order in η: {result.order:.3f}  (Euler's method: 1)")
+    order = result.order
+    fitted = order is not None and math.isfinite(order)
+    if not fitted:
+        print("fitted order in η: not fitted (a run diverged or did not reach the horizon)")
+    else:
+        print(f"fitted order in η: {order:.3f}  (Euler's method: 1)")
     if args.plot:
         from ..plotting import plot_descent_vs_flow
 
@@ -71,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         fig.savefig(args.plot, dpi=120)
         print(f"wrote {args.plot}")
     print(f"({time.perf_counter() - start:.1f} s)")
-    return 0
+    return 0 if fitted else 1
 
 
 def _grid(horizon: float):

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import sys
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
+
+from ._options import CLIError
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,8 @@ def discover(directory: Optional[Path] = None) -> list:
 
 
 def run_proof(path: Path) -> ProofOutcome:
-    """Import ``path`` as a fresh module and call its ``main()``; never raises."""
+    """Import ``path`` as a fresh module and call its ``main()``; never raises (but passes on
+    ``KeyboardInterrupt``). A proof that calls ``sys.exit`` fails: it proved nothing."""
     path = Path(path)
     start = time.perf_counter()
     claim, source = path.stem, ""
@@ -61,6 +65,9 @@ def run_proof(path: Path) -> ProofOutcome:
         claim = getattr(module, "CLAIM", (module.__doc__ or path.stem).strip().splitlines()[0])
         source = getattr(module, "SOURCE", "")
         module.main()
+    except SystemExit as exc:
+        message = f"the proof called sys.exit({exc.code!r}) instead of returning"
+        return ProofOutcome(path.stem, claim, source, False, time.perf_counter() - start, message)
     except Exception as exc:  # a failing proof is a result, not a crash of the runner
         tb = traceback.extract_tb(exc.__traceback__)[-1]
         where = f"{Path(tb.filename).name}:{tb.lineno}"
@@ -90,20 +97,28 @@ def run(args: argparse.Namespace) -> int:
     try:
         paths = discover(args.directory)
     except FileNotFoundError as exc:
-        print(f"error: {exc}")
-        return 2
+        raise CLIError(f"--directory {str(args.directory)!r}: {exc}" if args.directory else str(exc)) from None
     if args.names:
         by_name = {p.stem: p for p in paths}
         unknown = [n for n in args.names if n not in by_name]
         if unknown:
-            print(f"error: unknown proof(s) {unknown}; known: {', '.join(by_name)}")
-            return 2
+            raise CLIError(f"unknown proof(s) {' '.join(unknown)}; known: {', '.join(by_name)}")
         paths = [by_name[n] for n in args.names]
     if args.list:
         for path in paths:
             print(path.stem)
         return 0
-    return _print_table([run_proof(p) for p in paths])
+    outcomes = []
+    try:
+        for path in paths:
+            outcomes.append(run_proof(path))
+    except KeyboardInterrupt:
+        _print_table(outcomes)
+        print(f"INTERRUPTED at {paths[len(outcomes)].stem}; not run: "
+              f"{', '.join(p.stem for p in paths[len(outcomes):])}")
+        print("linflow prove: interrupted", file=sys.stderr)
+        return 130
+    return _print_table(outcomes)
 
 
 def _print_table(outcomes: Sequence[ProofOutcome]) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._options import CLIError, check_output_directory
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -14,7 +16,7 @@ def register(subparsers) -> None:
             "Run linflow check, build every table (CSV, Markdown, LaTeX) and every figure (PNG) "
             "on default parameters and write DIR/report.md with the tables and images embedded: "
             "the artifact to attach to a paper draft. A few minutes on defaults; --quick uses "
-            "tiny sizes (seconds)."
+            "tiny sizes (seconds). On Ctrl-C the sections completed so far are written (exit status 130)."
         ),
     )
     p.add_argument("--out", metavar="DIR", required=True, help="output directory (created if needed)")
@@ -27,16 +29,22 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report import write_report
+    from ..report import ReportInterrupted, write_report
 
+    check_output_directory(args.out, "--out")
     try:
         result = write_report(
             args.out, quick=args.quick, tables=args.tables, figures=args.figures, checks=not args.no_checks,
             progress=False if args.no_progress else None, log=lambda line: print(line, file=sys.stderr),
         )
     except KeyError as exc:
-        print(f"error: {exc.args[0]}", file=sys.stderr)
-        return 2
+        raise CLIError(exc.args[0]) from None
+    except ReportInterrupted as exc:
+        done = exc.result
+        print(f"interrupted during {done.interrupted}: wrote the partial report {done.report} "
+              f"({len(done.tables)} tables, {len(done.figures)} figures)")
+        print("linflow report: interrupted", file=sys.stderr)
+        return 130
     print(f"wrote {result.report} ({len(result.tables)} tables, {len(result.figures)} figures, "
           f"{result.timings['total']:.1f} s)")
     for what, why in result.skipped.items():

@@ -182,7 +182,9 @@ class ScalarNetwork:
 
     def flow_derivative(self, expr) -> sm.Expr:
         """``d/dt expr(w(t))`` along gradient flow: ``Σ_i ∂_i expr · (−∂_i f)``."""
-        expr = sm.sympify(expr)
+        from .._codegen import as_expression
+
+        expr = as_expression(expr)
         grad = self.gradient()
         return -sm.Add(*[sm.diff(expr, w) * grad[i] for i, w in enumerate(self.weights)])
 

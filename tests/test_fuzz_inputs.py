@@ -1,0 +1,85 @@
+"""scripts/fuzz_inputs.py: its verdicts, and its quick mode on the whole public surface.
+
+The quick run asserts no BAD case for the command line and for the counterexample loaders; the
+API validation layer (other entry points) is judged by the same run, and its BAD cases are
+listed by ``python scripts/fuzz_inputs.py --show bad``.
+"""
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "fuzz_inputs.py"
+#: Case-name prefixes that must have no BAD case (the CLI and the loaders).
+ENFORCED = ("linflow ", "claims.load_counterexample", "claims.load_module")
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("fuzz_inputs", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("fuzz_inputs", module)  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_verdicts():
+    fuzz = _script()
+
+    def verdict(call, argument="x", expect=fuzz.REJECT, finite=True, group="api"):
+        return fuzz.run_case(fuzz.Case(group, "case", call, argument, expect, finite), time_limit=2.0).verdict
+
+    def refuse_named():
+        raise ValueError("x must be positive; got x=-1")
+
+    def refuse_unnamed():
+        raise ValueError("operands could not be broadcast")
+
+    def crash():
+        raise IndexError("tuple index out of range")
+
+    def spin():
+        while True:
+            pass
+
+    assert verdict(refuse_named) == "GOOD"
+    assert verdict(refuse_unnamed) == "POOR"
+    assert verdict(crash) == "BAD"
+    assert verdict(spin) == "BAD"  # the time limit stops it
+    assert verdict(lambda: 1.0) == "BAD"  # accepted what had to be refused
+    assert verdict(lambda: 1.0, expect=fuzz.EITHER) == "GOOD"
+    assert verdict(lambda: math.nan, expect=fuzz.EITHER) == "BAD"  # NaN from finite inputs
+    assert verdict(lambda: np.array([math.nan]), expect=fuzz.EITHER, finite=False) == "GOOD"
+
+
+def test_cli_verdicts(capsys):
+    fuzz = _script()
+    case = fuzz.Case("cli", "c", None, "--seed")
+    assert fuzz.judge_cli(case, 2, "", "linflow x: error: argument --seed: must be ≥ 0; got '-1'\n")[0] == "GOOD"
+    assert fuzz.judge_cli(case, 2, "", "usage: linflow\nlinflow x: error: bad\n")[0] == "POOR"
+    assert fuzz.judge_cli(case, 1, "Traceback (most recent call last):\n", "")[0] == "BAD"
+    assert fuzz.judge_cli(case, 70, "", "linflow x: internal error: IndexError\n")[0] == "BAD"
+    assert fuzz.judge_cli(case, 0, "ok", "")[0] == "BAD"
+
+
+def test_quick_fuzz_has_no_bad_cli_or_loader_case(tmp_path):
+    out = tmp_path / "fuzz.json"
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--show", "bad", "--json", str(out), "--enforce", *ENFORCED],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr[-3000:]
+    results = json.loads(out.read_text())
+    enforced_bad = [r for r in results if r["verdict"] == "BAD" and r["case"].startswith(ENFORCED)]
+    assert not enforced_bad, enforced_bad
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    groups = {r["group"] for r in results}
+    assert groups == {"api", "cli"} and len(results) > 500
+    assert sum(r["verdict"] == "GOOD" for r in results if r["group"] == "cli") >= 100
