@@ -281,10 +281,10 @@ def _run_range(
     first, last, fns, params0, lrs, widths, w_off, b_off, x, y, weight, ident, e2e, completion, activated, slope,
     cols, m, scale,
     inv_m, n_steps, record_steps, loss_tolerance, threshold, reference, has_reference, recorded, record_weights,
-    track, final, losses, final_loss, divergence_step, converged_step, drift, ref_distance,
+    track, final, losses, final_loss, divergence_step, converged_step, drift, ref_distance, abort,
 ):
     """All steps of trajectories ``first … last−1``, one after the other (threads take disjoint
-    ranges: ``nogil``)."""
+    ranges: ``nogil``). ``abort[0] != 0`` (set on Ctrl-C) stops every trajectory within a step."""
     n = widths.shape[0] - 1
     n_params = params0.shape[1]
     size = h_off_of(widths, cols, n + 1)
@@ -337,7 +337,7 @@ def _run_range(
                 ref_distance[b] = max(ref_distance[b], s)
             if is_record:
                 rec += 1
-            if k == n_steps:
+            if k == n_steps or abort[0] != 0:
                 break
             _backward_update(fns, cur, spare, w_off, widths, h, dl, res, x, ident, e2e, activated, slope, cols, m, inv_m, lr)
             cur, prev, spare = spare, cur, prev
@@ -400,6 +400,7 @@ def run_descent_blas(setup):
     converged_step = np.full(batch, -1, dtype=np.int64)
     drift = np.zeros(batch)
     ref_distance = np.zeros(batch)
+    abort = np.zeros(1, dtype=np.int64)
     scale = 0.5 / m
     args = (
         blas_addresses(), params0, kernel_array(setup.learning_rates), widths, w_off, b_off,
@@ -408,19 +409,24 @@ def run_descent_blas(setup):
         scale, 1.0 / m, setup.n_steps, kernel_array(setup.record_steps, np.int64), setup.loss_tolerance,
         setup.divergence_threshold, reference, has_reference, recorded, setup.record_weights,
         setup.track_balancedness, final, losses, final_loss, divergence_step, converged_step, drift,
-        ref_distance,
+        ref_distance, abort,
     )
     n_threads = min(numba.get_num_threads(), batch)
+    # Contiguous ranges, several per thread: trajectories that diverge early end sooner. The
+    # ranges run in the pool even for one thread, so that the main thread only waits and Ctrl-C
+    # reaches it at once (it then sets the abort flag the kernel polls at every step).
+    bounds = np.unique(np.linspace(0, batch, 4 * n_threads + 1).astype(np.int64))
+    pool = _thread_pool(n_threads)
     with _blas_threads(1 if n_threads > 1 else blas_threads_single(problem, cols)):
-        if n_threads <= 1:
-            _run_range(0, batch, *args)
-        else:
-            # Contiguous ranges, several per thread: trajectories that diverge early end sooner.
-            bounds = np.unique(np.linspace(0, batch, 4 * n_threads + 1).astype(np.int64))
-            pool = _thread_pool(n_threads)
-            futures = [pool.submit(_run_range, int(a), int(b), *args) for a, b in zip(bounds[:-1], bounds[1:])]
+        futures = [pool.submit(_run_range, int(a), int(b), *args) for a, b in zip(bounds[:-1], bounds[1:])]
+        try:
             for future in futures:
                 future.result()
+        except BaseException:  # KeyboardInterrupt: the running ranges stop within a step
+            abort[0] = 1
+            for future in futures:
+                future.cancel()
+            raise
     result = assemble_result(
         setup, final, losses, final_loss, divergence_step, converged_step, drift,
         ref_distance if has_reference else None, recorded if setup.record_weights else None,

@@ -136,3 +136,52 @@ def test_matrix_completion_on_the_blas_path_agrees(batch):
     for a, b in zip(fast.final_weights, ref.final_weights):
         assert np.abs(a - b).max() <= WEIGHT_RTOL * np.abs(b).max()
     np.testing.assert_allclose(fast.balancedness_drift, ref.balancedness_drift, rtol=0, atol=WEIGHT_RTOL * d)
+
+
+BLAS_CHILD = """
+import time
+import numpy as np
+import linflow
+net = linflow.DeepLinearNetwork((64, 64, 64))
+problem = linflow.Problem(net, target=np.eye(64) * 0.5)
+w0 = linflow.init.gaussian(net.widths, std=0.1, seed=0)
+assert linflow.simulate_descent(problem, w0, learning_rate=1e-3, n_steps=3).extra["path"] == "blas"
+print("started", flush=True)
+try:  # minutes of work
+    linflow.simulate_descent(problem, w0, learning_rate=1e-6, n_steps=10_000_000, record_every=10_000_000)
+    print("finished", flush=True)
+except KeyboardInterrupt:
+    t = time.perf_counter()
+    linflow.simulate_descent(problem, w0, learning_rate=1e-3, n_steps=3)
+    print(f"next call {time.perf_counter() - t:.3f}", flush=True)
+"""
+
+
+def test_sigint_stops_a_blas_path_run_within_a_step(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    script = tmp_path / "child.py"
+    script.write_text(BLAS_CHILD)
+    child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=env, cwd=tmp_path)
+    # Start-up: imports and, on a fresh machine, the first compilation (bounded, not timed).
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and "started" not in child.stdout.readline():
+        if child.poll() is not None:
+            pytest.fail(f"child exited early: {child.communicate()}")
+    time.sleep(1.0)  # inside the long run
+    child.send_signal(signal.SIGINT)
+    try:  # 10 s: a step takes microseconds; room for a loaded machine
+        out, err = child.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        pytest.fail(f"still running 10 s after SIGINT: {child.communicate()[1][-2000:]}")
+    assert child.returncode == 0, err
+    assert "finished" not in out and float(out.split("next call")[1]) < 2.0
