@@ -142,7 +142,7 @@ def measure_tracking(instance: EdgeInstance, *, window: int = 2, flow=None) -> d
         instance.problem, instance.weights0, learning_rate=eta, n_steps=n, record_weights=True,
         record_every=1, backend="numpy",
     )
-    gd_avg = flatten(tuple(w[0, -window:].mean(axis=0) for w in gd.weights))
+    gd_avg = flatten(tuple(w[-window:].mean(axis=0) for w in gd.weights))
     gf = integrate_flow(instance.problem, instance.weights0, t_span=(0.0, eta * n))
     flow_d = float(np.linalg.norm(flatten(flow.final_weights) - gd_avg))
     gf_d = float(np.linalg.norm(flatten(gf.final_weights) - gd_avg))

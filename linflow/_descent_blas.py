@@ -272,7 +272,8 @@ def _balances(fns, w, w_off, widths, gram, bal0, b_off, activated, store):
                     for b in range(a):
                         s += 2.0 * gram[a * d + b] * gram[a * d + b]
         s = np.sqrt(s)
-        worst = max(worst, s)
+        if not s <= worst:  # larger, or NaN (an overflowed B_j): NaN must reach the drift
+            worst = s
     return worst
 
 
@@ -327,7 +328,9 @@ def _run_range(
                 converged_step[b] = k
             if track and n > 1:
                 worst = _balances(fns, cur, w_off, widths, gram, bal0, b_off, activated, False)
-                drift[b] = max(drift[b], worst)
+                if not worst <= drift[b]:
+                    # Larger, or NaN (B_j overflowed): the drift is then +inf, as on every backend.
+                    drift[b] = worst if worst == worst else np.inf
             if has_reference:
                 s = 0.0
                 for p in range(n_params):

@@ -317,8 +317,8 @@ def make_kernel(
                 rec += 1
             for j in range(n_layers - 1 if track else 0):  # ``track`` is uniform: syncs stay legal
                 norm = math.sqrt(reduce(red, balancedness_partial(cur, bal0, j, tid, False), tid))
-                if tid == 0 and norm > drift[b]:
-                    drift[b] = norm
+                if tid == 0 and not norm <= drift[b]:  # larger, or NaN (overflow): +inf
+                    drift[b] = norm if norm == norm else math.inf
             if has_reference:
                 part = 0.0
                 for p in range(tid, n_params, nth):

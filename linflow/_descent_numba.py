@@ -67,7 +67,7 @@ import numpy as np
 from numba import njit
 
 from ._simd import (
-    borrow, prefer_wide_vectors, vadd, vbroadcast, vdiv, ventry, vfma, vfnma, vload, vmax, vmul, vput, vsplat,
+    borrow, prefer_wide_vectors, vadd, vbroadcast, vdiv, ventry, vfma, vfnma, vload, vmax_nan, vmul, vput, vsplat,
     vsqrt, vstore, vsub, vzero,
 )
 from .results import DescentResult, descent_status_codes
@@ -695,7 +695,7 @@ def _balancedness(w, gram, bal0, widths, w_off, b_off, store, drift, diagonal):
                     s = vsub(s, vload(bal0, entry))
                     total = vfma(vmul(once if l == i else twice, s), s, total)
                 entry += LANES
-        worst = vmax(worst, vsqrt(total))
+        worst = vmax_nan(worst, vsqrt(total))  # an overflowed B_j (NaN) must reach the drift
     if not store:
         vstore(drift, 0, worst)
 
@@ -896,8 +896,9 @@ def _run_chunks(first, last, one, prob, run, out):
             if track and n_layers > 1:
                 _balancedness(cur, gram, bal0, widths, w_off, b_off, one == 0, step_drift, activated)
                 for t in range(n_lanes):
-                    if active[t] and step_drift[t] > drift[start + t]:
-                        drift[start + t] = step_drift[t]
+                    # Not ≤: larger, or NaN (B_j overflowed): the drift is then +inf on every backend.
+                    if active[t] and not step_drift[t] <= drift[start + t]:
+                        drift[start + t] = step_drift[t] if step_drift[t] == step_drift[t] else np.inf
             if has_reference:
                 for t in range(n_lanes):
                     if active[t]:

@@ -6,7 +6,7 @@ matrix products. Semantics every backend must reproduce:
 * at step k (0 ≤ k ≤ n_steps) the loss of ``θ_k`` is evaluated; if it is non-finite or above the
   divergence threshold, the trajectory is marked diverged at step k and keeps ``θ_{k−1}``;
 * otherwise losses are recorded, the tolerance, balancedness drift (NaN throughout when
-  ``track_balancedness`` is False) and reference distance are updated, and (for k < n_steps) ``θ_{k+1} = θ_k − η∇f(θ_k)`` (GD), or the RMSProp step of
+  ``track_balancedness`` is False; +inf once ``B_j`` overflows float64) and reference distance are updated, and (for k < n_steps) ``θ_{k+1} = θ_k − η∇f(θ_k)`` (GD), or the RMSProp step of
   :func:`linflow._optimizers.optimizer_step` with ``ν_0 = s(∇f(θ_0))``.
 """
 
@@ -63,6 +63,8 @@ def run_descent_numpy(setup: DescentSetup) -> DescentResult:
             for b_now, b_0 in zip(problem._balancedness(weights) if track else [], balance0):
                 # Matrices (deep linear) or per-neuron vectors (homogeneous): all but the batch axis.
                 norms = np.sqrt(np.sum((b_now - b_0) ** 2, axis=tuple(range(1, b_now.ndim))))
+                # B_j overflowed (inf − inf = NaN): the drift is +inf, as on every backend.
+                norms = np.where(np.isnan(norms), np.inf, norms)
                 drift[active] = np.maximum(drift[active], norms[active])
             if ref_distance is not None:
                 dist = np.linalg.norm(flatten(weights) - setup.reference[:, k, :], axis=1)

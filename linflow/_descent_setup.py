@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_finite_array, check_positive
+from ._validation import check_descent_memory, check_finite_array, check_positive
 from .optimizers import GD, Optimizer
 from .problem import Problem
 
@@ -93,6 +93,9 @@ def prepare_descent(
         raise ValueError("weights0 must hold at least one trajectory; got a batch of 0")
     weights0 = tuple(np.ascontiguousarray(w, dtype=np.float64).copy() for w in weights0)
     batched = not (single and np.ndim(learning_rate) == 0)
+    if not isinstance(record_weights, (bool, np.bool_)):
+        raise TypeError(f"record_weights must be a bool; got record_weights={record_weights!r}")
+    check_descent_memory(batch, n_steps, record_every, problem.network.n_params, bool(record_weights))
 
     steps = np.arange(0, n_steps + 1, record_every, dtype=np.int64)
     if steps[-1] != n_steps:

@@ -57,13 +57,32 @@ def extreme_eigenvalue(problem, weights, which: str) -> float:
     beyond (``tol=1e-12``, fixed start vector: ``eigsh`` would otherwise draw from global random
     state).
     """
+    from ._validation import check_computed_finite
+
     p = problem.network.n_params
     if p <= DENSE_MAX_PARAMS:
-        eig = hessian_eigenvalues(problem, weights)
+        with np.errstate(over="ignore", invalid="ignore"):
+            h = dense_hessian(problem, weights)
+        check_computed_finite(h, "the Hessian", weights)
+        eig = np.linalg.eigvalsh(h)
         return float(eig[-1] if which == "LA" else eig[0])
     shapes = problem.network.shapes
-    op = spla.LinearOperator(
-        (p, p), matvec=lambda x: flatten(problem._hvp(weights, unflatten(x, shapes))), dtype=np.float64
-    )
-    v0 = np.ones(p) / np.sqrt(p)
-    return float(spla.eigsh(op, k=1, which=which, v0=v0, tol=1e-12)[0][0])
+
+    def matvec(x):
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = flatten(problem._hvp(weights, unflatten(np.ravel(x), shapes)))
+        check_computed_finite(out, "the Hessian-vector product", weights)
+        return out
+
+    op = spla.LinearOperator((p, p), matvec=matvec, dtype=np.float64)
+    starts = (np.ones(p) / np.sqrt(p), np.random.default_rng(0).standard_normal(p))
+    for v0 in starts:
+        try:
+            return float(spla.eigsh(op, k=1, which=which, v0=v0, tol=1e-12)[0][0])
+        except spla.ArpackError:
+            # ARPACK stops with "starting vector is zero" when H v0 = 0. When a second, Gaussian
+            # start fails too, H v0 = 0 for a generic v0 (probability 0 unless H = 0): the
+            # Hessian vanishes (e.g. at θ = 0 with depth ≥ 3), so λ = 0.
+            if v0 is starts[-1] and np.linalg.norm(matvec(v0)) == 0.0:
+                return 0.0
+    raise RuntimeError(f"ARPACK found no {which} eigenvalue of the Hessian from two start vectors")

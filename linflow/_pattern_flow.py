@@ -36,14 +36,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, Radau
 from scipy.integrate._ivp.common import OdeSolution
 from scipy.optimize import brentq
 
+from ._flow_guard import (
+    DEFAULT_MAX_SECONDS,
+    DEFAULT_MAX_STEPS,
+    SOLVERS,
+    FlowGuard,
+    FlowStop,
+)
 from .network import flatten, unflatten
 from .results import Status
-
-_SOLVERS = {"RK45": RK45, "RK23": RK23, "DOP853": DOP853, "Radau": Radau, "BDF": BDF, "LSODA": LSODA}
 
 #: Stop (FAILED) after this many pattern changes: guards against Zeno-like switching.
 MAX_PATTERN_CHANGES = 10_000
@@ -85,11 +89,18 @@ def _hidden_sites(widths, m: int) -> np.ndarray:
     return np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 3), dtype=np.int64)
 
 
-def integrate_pattern_flow(problem, y0: np.ndarray, t0: float, t1: float, *, method: str, rtol: float, atol: float) -> PatternFlow:
+def integrate_pattern_flow(
+    problem, y0: np.ndarray, t0: float, t1: float, *, method: str, rtol: float, atol: float, guard=None
+) -> PatternFlow:
     """Integrate ``θ' = −∇f(θ)`` for a :class:`~linflow.HomogeneousProblem` from ``t0`` to ``t1``.
 
-    See the module docstring for the policy at activation-pattern changes.
+    See the module docstring for the policy at activation-pattern changes. ``guard`` (a
+    :class:`~linflow._flow_guard.FlowGuard`) checks every field evaluation for finiteness and
+    bounds the accepted steps and seconds over all segments together: a non-finite loss or
+    gradient ends the run with DIVERGED, an exhausted budget with BUDGET_EXHAUSTED.
     """
+    if guard is None:
+        guard = FlowGuard(DEFAULT_MAX_STEPS, DEFAULT_MAX_SECONDS)
     net = problem.network
     shapes = net.shapes
     X = problem.X
@@ -98,7 +109,7 @@ def integrate_pattern_flow(problem, y0: np.ndarray, t0: float, t1: float, *, met
     m = problem.n_samples
     sites = _hidden_sites(net.widths, m)
     bounds = np.cumsum([0] + [d * m for d in hidden])
-    solver_class = _SOLVERS[method]
+    solver_class = SOLVERS[method]
 
     def masks_of(side):
         return [np.where(side[bounds[k] : bounds[k + 1]].reshape(d, m), 1.0, alpha) for k, d in enumerate(hidden)]
@@ -132,7 +143,8 @@ def integrate_pattern_flow(problem, y0: np.ndarray, t0: float, t1: float, *, met
         return float(rate), float(scale)
 
     # Initial pattern: the signs of the true pre-activations (z = 0 counts as inactive).
-    initial = net._forward(unflatten(y0, shapes), X)[2]
+    with np.errstate(over="ignore", invalid="ignore"):  # huge weights: reported as DIVERGED below
+        initial = net._forward(unflatten(y0, shapes), X)[2]
     side = np.concatenate([z.ravel() > 0 for z in initial]) if initial else np.zeros(0, dtype=bool)
     t, y = t0, np.asarray(y0, dtype=np.float64)
     floor = np.zeros(len(sites))  # per unit: |z| below this is "on the boundary" (see _first_crossing)
@@ -140,38 +152,49 @@ def integrate_pattern_flow(problem, y0: np.ndarray, t0: float, t1: float, *, met
     times, crossed_sites = [], []
     nfev = 0
     status, message = Status.SUCCESS, "integrated over the whole time span"
-    while True:
+    with np.errstate(over="ignore", invalid="ignore"):
+        try:
+            guard.loss(t0, problem._loss(unflatten(y, shapes)))
+        except FlowStop as stop:
+            status, message = stop.status, stop.message
+    while status is Status.SUCCESS:
         masks = masks_of(side)
 
-        def rhs(_t, theta, masks=masks):
-            return -flatten(problem._frozen_gradient(unflatten(theta, shapes), masks))
+        def rhs(t_now, theta, masks=masks):
+            return guard.field(t_now, -flatten(problem._frozen_gradient(unflatten(theta, shapes), masks)))
 
-        solver = solver_class(rhs, t, y, t1, rtol=rtol, atol=atol)
-        z_old, size_old = (v[0] for v in pre_activations_batch(y[None, :], masks))
         crossing = None
+        solver = None
         with np.errstate(over="ignore", invalid="ignore"):
-            while solver.status == "running":
-                t_old = solver.t
-                step_message = solver.step()
-                if solver.status == "failed":
-                    status, message = Status.FAILED, f"the integrator failed at t={t_old}: {step_message}"
-                    break
-                if not np.all(np.isfinite(solver.y)):
-                    status, message = Status.FAILED, f"the flow became non-finite after t={t_old}"
-                    break
-                dense = solver.dense_output()
-                crossing = _first_crossing(
-                    dense, t_old, solver.t, z_old, size_old, floor, side, masks, pre_activations, pre_activations_batch
-                )
-                if crossing is not None:
-                    if crossing[0] > t_old:
-                        ts.append(crossing[0])
-                        interpolants.append(dense)
-                    break
-                ts.append(solver.t)
-                interpolants.append(dense)
-                z_old, size_old = (v[0] for v in pre_activations_batch(solver.y[None, :], masks))
-        nfev += solver.nfev
+            try:
+                solver = solver_class(rhs, t, y, t1, rtol=rtol, atol=atol)
+                z_old, size_old = (v[0] for v in pre_activations_batch(y[None, :], masks))
+                while solver.status == "running":
+                    t_old = solver.t
+                    step_message = solver.step()
+                    if solver.status == "failed":
+                        status, message = Status.FAILED, f"the integrator failed at t={t_old}: {step_message}"
+                        break
+                    guard.field(solver.t, solver.y)
+                    guard.loss(solver.t, problem._loss(unflatten(solver.y, shapes)))
+                    dense = solver.dense_output()
+                    crossing = _first_crossing(
+                        dense, t_old, solver.t, z_old, size_old, floor, side, masks, pre_activations,
+                        pre_activations_batch,
+                    )
+                    if crossing is not None:
+                        if crossing[0] > t_old:
+                            ts.append(crossing[0])
+                            interpolants.append(dense)
+                        break
+                    ts.append(solver.t)
+                    interpolants.append(dense)
+                    z_old, size_old = (v[0] for v in pre_activations_batch(solver.y[None, :], masks))
+                    if solver.status == "running":
+                        guard.step(solver.t)
+            except FlowStop as stop:
+                status, message, crossing = stop.status, stop.message, None
+        nfev += solver.nfev if solver is not None else 0
         t = ts[-1]
         if crossing is None:
             break

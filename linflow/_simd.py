@@ -28,7 +28,7 @@ from numba.extending import intrinsic, models, register_model
 
 __all__ = [
     "vec8", "vload", "vstore", "vput", "vbroadcast", "ventry", "vzero", "vsplat", "vfma", "vfnma",
-    "vadd", "vsub", "vmul", "vdiv", "vsqrt", "vmax", "prefer_wide_vectors", "borrow",
+    "vadd", "vsub", "vmul", "vdiv", "vsqrt", "vmax", "vmax_nan", "prefer_wide_vectors", "borrow",
 ]
 
 _F64 = ir.DoubleType()
@@ -246,6 +246,19 @@ def vmax(typingctx, a, b):
 
     def codegen(context, builder, sig, args):
         return builder.select(builder.fcmp_ordered(">", args[1], args[0]), args[1], args[0])
+
+    return vec8(vec8, vec8), codegen
+
+
+@intrinsic
+def vmax_nan(typingctx, a, b):
+    """``max(a, b)`` lane by lane, NaN where either lane is NaN (NumPy's ``maximum``)."""
+
+    def codegen(context, builder, sig, args):
+        a, b = args
+        larger = builder.select(builder.fcmp_ordered(">", b, a), b, a)
+        # a + b is NaN exactly where a or b is: select it on unordered lanes.
+        return builder.select(builder.fcmp_unordered("uno", a, b), builder.fadd(a, b), larger)
 
     return vec8(vec8, vec8), codegen
 

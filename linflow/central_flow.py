@@ -44,15 +44,23 @@ dθ/dt, so the edge is held by growing ν alone ("acceleration via regularizatio
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
 
 from ._edge_eigen import DENSE_MAX_PARAMS, dense_hessian, top_eigenpairs
+from ._flow_guard import DEFAULT_MAX_SECONDS
 from ._sdcp import solve_sdcp
 from ._third_derivative import hessian_entry_gradients, require_end_to_end
-from ._validation import check_finite_array, check_positive
+from ._validation import (
+    check_finite_array,
+    check_int,
+    check_memory,
+    check_positive,
+    check_single_weights,
+)
 from .network import flatten, unflatten
 from .optimizers import Optimizer, as_optimizer
 from .problem import Problem
@@ -72,6 +80,16 @@ _SDCP_ACCEPT = 1e-6
 # (0.07) below it.
 _ENTRY_TOL = 2.5e-4
 _MAX_REFINE = 6
+# Explicit Euler on θ' = −p⊙∇L multiplies the component along an eigenvector of Ĥ = DHD by
+# 1 − hλ̂ (to first order): |1 − hλ̂| < 1 needs hλ̂ < 2, and hλ̂ ≤ 1 keeps the factor in [0, 1)
+# (no sign flip, so the loss decreases as along the flow). Eigenvalues above the edge are held by
+# the oscillation term; any other eigenvalue λ̂ with dt·λ̂ > _EULER_MARGIN (the stable ablation
+# past the edge, or substeps=1) gets ⌈dt·λ̂/_EULER_MARGIN⌉ Euler steps per substep instead of one.
+_EULER_MARGIN = 1.0
+# More Euler steps than this per substep: the flow is too stiff for this integrator (LEFT_REGIME).
+_MAX_SPLIT = 64
+# Substeps per optimizer step accepted from the caller (each costs an eigensolve and an SDCP).
+_MAX_SUBSTEPS = 4096
 
 
 @dataclass(frozen=True)
@@ -354,6 +372,7 @@ def integrate_central_flow(
     n_eigenvalues: int = 3,
     eigensolver: str = "auto",
     sdcp_tol: float = 1e-10,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
 ) -> CentralFlowResult:
     """Integrate the central flow of GD, Scalar RMSProp or RMSProp (Cohen et al. 2025).
 
@@ -375,7 +394,8 @@ def integrate_central_flow(
     eps : float ≥ 0
         With a shorthand string only: RMSProp's ε in ``η/(√ν + ε)`` (default 0).
     substeps : int
-        Euler substeps per optimizer step (``dt = 1/substeps``; 4 as in the authors' code).
+        Euler substeps per optimizer step (``dt = 1/substeps``; 4 as in the authors' code), at
+        most 4096.
     record_every : int
         Record every this many steps (the last time is always recorded).
     ablation : {None, "stable", "no_penalty"}
@@ -401,10 +421,18 @@ def integrate_central_flow(
         ``"auto"``: dense for P ≤ 600, LOBPCG on Hessian-vector products beyond.
     sdcp_tol : float
         Relative tolerance of the complementarity solver.
+    max_seconds : float
+        Wall-clock budget (default 120 s), checked at every substep: when it runs out the flow
+        stops with :attr:`Status.BUDGET_EXHAUSTED` at the time reached.
 
     Returns
     -------
     CentralFlowResult
+        ``status`` SUCCESS, DIVERGED, BUDGET_EXHAUSTED or LEFT_REGIME: beyond the edge, no SDCP
+        solution, oscillation too large, or too stiff — an eigenvalue of Ĥ off the edge so large
+        that even 64 Euler steps per substep cannot keep ``h·λ̂ ≤ 1`` (each substep is split into
+        ``⌈dt·λ̂⌉`` Euler steps when ``dt·λ̂ > 1``, e.g. the stable ablation past the edge, so
+        that the loss does not rise through Euler instability).
 
     Raises
     ------
@@ -432,14 +460,10 @@ def integrate_central_flow(
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a linflow.Problem; got problem={problem!r}")
     require_end_to_end(problem)
-    weights0 = problem.network.check(weights0, "weights0")
-    if weights0[0].ndim != 2:
-        raise ValueError(
-            f"weights0 must be a single network (2-D arrays); got weights0[0].shape={weights0[0].shape}"
-        )
+    weights0 = check_single_weights(weights0, problem.network.shapes, name="weights0")
     eta = check_positive(learning_rate, "learning_rate")
     n_steps = check_positive(n_steps, "n_steps", integer=True)
-    substeps = check_positive(substeps, "substeps", integer=True)
+    substeps = check_int(substeps, "substeps", minimum=1, maximum=_MAX_SUBSTEPS)
     record_every = check_positive(record_every, "record_every", integer=True)
     n_eigenvalues = check_positive(n_eigenvalues, "n_eigenvalues", integer=True)
     optimizer = as_optimizer(optimizer, beta2, eps)
@@ -464,8 +488,13 @@ def integrate_central_flow(
     else:
         max_oscillation_ratio = check_positive(max_oscillation_ratio, "max_oscillation_ratio")
     sdcp_tol = check_positive(sdcp_tol, "sdcp_tol")
+    max_seconds = check_positive(max_seconds, "max_seconds")
 
     n = problem.network.n_params
+    n_records = float(n_steps) / record_every + 2.0
+    per_record = 2 * n + n_eigenvalues + 16  # θ, ν (RMSProp), eigenvalues and the scalar series
+    check_memory(8.0 * n_records * per_record, argument=f"n_steps={n_steps} (record_every={record_every})",
+                 what="the recorded central flow", advice="reduce n_steps or record every k-th step (record_every=k)")
     theta = flatten(weights0).astype(np.float64)
     eps = optimizer.eps if optimizer.adaptive else 0.0
     if not optimizer.adaptive:
@@ -492,10 +521,11 @@ def integrate_central_flow(
         max_oscillation_ratio=max_oscillation_ratio, n_eigenvalues=n_eigenvalues, dense=dense,
         sdcp_tol=sdcp_tol,
     )
-    return _integrate(cfg, theta, nu, n_steps, substeps, record_every)
+    return _integrate(cfg, theta, nu, n_steps, substeps, record_every, max_seconds)
 
 
-def _integrate(cfg: _Config, theta, nu, n_steps, substeps, record_every) -> CentralFlowResult:
+def _integrate(cfg: _Config, theta, nu, n_steps, substeps, record_every, max_seconds=np.inf) -> CentralFlowResult:
+    deadline = time.monotonic() + max_seconds
     record_steps = list(range(0, n_steps + 1, record_every))
     if record_steps[-1] != n_steps:
         record_steps.append(n_steps)
@@ -524,6 +554,9 @@ def _integrate(cfg: _Config, theta, nu, n_steps, substeps, record_every) -> Cent
     def invalid(ev, t):
         if not np.isfinite(ev.loss) or not np.all(np.isfinite(ev.dtheta)):
             return Status.DIVERGED, f"the loss or the velocity became non-finite at t={t:g}"
+        if time.monotonic() > deadline:
+            return Status.BUDGET_EXHAUSTED, (
+                f"stopped at t={t:g} after max_seconds={max_seconds:g}; raise max_seconds to integrate further")
         if ev.lam[0] > 2.0 + cfg.edge_tolerance:
             return Status.LEFT_REGIME, (
                 f"effective sharpness {ev.lam[0]:.4f} exceeds 2 + edge_tolerance at t={t:g}: the flow "
@@ -540,7 +573,16 @@ def _integrate(cfg: _Config, theta, nu, n_steps, substeps, record_every) -> Cent
         return None
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        ev = _evaluate(cfg, theta, nu, None, None)
+        loss0, grads0 = cfg.problem._loss_and_gradient(unflatten(theta, cfg.problem.network.shapes))
+        if not (np.isfinite(loss0) and all(np.all(np.isfinite(g)) for g in grads0)):
+            _record_unevaluated(rec, 0.0, theta, nu, loss0, cfg.n_eigenvalues)
+            message = "the loss or its gradient overflows at the initial weights (t=0)"
+            return _build_result(cfg, rec, Status.DIVERGED, message, 0.0, substeps)
+        try:
+            ev = _evaluate(cfg, theta, nu, None, None)
+        except np.linalg.LinAlgError as exc:
+            _record_unevaluated(rec, 0.0, theta, nu, loss0, cfg.n_eigenvalues)
+            return _build_result(cfg, rec, Status.DIVERGED, f"the Hessian eigensolver failed at t=0: {exc}", 0.0, substeps)
         for step in range(n_steps + 1):
             theta_start, nu_start, first = theta, nu, ev
             kkt_max, bad = 0.0, None
@@ -551,14 +593,27 @@ def _integrate(cfg: _Config, theta, nu, n_steps, substeps, record_every) -> Cent
                 if bad is not None or step == n_steps:
                     break
                 X_prev, V_prev = ev.X, ev.V[:, : max(ev.k, 1)]
-                theta_new, nu_new = _euler(cfg.dt, theta, nu, ev)
-                ev_new = _evaluate(cfg, theta_new, nu_new, X_prev, V_prev)
-                if _crosses_edge(ev, ev_new):
-                    # An eigenvalue jumped over the edge within the substep: redo it in halves.
-                    theta_new, nu_new, X_prev, V_prev, kkt_sub = _refine(
-                        cfg, theta, nu, cfg.dt, X_prev, V_prev, 1)
-                    kkt_max = max(kkt_max, kkt_sub) if np.isfinite(kkt_sub) else np.inf
+                split = _euler_split(cfg.dt, ev)
+                if split > _MAX_SPLIT:
+                    bad = Status.LEFT_REGIME, (
+                        f"the flow is too stiff at t={t:g}: effective sharpness {_free_sharpness(ev):.4g} off "
+                        f"the edge needs more than {_MAX_SPLIT} Euler steps per substep to stay stable")
+                    break
+                try:
+                    if split > 1:
+                        theta_new, nu_new, X_prev, V_prev = _split_euler(cfg, theta, nu, ev, split)
+                    else:
+                        theta_new, nu_new = _euler(cfg.dt, theta, nu, ev)
                     ev_new = _evaluate(cfg, theta_new, nu_new, X_prev, V_prev)
+                    if split == 1 and _crosses_edge(ev, ev_new):
+                        # An eigenvalue jumped over the edge within the substep: redo it in halves.
+                        theta_new, nu_new, X_prev, V_prev, kkt_sub = _refine(
+                            cfg, theta, nu, cfg.dt, X_prev, V_prev, 1)
+                        kkt_max = max(kkt_max, kkt_sub) if np.isfinite(kkt_sub) else np.inf
+                        ev_new = _evaluate(cfg, theta_new, nu_new, X_prev, V_prev)
+                except np.linalg.LinAlgError as exc:  # non-finite curvature after the step
+                    bad = Status.DIVERGED, f"the Hessian eigensolver failed after t={t:g}: {exc}"
+                    break
                 theta, nu, ev = theta_new, nu_new, ev_new
             if step in record_set:
                 record(step, theta_start, nu_start, first, kkt_max)
@@ -566,15 +621,54 @@ def _integrate(cfg: _Config, theta, nu, n_steps, substeps, record_every) -> Cent
                 status, message = bad
                 stop_time = t
                 # Also record the state where the flow stopped, when it is a new, finite one.
-                if (sub > 0 or step not in record_set) and status is Status.LEFT_REGIME:
+                if (sub > 0 or step not in record_set) and status in (Status.LEFT_REGIME, Status.BUDGET_EXHAUSTED):
                     record(t, theta, nu, ev, ev.kkt)
                 break
     return _build_result(cfg, rec, status, message, stop_time, substeps)
 
 
+def _record_unevaluated(rec, t, theta, nu, loss, n_eigenvalues):
+    """A record of a state whose velocity could not be computed (NaN predictions)."""
+    for key, value in (("t", float(t)), ("theta", theta.copy()), ("loss", float(loss)),
+                       ("sharp", np.full(n_eigenvalues, np.nan)), ("eff", np.nan), ("X", np.zeros((0, 0))),
+                       ("trace", np.nan), ("k", 0), ("pl", np.nan), ("pg", np.nan), ("gn", np.nan),
+                       ("nu", None if nu is None else np.copy(nu)), ("kkt", np.nan), ("osc", np.nan)):
+        rec[key].append(value)
+
+
 def _euler(h: float, theta, nu, ev: _Evaluation):
     """One explicit Euler step of length ``h`` with the velocity ``ev``."""
     return theta + h * ev.dtheta, (None if nu is None else nu + h * ev.dnu)
+
+
+def _free_sharpness(ev: _Evaluation) -> float:
+    """Largest eigenvalue of Ĥ not held at the edge by the oscillation term (all of them when
+    no eigenvalue is critical, e.g. in the stable ablation)."""
+    free = ev.lam[ev.k:] if ev.k < ev.lam.size else ev.lam[:0]
+    return float(free[0]) if free.size else 0.0
+
+
+def _euler_split(h: float, ev: _Evaluation) -> int:
+    """Euler steps needed over a substep of length ``h`` so that each has ``h·λ̂ ≤ _EULER_MARGIN``."""
+    stiff = h * _free_sharpness(ev) / _EULER_MARGIN
+    if not np.isfinite(stiff):
+        return 1  # a non-finite state is reported as DIVERGED by the caller
+    return max(1, int(np.ceil(stiff)))
+
+
+def _split_euler(cfg: _Config, theta, nu, ev: _Evaluation, split: int):
+    """Advance over one substep ``cfg.dt`` in ``split`` Euler steps, re-evaluating the velocity
+    (with the SDCP of each short step) in between; returns the state and the warm starts."""
+    sub = replace(cfg, dt=cfg.dt / split)
+    X_prev, V_prev = ev.X, ev.V[:, : max(ev.k, 1)]
+    for i in range(split):
+        if i or ev.k:  # the SDCP's folded residual (2 − λ̂)/dt depends on the step length
+            ev = _evaluate(sub, theta, nu, X_prev, V_prev)
+            X_prev, V_prev = ev.X, ev.V[:, : max(ev.k, 1)]
+        theta, nu = _euler(sub.dt, theta, nu, ev)
+        if not np.all(np.isfinite(theta)):
+            break
+    return theta, nu, X_prev, V_prev
 
 
 def _crosses_edge(before: _Evaluation, after: _Evaluation) -> bool:

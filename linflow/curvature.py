@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._ball_bounds import _times, certificate_recursion, deep_linear_ball_bounds
-from ._validation import check_positive
+from ._validation import check_memory, check_positive, check_real
 from .network import end_to_end, flatten, unflatten
 from .problem import Problem
 from .results import FlowResult
@@ -74,8 +74,7 @@ def _ball_bounds(problem: Problem, weights, epsilon: float):
     weights = problem.network.check(weights)
     if weights[0].ndim != 2:
         raise ValueError(f"weights must be a single network (2-D arrays); got weights[0].shape={weights[0].shape}")
-    if isinstance(epsilon, bool) or not np.isscalar(epsilon) or not np.isfinite(epsilon) or epsilon < 0:
-        raise ValueError(f"epsilon must be a finite number ≥ 0; got epsilon={epsilon!r}")
+    epsilon = check_real(epsilon, "epsilon", minimum=0.0)
     loss = problem.loss_function
     # ‖∇L(E') − ∇L(E)‖₂ ≤ ℓ‖E' − E‖₂ when ∇²L multiplies from the right by C ⪰ 0 (whitened,
     # regression); otherwise only ≤ ℓ‖E' − E‖_F ≤ ℓ√r‖E' − E‖₂ with r = min(d_0, d_N).
@@ -142,8 +141,9 @@ def smoothness_bound(problem: Problem, weights, *, epsilon: float = 0.0) -> floa
 
 def gradient_norm(problem: Problem, weights) -> float:
     """Euclidean norm ``‖∇f(θ)‖`` of the full (flattened) gradient."""
+    weights = problem.network.check(weights)
     with np.errstate(over="ignore", invalid="ignore"):
-        grad = flatten(problem.gradient(weights))
+        grad = flatten(problem._gradient(weights))
     # Weights so large that the gradient overflows: its norm is beyond float64 (+∞), not NaN.
     if not np.all(np.isfinite(grad)):
         return np.inf
@@ -192,7 +192,13 @@ def _sample_path(problem: Problem, path, learning_rate: float):
             raise ValueError("path must be a successful FlowResult with dense output (path.sol)")
         t0, t1 = float(path.t[0]), float(path.t[-1])
         # 1e-9 relative slack so that a horizon that is a multiple of η keeps its last step.
-        k_max = int(np.floor((t1 - t0) / learning_rate * (1 + 1e-9)))
+        n_points = np.floor((t1 - t0) / learning_rate * (1 + 1e-9)) + 1.0
+        # The sampled path (P floats per point) and six per-point arrays of the certificate.
+        check_memory(8.0 * n_points * (problem.network.n_params + 6),
+                     argument=f"learning_rate={learning_rate:g} over the path's time span {t1 - t0:g}",
+                     what=f"{n_points:.3g} sampled points of the error certificate",
+                     advice="use a larger learning_rate or a shorter path")
+        k_max = int(n_points) - 1
         times = t0 + learning_rate * np.arange(k_max + 1)
         flat = np.asarray(path.sol(np.minimum(times, t1))).T
         return times, unflatten(flat, problem.network.shapes)

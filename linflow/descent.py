@@ -11,7 +11,7 @@ from __future__ import annotations
 from ._descent_setup import DEFAULT_DIVERGENCE_THRESHOLD, DescentSetup, prepare_descent
 from .optimizers import GD, as_optimizer
 from .problem import Problem
-from .results import DescentResult
+from .results import DescentResult, drop_batch_axis
 
 __all__ = ["simulate_descent", "BACKENDS"]
 
@@ -89,6 +89,9 @@ def simulate_descent(
     Returns
     -------
     DescentResult
+        With a leading trajectory axis on every per-trajectory field for a batched run; without
+        it (arrays lose that axis, counts and losses become NumPy scalars) for one network with
+        a scalar ``learning_rate`` (see :class:`~linflow.DescentResult`, "Shapes").
 
     Raises
     ------
@@ -102,7 +105,7 @@ def simulate_descent(
     >>> prob = Problem(DeepLinearNetwork((1, 1, 1)), target=[[1.0]])
     >>> w0 = (np.array([[0.5]]), np.array([[0.5]]))
     >>> res = simulate_descent(prob, w0, learning_rate=0.1, n_steps=200)
-    >>> round(float(res.final_loss[0]), 12)
+    >>> round(float(res.final_loss), 12)
     0.0
     """
     optimizer = as_optimizer(optimizer, beta2, eps)
@@ -150,21 +153,22 @@ def _resolve_backend(backend, optimizer) -> str:
 
 
 def _run(setup: DescentSetup, backend: str) -> DescentResult:
-    """Hand a validated setup to the engine (engines are imported lazily: JIT, CUDA)."""
-    if backend == "numpy":
-        from ._descent_numpy import run_descent_numpy
+    """Hand a validated setup to the engine (engines are imported lazily: JIT, CUDA).
 
-        return run_descent_numpy(setup)
-    if backend == "numba":
+    Engines always compute with a batch axis; an unbatched run drops it from every field.
+    """
+    if backend == "numpy":
+        from ._descent_numpy import run_descent_numpy as engine
+    elif backend == "numba":
         # Wide layers, single networks and small batches: BLAS products instead of the 8-lane
         # kernels (the rule: :func:`linflow._descent_blas.prefers_blas`).
         from ._descent_blas import prefers_blas, run_descent_blas
 
         if prefers_blas(setup.problem, setup.batch_size, setup.optimizer):
-            return run_descent_blas(setup)
-        from ._descent_numba import run_descent_numba
-
-        return run_descent_numba(setup)
-    from ._descent_cuda import run_descent_cuda
-
-    return run_descent_cuda(setup)
+            engine = run_descent_blas
+        else:
+            from ._descent_numba import run_descent_numba as engine
+    else:
+        from ._descent_cuda import run_descent_cuda as engine
+    result = engine(setup)
+    return result if setup.batched else drop_batch_axis(result)

@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from ._validation import check_finite_array, check_positive
+from ._validation import as_real_array, check_finite_array, check_positive
 
 
 def _check_times(t) -> np.ndarray:
@@ -91,7 +91,14 @@ def saxe_end_to_end(target, strength0, t) -> np.ndarray:
     """
     phi = check_finite_array(target, "target", ndim=2)
     u, s, vt = np.linalg.svd(phi, full_matrices=False)
-    u0 = np.broadcast_to(np.asarray(strength0, dtype=np.float64), s.shape)
+    u0 = as_real_array(strength0, "strength0")
+    if u0.ndim > 1 or u0.size not in (1, s.size):
+        raise ValueError(
+            f"strength0 must be one number or one per singular value of target ({s.size}); got strength0.shape={u0.shape}"
+        )
+    if not np.all(np.isfinite(u0)) or np.any(u0 <= 0):
+        raise ValueError(f"strength0 must be positive and finite; got strength0={u0.tolist()}")
+    u0 = np.broadcast_to(u0.reshape(-1), s.shape)
     t_arr = np.atleast_1d(_check_times(t))
     strengths = np.stack([saxe_mode(si, ui, t_arr) for si, ui in zip(s, u0)], axis=-1)
     out = np.einsum("ir,tr,rj->tij", u, strengths, vt)

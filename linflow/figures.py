@@ -104,12 +104,12 @@ def loss_sharpness_runs(*, depth: int = 3, eta_fractions=(0.8, 1.3, 1.7), n_step
         eta = float(f) * 2.0 / s_flow[b]
         res = simulate_descent(problem, weights0, learning_rate=eta, n_steps=n_steps, record_weights=True,
                                backend=backend)
-        path = tuple(w[0] for w in res.weights)
-        keep = np.isfinite(res.losses[0])
+        path = res.weights
+        keep = np.isfinite(res.losses)
         sharp = np.full(keep.size, np.nan)
         sharp[keep] = hessian_eigenvalues(problem, tuple(w[keep] for w in path))[:, -1]
         runs.append({"learning_rate": eta, "label": f"η = {f:g}·2/S_GF = {eta:.3g}", "steps": res.steps,
-                     "losses": res.losses[0], "sharpness": sharp, "flow_sharpness": float(s_flow[b]),
+                     "losses": res.losses, "sharpness": sharp, "flow_sharpness": float(s_flow[b]),
                      "status": res.status})
     return problem, weights0, runs
 
@@ -192,7 +192,7 @@ def central_flow_runs(*, learning_rate: float = 0.14, n_steps: int = 400, rmspro
     gf = integrate_flow(problem, w0, t_span=(0.0, learning_rate * n_steps), t_eval=learning_rate * flow_steps)
     cf = integrate_central_flow(problem, w0, learning_rate=learning_rate, n_steps=n_steps, record_every=record_every)
     out["gd"] = {"descent": gd, "central": cf, "flow": gf, "steps": steps, "eta": learning_rate,
-                 "descent_sharpness": top(tuple(w[0] for w in gd.weights)), "flow_sharpness": top(gf.weights),
+                 "descent_sharpness": top(gd.weights), "flow_sharpness": top(gf.weights),
                  "flow_t": flow_steps}
     rsteps = np.arange(rmsprop_steps + 1)
     opt = dict(optimizer="rmsprop", beta2=beta2)
@@ -205,7 +205,7 @@ def central_flow_runs(*, learning_rate: float = 0.14, n_steps: int = 400, rmspro
     stable = integrate_central_flow(problem, w0, learning_rate=rmsprop_learning_rate, n_steps=rmsprop_steps,
                                     record_every=record_every, ablation="stable", edge_tolerance=1e3, **opt)
     out["rmsprop"] = {"descent": rms, "central": rcf, "flow": stable, "steps": rsteps, "eta": rmsprop_learning_rate,
-                      "descent_sharpness": top(tuple(w[0] for w in rms.weights)),
+                      "descent_sharpness": top(rms.weights),
                       "flow_sharpness": stable.sharpness[:, 0], "flow_t": stable.t}
     return out
 
@@ -223,10 +223,10 @@ def _central_flow(**params):
             "name": f"{name}, η = {d['eta']:g}",
             "edge": 2.0 / d["eta"] if key == "gd" else None,
             "series": [
-                {"label": name, "t": d["steps"], "loss": d["descent"].losses[0], "sharpness": d["descent_sharpness"],
+                {"label": name, "t": d["steps"], "loss": d["descent"].losses, "sharpness": d["descent_sharpness"],
                  "kind": "discrete"},
                 {"label": f"{name}, {AVERAGE_WINDOW}-step average", "t": d["steps"],
-                 "loss": running_average(d["descent"].losses[0]), "kind": "average"},
+                 "loss": running_average(d["descent"].losses), "kind": "average"},
                 {"label": flow_name, "t": d["flow_t"], "loss": flow_loss, "sharpness": d["flow_sharpness"], "kind": "flow"},
                 {"label": "central flow", "t": d["central"].t, "loss": d["central"].predicted_loss,
                  "sharpness": d["central"].sharpness[:, 0], "kind": "central"},

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._hessian import dense_hessian
-from ._validation import check_widths
+from ._validation import check_computed_finite, check_single_weights, check_widths
 from .network import LayeredArchitecture
 from .problem import Problem
 
@@ -397,7 +397,11 @@ class HomogeneousProblem(Problem):
 
         ``δ_N = ∇ℓ(h(X))`` (``(h(X) − Y)/m`` for regression), ``δ_k = σ'(z_k) ⊙ W_{k+1}ᵀ δ_{k+1}``. Batched weights supported.
         """
-        return self._gradient(self._check(weights))
+        weights = self._check(weights)
+        with np.errstate(over="ignore", invalid="ignore"):
+            grads = self._gradient(weights)
+        check_computed_finite(grads, "the gradient", weights)
+        return grads
 
     # ------------------------------------------------------------------ activation pattern
     def activation_pattern(self, weights) -> tuple:
@@ -503,7 +507,7 @@ class HomogeneousProblem(Problem):
         NonDifferentiableError
             If θ lies on an activation boundary (:meth:`on_boundary`).
         """
-        self._require_twice_differentiable(self._check(weights))
+        self._require_twice_differentiable(check_single_weights(weights, self.network.shapes))
         return super().hvp(weights, direction)
 
     def hessian(self, weights) -> np.ndarray:
@@ -516,12 +520,15 @@ class HomogeneousProblem(Problem):
         NonDifferentiableError
             If θ lies on an activation boundary.
         """
-        weights = self._check(weights)
+        weights = check_single_weights(weights, self.network.shapes)
         self._require_twice_differentiable(weights)
-        return dense_hessian(self, weights)
+        with np.errstate(over="ignore", invalid="ignore"):
+            h = dense_hessian(self, weights)
+        check_computed_finite(h, "the Hessian", weights)
+        return h
 
     def _extreme_eigenvalue(self, weights, which: str) -> float:
-        self._require_twice_differentiable(self._check(weights))
+        self._require_twice_differentiable(check_single_weights(weights, self.network.shapes))
         return super()._extreme_eigenvalue(weights, which)
 
     # ------------------------------------------------------------------ invariants and bounds

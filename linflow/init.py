@@ -11,7 +11,15 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ._validation import as_generator, check_finite_array, check_positive, check_widths
+from ._validation import (
+    as_generator,
+    as_real_array,
+    check_finite_array,
+    check_memory,
+    check_positive,
+    check_seed,
+    check_widths,
+)
 
 __all__ = [
     "balanced",
@@ -26,8 +34,23 @@ __all__ = [
 
 def _random_orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
     """Haar-distributed orthogonal matrix (QR of a Gaussian with the sign fix)."""
-    q, r = np.linalg.qr(rng.standard_normal((n, n)))
-    return q * np.sign(np.diag(r))
+    return _random_semi_orthogonal(rng, n, n)
+
+
+def _random_semi_orthogonal(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
+    """Haar-distributed ``rows × cols`` matrix with orthonormal columns (or rows, if wider).
+
+    QR of a ``max × min`` Gaussian with the signs of ``diag(R)`` moved into Q (Mezzadri 2007,
+    "How to generate random matrices from the classical compact groups", §5): the columns are
+    distributed as the first ``min`` columns of a Haar orthogonal matrix, at O(max·min²) cost
+    and O(max·min) memory instead of the O(max³) / O(max²) of a full ``max × max`` draw.
+    """
+    tall, short = max(rows, cols), min(rows, cols)
+    q, r = np.linalg.qr(rng.standard_normal((tall, short)))
+    signs = np.sign(np.diag(r))
+    signs[signs == 0] = 1.0  # a zero pivot has probability 0; keep Q's column as is
+    q = q * signs
+    return q if rows >= cols else q.T
 
 
 def balanced(widths: Sequence[int], end_to_end_matrix, *, seed=None) -> tuple:
@@ -54,6 +77,8 @@ def balanced(widths: Sequence[int], end_to_end_matrix, *, seed=None) -> tuple:
     Arora, Cohen, Golowich & Hu 2019 (ICLR), "Procedure 1" (balanced initialization).
     """
     widths = check_widths(widths)
+    rng = None if seed is None else as_generator(seed)
+    _check_size(widths, None, rotations=True)
     n = len(widths) - 1
     w_e = check_finite_array(end_to_end_matrix, "end_to_end_matrix", shape=(widths[-1], widths[0]))
     if n == 1:
@@ -79,8 +104,7 @@ def balanced(widths: Sequence[int], end_to_end_matrix, *, seed=None) -> tuple:
         else:
             w[:k, :k] = np.diag(root)
         weights.append(w)
-    if seed is not None:
-        rng = as_generator(seed)
+    if rng is not None:
         rotations = [None] + [_random_orthogonal(rng, widths[j]) for j in range(1, n)] + [None]
         for j in range(n):
             if rotations[j + 1] is not None:
@@ -88,6 +112,19 @@ def balanced(widths: Sequence[int], end_to_end_matrix, *, seed=None) -> tuple:
             if rotations[j] is not None:
                 weights[j] = weights[j] @ rotations[j].T
     return tuple(weights)
+
+
+def _check_size(widths: tuple, batch, *, rotations: bool = False):
+    """Refuse initializations larger than the memory limit before drawing anything.
+
+    ``batch × P`` floats for the weights, plus (``rotations``: balanced initializations) one
+    ``d × d`` rotation per hidden width and the SVD of the ``d_N × d_0`` end-to-end matrix.
+    """
+    batch = 1 if batch is None else check_positive(batch, "batch", integer=True)
+    n_params = float(sum(a * b for a, b in zip(widths[1:], widths[:-1])))
+    extra = float(sum(d * d for d in widths[1:-1])) + 3.0 * widths[0] * widths[-1] if rotations else 0.0
+    check_memory(8.0 * (batch * n_params + extra), argument=f"widths={widths} with batch={batch}",
+                 what="the initial weights", advice="use smaller widths or a smaller batch")
 
 
 def _batched(draw, batch: Optional[int]):
@@ -108,6 +145,7 @@ def random_balanced(widths: Sequence[int], *, scale: float, seed, batch: Optiona
     widths = check_widths(widths)
     scale = check_positive(scale, "scale")
     rng = as_generator(seed)
+    _check_size(widths, batch, rotations=True)
 
     def draw():
         w_e = rng.standard_normal((widths[-1], widths[0]))
@@ -127,6 +165,7 @@ def gaussian(widths: Sequence[int], *, std: float, seed, batch: Optional[int] = 
     widths = check_widths(widths)
     std = check_positive(std, "std")
     rng = as_generator(seed)
+    _check_size(widths, batch)
 
     def draw():
         return tuple(std * rng.standard_normal((widths[j + 1], widths[j])) for j in range(len(widths) - 1))
@@ -138,6 +177,7 @@ def identity(widths: Sequence[int], *, scale: float = 1.0) -> tuple:
     """``W_j = scale · I`` (rectangular identities, i.e. zero padded)."""
     widths = check_widths(widths)
     scale = check_positive(scale, "scale")
+    _check_size(widths, None)
     return tuple(scale * np.eye(widths[j + 1], widths[j]) for j in range(len(widths) - 1))
 
 
@@ -145,9 +185,11 @@ def near_identity(
     widths: Sequence[int], *, std: float, seed, scale: float = 1.0, batch: Optional[int] = None
 ) -> tuple:
     """``W_j = scale · I + N(0, std²)`` perturbations."""
-    base = identity(widths, scale=scale)
+    widths = check_widths(widths)
     std = check_positive(std, "std")
     rng = as_generator(seed)
+    _check_size(widths, batch)
+    base = identity(widths, scale=scale)
 
     def draw():
         return tuple(w + std * rng.standard_normal(w.shape) for w in base)
@@ -156,16 +198,20 @@ def near_identity(
 
 
 def orthogonal(widths: Sequence[int], *, seed, scale: float = 1.0, batch: Optional[int] = None) -> tuple:
-    """``scale`` times Haar (semi-)orthogonal matrices in every layer."""
+    """``scale`` times Haar (semi-)orthogonal matrices in every layer.
+
+    Layer j has orthonormal columns when ``d_{j+1} ≥ d_j`` and orthonormal rows otherwise; only
+    a ``max(d_j, d_{j+1}) × min(d_j, d_{j+1})`` Gaussian is drawn per layer.
+    """
     widths = check_widths(widths)
     scale = check_positive(scale, "scale")
     rng = as_generator(seed)
+    _check_size(widths, batch)
 
     def draw():
         out = []
         for j in range(len(widths) - 1):
-            n = max(widths[j], widths[j + 1])
-            out.append(scale * _random_orthogonal(rng, n)[: widths[j + 1], : widths[j]])
+            out.append(scale * _random_semi_orthogonal(rng, widths[j + 1], widths[j]))
         return tuple(out)
 
     return _batched(draw, batch)
@@ -176,7 +222,7 @@ def spectral(widths: Sequence[int], target, *, mode_strength, seed=None) -> tupl
 
     With ``Φ = U S Vᵀ`` the end-to-end matrix starts at ``U diag(u_0) Vᵀ`` and is split in
     balanced factors, so each singular mode evolves independently under GF with
-    ``u' = N u^{2−2/N}(s − u)`` (theory.md §3 [paper]).
+    ``u' = N u^{2−2/N}(s − u)`` (Saxe, McClelland & Ganguli 2014, §2, balanced depth-N form).
 
     Parameters
     ----------
@@ -192,9 +238,17 @@ def spectral(widths: Sequence[int], target, *, mode_strength, seed=None) -> tupl
     deep linear neural networks", §2.
     """
     widths = check_widths(widths)
+    if seed is not None:
+        check_seed(seed)
     phi = check_finite_array(target, "target", shape=(widths[-1], widths[0]))
     u, s, vt = np.linalg.svd(phi, full_matrices=False)
-    strength = np.broadcast_to(np.asarray(mode_strength, dtype=np.float64), s.shape)
+    strength = as_real_array(mode_strength, "mode_strength")
+    if strength.ndim > 1 or strength.size not in (1, s.size):
+        raise ValueError(
+            f"mode_strength must be one number or one per singular value of target ({s.size}); "
+            f"got mode_strength.shape={strength.shape}"
+        )
+    strength = np.broadcast_to(strength.reshape(-1), s.shape)
     if not np.all(np.isfinite(strength)) or np.any(strength <= 0):
-        raise ValueError(f"mode_strength must be positive; got mode_strength={mode_strength!r}")
+        raise ValueError(f"mode_strength must be positive and finite; got mode_strength={strength.tolist()}")
     return balanced(widths, (u * strength) @ vt, seed=seed)

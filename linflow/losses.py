@@ -61,6 +61,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ._validation import as_real_array
+
 __all__ = [
     "CrossEntropy",
     "EndToEnd",
@@ -75,11 +77,9 @@ __all__ = [
 
 # ---------------------------------------------------------------------- validation helpers
 def _real_array(value, name: str, *, ndim: int | None = None, allow_nan: bool = False) -> np.ndarray:
-    """A read-only float64 copy of ``value``; complex and boolean input is refused (TypeError)."""
-    arr = np.asarray(value)
-    if arr.dtype.kind in "cb" or arr.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must be a real (integer or floating) array; got {name} of dtype {arr.dtype}")
-    arr = np.array(arr, dtype=np.float64)
+    """A read-only float64 copy of ``value``; complex, boolean, object, string and ragged input is
+    refused with a TypeError (:func:`linflow._validation.as_real_array`)."""
+    arr = np.array(as_real_array(value, name), dtype=np.float64)
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-dimensional; got {name}.shape={arr.shape}")
     bad = ~np.isfinite(arr) if not allow_nan else np.isinf(arr)

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._validation import check_weights, check_widths
+from ._validation import as_real_array, check_int, check_weight_chain, check_weights, check_widths
 
 Weights = tuple  # tuple[np.ndarray, ...]: one float64 array per layer
 
@@ -106,20 +106,34 @@ class DeepLinearNetwork(LayeredArchitecture):
 def flatten(weights) -> np.ndarray:
     """Flat parameter vector(s): ``concatenate([W.ravel() for W in weights])``.
 
-    Batched weights (leading axis B) give an array of shape ``(B, P)``.
+    Leading axes are kept: batched weights ``(B, d_{j+1}, d_j)`` give ``(B, P)``, recorded
+    batched paths ``(B, R, d_{j+1}, d_j)`` give ``(B, R, P)``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``weights`` is not a non-empty tuple/list of real arrays with at least 2 dimensions and
+        one common leading shape.
     """
-    first = np.asarray(weights[0])
-    if first.ndim == 3:
-        b = first.shape[0]
-        return np.concatenate([np.asarray(w).reshape(b, -1) for w in weights], axis=1)
-    return np.concatenate([np.asarray(w, dtype=np.float64).ravel() for w in weights])
+    arrays = check_weight_chain(weights, "weights", chain=False, max_ndim=None)
+    lead = arrays[0].shape[:-2]
+    return np.concatenate([w.reshape(lead + (-1,)) for w in arrays], axis=-1)
 
 
 def unflatten(vector, shapes) -> Weights:
     """Split a flat parameter vector (or a ``(B, P)`` array) into weight matrices of ``shapes``."""
-    vector = np.asarray(vector, dtype=np.float64)
+    vector = as_real_array(vector, "vector")
+    try:
+        pairs = [tuple(pair) for pair in shapes]
+    except TypeError as exc:
+        raise TypeError(f"shapes must be a sequence of (rows, cols) pairs; got shapes={shapes!r}") from exc
+    if any(len(pair) != 2 for pair in pairs):
+        raise ValueError(f"shapes must be a sequence of (rows, cols) pairs; got shapes={shapes!r}")
+    shapes = tuple((check_int(a, "shapes", minimum=1), check_int(b, "shapes", minimum=1)) for a, b in pairs)
+    if not shapes or any(a < 1 or b < 1 for a, b in shapes):
+        raise ValueError(f"shapes must be a non-empty sequence of positive (rows, cols) pairs; got shapes={shapes!r}")
     total = sum(a * b for a, b in shapes)
-    if vector.shape[-1] != total:
+    if vector.ndim == 0 or vector.shape[-1] != total:
         raise ValueError(
             f"vector must have {total} entries in its last axis for shapes {tuple(shapes)}; "
             f"got vector.shape={vector.shape}"
@@ -137,7 +151,21 @@ def partial_product(weights, start: int, stop: int) -> np.ndarray:
 
     The identity has size ``weights[start].shape[-1]`` (or ``weights[stop-1].shape[-2]`` when
     ``start == len(weights)``) and broadcasts against batched weights.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Malformed ``weights`` (see :func:`flatten`; consecutive layers must chain), or
+        ``start``/``stop`` not ints with ``0 ≤ start ≤ stop ≤ len(weights)``.
     """
+    weights = check_weight_chain(weights, "weights")
+    start = check_int(start, "start", minimum=0, maximum=len(weights))
+    stop = check_int(stop, "stop", minimum=start, maximum=len(weights))
+    return _partial_product(weights, start, stop)
+
+
+def _partial_product(weights, start: int, stop: int) -> np.ndarray:
+    """Unvalidated :func:`partial_product` for inner loops."""
     if start == stop:
         if start < len(weights):
             d = weights[start].shape[-1]
@@ -169,7 +197,13 @@ def prefix_suffix_products(weights) -> tuple:
 
 def end_to_end(weights) -> np.ndarray:
     """End-to-end matrix ``W_e = W_N ⋯ W_1`` (batched weights give a batch of matrices)."""
-    return partial_product(weights, 0, len(weights))
+    weights = check_weight_chain(weights, "weights")
+    return _partial_product(weights, 0, len(weights))
+
+
+def _end_to_end(weights) -> np.ndarray:
+    """Unvalidated :func:`end_to_end` for inner loops."""
+    return _partial_product(weights, 0, len(weights))
 
 
 def balancedness(weights) -> list:
@@ -182,7 +216,17 @@ def balancedness(weights) -> list:
     -------
     list of ndarray
         ``N − 1`` square matrices of size ``d_j`` (batched if the weights are).
+
+    Raises
+    ------
+    TypeError, ValueError
+        Malformed ``weights`` or layers that do not chain (see :func:`partial_product`).
     """
+    return _balancedness(check_weight_chain(weights, "weights"))
+
+
+def _balancedness(weights) -> list:
+    """Unvalidated :func:`balancedness` for inner loops."""
     out = []
     for j in range(len(weights) - 1):
         upper, lower = weights[j + 1], weights[j]

@@ -27,11 +27,12 @@ from __future__ import annotations
 import numpy as np
 
 from ._hessian import dense_hessian, extreme_eigenvalue
+from ._validation import check_computed_finite, check_finite_array, check_single_weights
 from .losses import Loss, Regression, Whitened
 from .network import (
     LayeredArchitecture,
-    balancedness,
-    end_to_end,
+    _balancedness,
+    _end_to_end,
     flatten,
     prefix_suffix_products,
     unflatten,
@@ -262,7 +263,7 @@ class Problem:
     # ------------------------------------------------------------------ weight-space objective
     #: Weight-space invariants of GF whose GD drift the engines report (Arora, Cohen & Hazan 2018,
     #: Thm 1); the homogeneous subclass monitors the per-neuron diagonals instead (Du, Hu & Lee 2018).
-    _balancedness = staticmethod(balancedness)
+    _balancedness = staticmethod(_balancedness)
 
     def _check(self, weights):
         return self.network.check(weights)
@@ -284,7 +285,7 @@ class Problem:
 
     def _loss(self, weights):
         """Unvalidated :meth:`loss` (for recorded paths and inner loops)."""
-        value = self.end_to_end_loss(end_to_end(weights))
+        value = self.end_to_end_loss(_end_to_end(weights))
         return float(value) if np.ndim(value) == 0 else value
 
     def gradient(self, weights) -> tuple:
@@ -294,7 +295,10 @@ class Problem:
         (Arora, Cohen & Hazan 2018, eq. (5)).
         """
         weights = self._check(weights)
-        return self._gradient(weights)
+        with np.errstate(over="ignore", invalid="ignore"):
+            grads = self._gradient(weights)
+        check_computed_finite(grads, "the gradient", weights)
+        return grads
 
     def _gradient(self, weights) -> tuple:
         prefix, suffix = self._prefix_suffix(weights)
@@ -332,10 +336,15 @@ class Problem:
         ``dA_jᵀ D B_jᵀ + A_jᵀ ∇²L[dW_e] B_jᵀ + A_jᵀ D dB_jᵀ`` with
         ``dW_e = Σ_k A_k V_k B_k`` and the analogous sums for ``dA_j``, ``dB_j``.
         """
-        weights = self._check(weights)
+        weights = check_single_weights(weights, self.network.shapes)
         flat = isinstance(direction, np.ndarray) and direction.ndim == 1
-        v = unflatten(direction, self.network.shapes) if flat else self.network.check(direction, "direction")
-        out = self._hvp(weights, v)
+        if flat:
+            v = unflatten(check_finite_array(direction, "direction", shape=(self.network.n_params,)), self.network.shapes)
+        else:
+            v = check_single_weights(direction, self.network.shapes, name="direction")
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self._hvp(weights, v)
+        check_computed_finite(out, "the Hessian-vector product", weights)
         return flatten(out) if flat else out
 
     def _hvp(self, weights, v) -> tuple:
@@ -364,23 +373,30 @@ class Problem:
         Columns are the analytic :meth:`hvp` along the basis directions, symmetrized
         (``linflow._hessian``, the one Hessian builder of the package).
         """
-        weights = self._check(weights)
-        self._require_single(weights)
-        return dense_hessian(self, weights)
+        weights = check_single_weights(weights, self.network.shapes)
+        with np.errstate(over="ignore", invalid="ignore"):
+            h = dense_hessian(self, weights)
+        check_computed_finite(h, "the Hessian", weights)
+        return h
 
     def _require_single(self, weights) -> None:
         if weights[0].ndim != 2:
             raise ValueError(f"Hessian methods take single weights; got weights[0].shape={weights[0].shape}")
 
     def _extreme_eigenvalue(self, weights, which: str) -> float:
-        weights = self._check(weights)
-        self._require_single(weights)
+        weights = check_single_weights(weights, self.network.shapes)
         return extreme_eigenvalue(self, weights, which)
 
     def sharpness(self, weights) -> float:
-        """Sharpness ``S = λ_max(∇²f(θ))`` (dense ``eigvalsh`` for P ≤ 600, Lanczos beyond)."""
+        """Sharpness ``S = λ_max(∇²f(θ))`` (dense ``eigvalsh`` for P ≤ 600, Lanczos beyond).
+
+        Single weights only: batched weights raise ``ValueError`` (loop over the trajectories).
+        """
         return self._extreme_eigenvalue(weights, "LA")
 
     def min_eigenvalue(self, weights) -> float:
-        """``λ_min(∇²f(θ))``, whose negative part drives GD away from GF (Elkabetz & Cohen 2021)."""
+        """``λ_min(∇²f(θ))``, whose negative part drives GD away from GF (Elkabetz & Cohen 2021).
+
+        Single weights only: batched weights raise ``ValueError``.
+        """
         return self._extreme_eigenvalue(weights, "SA")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
@@ -20,6 +20,7 @@ class Status(enum.Enum):
     SUCCESS = "integrated over the whole time span"
     FAILED = "the integrator failed"
     LEFT_REGIME = "left the regime where the flow is valid"
+    BUDGET_EXHAUSTED = "stopped early: the step or wall-clock budget ran out"
 
     @property
     def code(self) -> int:
@@ -50,6 +51,14 @@ def descent_status_codes(converged_step: np.ndarray, divergence_step: np.ndarray
 class DescentResult:
     """Outcome of :func:`linflow.simulate_descent` for a batch of B trajectories.
 
+    Shapes: a *batched* run (batched weights, or an array of learning rates) keeps the leading
+    trajectory axis B on every per-trajectory field, as listed below. An *unbatched* run (one
+    network and one scalar learning rate, ``batched=False``) drops it everywhere:
+    ``final_weights[j]`` is ``(d_{j+1}, d_j)``, ``losses`` ``(R,)``, ``weights[j]``
+    ``(R, d_{j+1}, d_j)``, and ``final_loss``, ``status_codes``, ``divergence_step``,
+    ``converged_step``, ``balancedness_drift``, ``learning_rates`` and ``reference_distance``
+    are NumPy scalars (``status`` is one :class:`Status`).
+
     Attributes
     ----------
     final_weights : tuple of ndarray, each (B, d_{j+1}, d_j)
@@ -70,7 +79,9 @@ class DescentResult:
     balancedness_drift : ndarray, (B,)
         ``max_k max_j ‖B_j(θ_k) − B_j(θ_0)‖_F`` over the steps taken (GF keeps it at 0); for a
         ReLU / leaky-ReLU network ``B_j`` is the vector of per-neuron balances, the diagonal
-        of ``W_{j+1}ᵀW_{j+1} − W_jW_jᵀ`` (:func:`linflow.rescaling.neuron_balance`).
+        of ``W_{j+1}ᵀW_{j+1} − W_jW_jᵀ`` (:func:`linflow.rescaling.neuron_balance`). +inf
+        when ``B_j`` overflows float64 (huge but finite weights), NaN only when not tracked
+        (``track_balancedness=False``); every backend reports the same.
     reference_distance : ndarray (B,) or None
         ``max_k ‖θ_k − θ_ref(k)‖`` when a reference path was given.
     weights : tuple of ndarray, each (B, R, d_{j+1}, d_j), or None
@@ -82,8 +93,9 @@ class DescentResult:
         The engine that ran: ``"numba"``, ``"numpy"`` or ``"cuda"``.
     extra : dict
         The optimizer's final state by name (``"velocity"``, ``"nu"``, ``"mu"``: per-layer
-        arrays ``(B, d_{j+1}, d_j)``, or ``(B,)`` for Scalar RMSProp's ν), kept at the last good
-        iterate of a diverged trajectory; empty for GD (:mod:`linflow.optimizers`).
+        arrays ``(B, d_{j+1}, d_j)``, or ``(B,)`` for Scalar RMSProp's ν; without the B axis for
+        an unbatched run), kept at the last good iterate of a diverged trajectory; empty for GD
+        (:mod:`linflow.optimizers`).
     """
 
     final_weights: tuple
@@ -104,17 +116,56 @@ class DescentResult:
     @property
     def status(self):
         """A :class:`Status` for a single trajectory, a tuple of them for a batch."""
-        statuses = tuple(Status.from_code(c) for c in self.status_codes)
-        return statuses if self.batched else statuses[0]
+        if not self.batched:
+            return Status.from_code(int(self.status_codes))
+        return tuple(Status.from_code(c) for c in self.status_codes)
 
     @property
-    def diverged(self) -> np.ndarray:
-        """Boolean mask of diverged trajectories."""
+    def diverged(self):
+        """Boolean mask of diverged trajectories (a NumPy bool for an unbatched run)."""
         return self.status_codes == Status.DIVERGED.code
 
     def trajectory(self, index: int) -> tuple:
-        """Final weights of trajectory ``index`` as unbatched arrays."""
+        """Final weights of trajectory ``index`` as unbatched arrays (index 0 when unbatched)."""
+        if not self.batched:
+            if index not in (0, -1):
+                raise IndexError(f"index must be 0 for an unbatched run; got index={index!r}")
+            return self.final_weights
         return tuple(w[index] for w in self.final_weights)
+
+
+def _first_trajectory(state):
+    """An optimizer state (per-layer tuple or per-trajectory array) without its batch axis."""
+    if isinstance(state, tuple):
+        return tuple(s[0] for s in state)
+    if isinstance(state, np.ndarray) and state.ndim >= 1:
+        return state[0]
+    return state
+
+
+def drop_batch_axis(result: DescentResult) -> DescentResult:
+    """The unbatched form of a one-trajectory result (see :class:`DescentResult`, "Shapes").
+
+    Engines compute with a batch axis of 1; :func:`linflow.simulate_descent` calls this for an
+    unbatched run so that every field loses that axis, not only some of them.
+    """
+    first = lambda a: None if a is None else a[0]  # noqa: E731
+    extra = {name: _first_trajectory(state) for name, state in result.extra.items()}
+    return replace(
+        result,
+        final_weights=tuple(w[0] for w in result.final_weights),
+        losses=result.losses[0],
+        final_loss=result.final_loss[0],
+        status_codes=result.status_codes[0],
+        divergence_step=result.divergence_step[0],
+        converged_step=result.converged_step[0],
+        balancedness_drift=result.balancedness_drift[0],
+        learning_rates=result.learning_rates[0],
+        reference_distance=first(result.reference_distance),
+        weights=None if result.weights is None else tuple(w[0] for w in result.weights),
+        batched=False,
+        extra=extra,
+    )
 
 
 @dataclass(frozen=True)

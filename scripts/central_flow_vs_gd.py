@@ -90,7 +90,7 @@ def moving_average(flat: np.ndarray, window: int) -> np.ndarray:
 def compare_gd(problem, w0, eta, n_steps, record_every=1):
     """GD, GF and the central flow from the same start; distances over time."""
     gd = simulate_descent(problem, w0, learning_rate=eta, n_steps=n_steps, record_weights=True, backend="numpy")
-    gd_flat = flatten(tuple(w[0] for w in gd.weights))
+    gd_flat = flatten(gd.weights)
     steps = np.arange(0, n_steps + 1, record_every)
     gf = integrate_flow(problem, w0, t_span=(0.0, eta * n_steps), t_eval=eta * steps)
     t0 = time.perf_counter()
@@ -100,7 +100,7 @@ def compare_gd(problem, w0, eta, n_steps, record_every=1):
     idx = cf.t.astype(int)
     return dict(
         eta=eta, gd=gd, gf=gf, cf=cf, steps=steps, cf_seconds=cf_seconds,
-        gd_loss=gd.losses[0], gd_sharp=eta * np.array([problem.sharpness(tuple(w[0, k] for w in gd.weights)) for k in steps]),
+        gd_loss=gd.losses, gd_sharp=eta * np.array([problem.sharpness(tuple(w[k] for w in gd.weights)) for k in steps]),
         gf_sharp=eta * np.array([problem.sharpness(tuple(w[i] for w in gf.weights)) for i in range(len(steps))]),
         dist_cf=np.linalg.norm(cf.flat_weights - avg[idx], axis=1),
         dist_gf=np.linalg.norm(flatten(gf.weights) - avg[steps], axis=1),
@@ -112,7 +112,7 @@ def scalar_case(depth: int, n_steps: int) -> dict:
     inst = scalar_edge_instance(depth, n_steps=n_steps)
     out = compare_gd(inst.problem, inst.weights0, inst.learning_rate, n_steps)
     p = inst.problem
-    gd_final = tuple(w[0] for w in out["gd"].final_weights)
+    gd_final = out["gd"].final_weights
     out.update(
         name=f"scalar depth {depth}", s0=inst.learning_rate * p.sharpness(inst.weights0),
         final_gd=inst.learning_rate * p.sharpness(gd_final), final_cf=out["cf"].effective_sharpness[-1],
@@ -127,7 +127,7 @@ def matrix_case(eta: float, n_steps: int) -> dict:
     losses = out["gd_loss"]
     period = detect_period(losses)
     window = period if period > 0 else AVERAGE_WINDOW
-    last = [tuple(w[0, k] for w in out["gd"].weights) for k in range(n_steps + 1 - window, n_steps + 1)]
+    last = [tuple(w[k] for w in out["gd"].weights) for k in range(n_steps + 1 - window, n_steps + 1)]
     gn2 = np.mean([np.sum(flatten(problem.gradient(w)) ** 2) for w in last])
     tail = out["gd_flat"][-window:]
     cf = out["cf"]
@@ -169,8 +169,8 @@ def rmsprop_cases(quick: bool) -> dict:
                                   optimizer="scalar_rmsprop", beta2=beta2, record_every=10)
     disc = simulate_descent(inst.problem, inst.weights0, learning_rate=eta, n_steps=n, optimizer="scalar_rmsprop",
                             beta2=beta2, backend="numpy")
-    res["scalar"] = dict(flow=flow, disc=disc, eta=eta, disc_loss_avg=disc.losses[0, -100:].mean(),
-                         disc_nu=float(disc.extra["nu"][0]))
+    res["scalar"] = dict(flow=flow, disc=disc, eta=eta, disc_loss_avg=disc.losses[-100:].mean(),
+                         disc_nu=float(disc.extra["nu"]))
     problem, w0 = matrix_problem(init_std=0.05)
     eta, beta2, n = 0.005, 0.99, (500 if quick else 1000)
     disc = simulate_descent(problem, w0, learning_rate=eta, n_steps=n, optimizer="rmsprop", beta2=beta2,
@@ -181,9 +181,9 @@ def rmsprop_cases(quick: bool) -> dict:
             problem, w0, learning_rate=eta, n_steps=n, optimizer="rmsprop", beta2=beta2, ablation=ablation,
             record_every=5, edge_tolerance=1e3 if ablation == "stable" else 0.05,  # the stable flow may cross
         )
-    disc_sharp = np.array([problem.sharpness(tuple(w[0, k] for w in disc.weights)) for k in range(0, n + 1, 5)])
+    disc_sharp = np.array([problem.sharpness(tuple(w[k] for w in disc.weights)) for k in range(0, n + 1, 5)])
     res["matrix"] = dict(disc=disc, variants=variants, eta=eta, n=n, disc_sharp=disc_sharp,
-                         disc_loss_avg=disc.losses[0, -200:].mean())
+                         disc_loss_avg=disc.losses[-200:].mean())
     return res
 
 
@@ -247,7 +247,7 @@ def plot(scalars, matrices, rms, path):
     labels = {None: "central flow", "no_penalty": "no implicit penalty", "stable": "stable flow"}
     colors = {None: "C3", "no_penalty": "C2", "stable": "C0"}
     ax = axes[0, -1]
-    ax.semilogy(np.arange(m["n"] + 1), np.maximum(m["disc"].losses[0], 1e-32), color="0.6", lw=0.6, label="RMSProp")
+    ax.semilogy(np.arange(m["n"] + 1), np.maximum(m["disc"].losses, 1e-32), color="0.6", lw=0.6, label="RMSProp")
     for ab, fl in m["variants"].items():
         ax.semilogy(fl.t, np.maximum(fl.predicted_loss, 1e-32), colors[ab], label=labels[ab])
     ax.set_title(f"RMSProp, matrix net (η={m['eta']})")
@@ -337,7 +337,7 @@ def main(argv=None) -> int:
         below = v.t[v.losses < 1e-3]
         print(f"    {str(ab or 'central flow'):<22}{v.status.name:<13}{v.losses[-1]:>11.3e}{v.predicted_loss[-1]:>11.3e}"
               f"{v.effective_sharpness[-1]:>12.4f}{v.sharpness[-1, 0]:>9.3f}{(below[0] if below.size else np.nan):>16.0f}")
-    d = m["disc"].losses[0]
+    d = m["disc"].losses
     below = np.flatnonzero(d < 1e-3)
     print(f"    {'RMSProp (discrete)':<22}{'':<13}{d[-1]:>11.3e}{'':>11}{'':>12}{m['disc_sharp'][-1]:>9.3f}"
           f"{(below[0] if below.size else np.nan):>16.0f}")

@@ -59,7 +59,7 @@ def converges(instance: Instance) -> bool:
         instance.problem, instance.weights, learning_rate=instance.learning_rate,
         n_steps=3000, loss_tolerance=1e-20,
     )
-    return bool(run.converged_step[0] >= 0)
+    return bool(run.converged_step >= 0)
 
 
 conjecture = linflow.Claim(

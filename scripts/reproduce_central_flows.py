@@ -46,7 +46,7 @@ def key_numbers(data) -> list:
                  else f"GD η = {eta:g}: the central flow never reached the edge")
     lines.append(f"  final η·S: GD {eta * d['descent_sharpness'][-1]:.4f}, central flow "
                  f"{eta * cf.sharpness[-1, 0]:.4f}, GF {eta * d['flow_sharpness'][-1]:.4f}  (edge: 2)")
-    avg = figures.running_average(gd.losses[0])
+    avg = figures.running_average(gd.losses)
     idx = cf.t.astype(int)
     # Edge active and still training (average loss ≥ 1e-2): after convergence both are ~0.
     mask = (cf.sigma_trace > 0) & (avg[idx] >= 1e-2)
@@ -54,7 +54,7 @@ def key_numbers(data) -> list:
         rel = np.abs(cf.predicted_loss[mask] / avg[idx][mask] - 1.0)
         lines.append(f"  predicted loss L + ½⟨Σ,H⟩ vs GD's {figures.AVERAGE_WINDOW}-step average while at the edge: "
                      f"median relative error {np.median(rel):.2e}, max {rel.max():.2e} ({mask.sum()} records)")
-    w_gd = flatten(tuple(w[0] for w in gd.weights))
+    w_gd = flatten(gd.weights)
     w_avg = np.stack([figures.running_average(w_gd[:, i]) for i in range(w_gd.shape[1])], axis=1)
     gf_steps = d["flow_t"].astype(int)
     dist_cf = np.linalg.norm(cf.flat_weights - w_avg[idx], axis=1) if hasattr(cf, "flat_weights") else None
@@ -65,8 +65,8 @@ def key_numbers(data) -> list:
         lines.append(f"  weight distance to GD's running average after the edge (max): central flow "
                      f"{dist_cf[after].max():.3g}, GF {dist_gf[after_gf].max():.3g}")
     r = data["rmsprop"]
-    lines.append(f"RMSProp η = {r['eta']:g}: final loss RMSProp {r['descent'].losses[0, -1]:.3g} "
-                 f"({figures.AVERAGE_WINDOW}-step average {figures.running_average(r['descent'].losses[0])[-1]:.3g}), "
+    lines.append(f"RMSProp η = {r['eta']:g}: final loss RMSProp {r['descent'].losses[-1]:.3g} "
+                 f"({figures.AVERAGE_WINDOW}-step average {figures.running_average(r['descent'].losses)[-1]:.3g}), "
                  f"central flow (predicted) {r['central'].predicted_loss[-1]:.3g}, stable flow {r['flow'].losses[-1]:.3g}")
     lines.append(f"  final sharpness S: RMSProp {r['descent_sharpness'][-1]:.4g}, central flow "
                  f"{r['central'].sharpness[-1, 0]:.4g}, stable flow {r['flow'].sharpness[-1, 0]:.4g}")
@@ -81,7 +81,7 @@ def write_csv(data, path) -> None:
             d = data[key]
             flow_name = "gradient_flow" if key == "gd" else "stable_flow"
             flow_loss = d["flow"].losses
-            for t, loss, s in zip(d["steps"], d["descent"].losses[0], d["descent_sharpness"]):
+            for t, loss, s in zip(d["steps"], d["descent"].losses, d["descent_sharpness"]):
                 w.writerow([key, key, int(t), repr(float(loss)), repr(float(s))])
             for t, loss, s in zip(d["flow_t"], flow_loss, d["flow_sharpness"]):
                 w.writerow([key, flow_name, float(t), repr(float(loss)), repr(float(s))])

@@ -106,7 +106,7 @@ def reference_path(problem, weights0, times, *, use_flow: bool, fine_step: float
                            record_weights=True, backend=BACKEND)
     if run.status is not None and np.any(run.diverged):
         raise RuntimeError("the fine-step reference run diverged")
-    return flatten(tuple(w[0] for w in run.weights)), f"GD with step {fine_step:.3g} (GF proxy)"
+    return flatten(run.weights), f"GD with step {fine_step:.3g} (GF proxy)"
 
 
 def experiment(name, problem, weights0, eta0: float, steps0: int, *, use_flow: bool, fine: int):
@@ -129,18 +129,18 @@ def experiment(name, problem, weights0, eta0: float, steps0: int, *, use_flow: b
         n = steps0 * r
         stride = max(DIVISORS) // r  # iterate k sits at grid index k·stride
         run = simulate_descent(problem, weights0, learning_rate=eta, n_steps=n, record_weights=True, backend=BACKEND)
-        path = flatten(tuple(w[0] for w in run.weights))
+        path = flatten(run.weights)
         at = ref[::stride]
         dist = np.linalg.norm(path - at, axis=1)
-        gap = np.abs(run.losses[0] - ref_loss[::stride]) / ref_loss[0]
+        gap = np.abs(run.losses - ref_loss[::stride]) / ref_loss[0]
         rows.append({
             "experiment": name, "divisor": r, "learning_rate": eta, "steps": n, "status": run.status.name,
-            "final_loss": float(run.final_loss[0]), "reference_final_loss": float(ref_loss[-1]),
+            "final_loss": float(run.final_loss), "reference_final_loss": float(ref_loss[-1]),
             "max_distance": float(np.nanmax(dist)), "path_length": float(arc[-1]),
             "fraction_of_path": float(np.nanmax(dist) / arc[-1]), "max_loss_gap": float(np.nanmax(gap)),
             "reference": ref_name,
         })
-        curves.append({"eta": eta, "t": eta * np.arange(n + 1), "loss": run.losses[0], "distance": dist,
+        curves.append({"eta": eta, "t": eta * np.arange(n + 1), "loss": run.losses, "distance": dist,
                        "arc": arc[::stride]})
     order = fit_order([r["learning_rate"] for r in rows], [r["max_distance"] for r in rows])
     for row in rows:

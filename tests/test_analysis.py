@@ -148,8 +148,8 @@ def test_period_detection_on_gd_at_the_edge_of_a_scalar_network():
     w0 = (np.array([[0.9]]), np.array([[1.1]]))
     res = linflow.simulate_descent(problem, w0, learning_rate=1.05, n_steps=4000, backend="numpy")
     assert res.status.name != "DIVERGED"
-    assert analysis.detect_period(res.losses[0]) == 2
-    averaged = analysis.running_average(res.losses[0], 2)
+    assert analysis.detect_period(res.losses) == 2
+    averaged = analysis.running_average(res.losses, 2)
     tail = averaged[-100:]
     assert np.ptp(tail) <= 1e-9 * np.max(tail)  # the period average is constant on the orbit
 

@@ -153,7 +153,7 @@ def test_ec21_certificate_bounds_the_true_distance():
     cert = curvature.error_certificate(problem, flow.weights, learning_rate=eta, epsilon=eps)
     assert cert.valid, cert.message
     gd = linflow.simulate_descent(problem, w0, learning_rate=eta, n_steps=steps, reference=linflow.flatten(flow.weights))
-    assert 0 < gd.reference_distance[0] <= cert.bound.max()
+    assert 0 < gd.reference_distance <= cert.bound.max()
 
 
 def test_claims_report_tightness_for_every_bound_claim():

@@ -259,17 +259,19 @@ def test_builder_refusals_name_the_option_on_one_short_line(argv, flag, capsys):
     assert len(line) < 400
 
 
-def test_numpy_runtime_warnings_stay_off_the_error_line():
-    # The builder divides by a zero norm before refusing width 0: a RuntimeWarning, hidden
-    # unless --debug.
-    with pytest.warns(RuntimeWarning):  # the builder does warn (else this test proves nothing)
-        from linflow.tables import gd_gf_distance
-
-        with pytest.raises(ValueError):
-            gd_gf_distance.build(input_dim=0, progress=False)
+def test_numpy_runtime_warnings_stay_off_the_error_line(tmp_path):
+    # A user module that overflows (a NumPy RuntimeWarning) and then fails at import: one
+    # error line without --debug, the warning shown with it.
+    module = tmp_path / "warns.py"
+    module.write_text(
+        "import numpy as np\n"
+        "np.exp(np.float64(1000.0))\n"
+        "raise ValueError('user module refuses')\n"
+    )
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    argv = [sys.executable, "-m", "linflow", "table", "gd-gf-distance", "--input-dim", "0", "--no-progress"]
+    argv = [sys.executable, "-m", "linflow", "check", "--module", str(module)]
     quiet = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, check=False)
     assert quiet.returncode == 2 and len(quiet.stderr.strip().splitlines()) == 1, quiet.stderr
+    assert "RuntimeWarning" not in quiet.stderr
     loud = subprocess.run([*argv, "--debug"], capture_output=True, text=True, env=env, timeout=120, check=False)
-    assert loud.returncode == 2 and "RuntimeWarning" in loud.stderr
+    assert loud.returncode == 2 and "RuntimeWarning" in loud.stderr, loud.stderr

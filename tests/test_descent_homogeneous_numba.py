@@ -54,5 +54,5 @@ def test_dead_relu_network_is_stationary_on_both_engines():
         res = simulate_descent(prob, w0, learning_rate=0.5, n_steps=10, backend=backend)
         assert res.status is Status.MAX_STEPS
         for a, b in zip(res.final_weights, w0):
-            np.testing.assert_array_equal(a[0], b)
-        assert res.balancedness_drift[0] == 0.0
+            np.testing.assert_array_equal(a, b)
+        assert res.balancedness_drift == 0.0

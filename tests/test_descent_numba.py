@@ -96,11 +96,11 @@ def test_own_path_as_reference_gives_zero_distance_and_records_last_step():
     w = init.gaussian(net.widths, std=0.5, seed=2)
     run = simulate_descent(prob, w, learning_rate=0.05, n_steps=20, record_every=6, record_weights=True)
     assert list(run.steps) == [0, 6, 12, 18, 20]
-    assert np.array_equal(run.weights[1][0, -1], run.final_weights[1][0])
+    assert np.array_equal(run.weights[1][-1], run.final_weights[1])
     full = simulate_descent(prob, w, learning_rate=0.05, n_steps=20, record_weights=True)
-    path = flatten(tuple(x[0] for x in full.weights))
+    path = flatten(full.weights)
     again = simulate_descent(prob, w, learning_rate=0.05, n_steps=20, reference=path)
-    assert again.reference_distance[0] == 0.0  # same engine, same arithmetic: exactly zero
+    assert again.reference_distance == 0.0  # same engine, same arithmetic: exactly zero
 
 
 def test_converged_step_and_tolerance():
@@ -108,7 +108,7 @@ def test_converged_step_and_tolerance():
     w = (np.array([[0.6]]), np.array([[0.6]]))
     fast, ref = _both(prob, w, learning_rate=0.1, n_steps=300, loss_tolerance=1e-12)
     assert fast.status is Status.CONVERGED
-    assert fast.converged_step[0] == ref.converged_step[0] > 0
+    assert fast.converged_step == ref.converged_step > 0
 
 
 @pytest.mark.parametrize("whitened", [True, False])

@@ -37,8 +37,9 @@ def test_batched_learning_rates_match_individual_runs():
     for i, eta in enumerate(etas):
         single = simulate_descent(prob, w, learning_rate=float(eta), n_steps=50, record_every=10)
         assert not single.batched and single.status is Status.MAX_STEPS
-        assert np.array_equal(single.losses[0], batch.losses[i])
-        assert all(np.array_equal(a[0], b[i]) for a, b in zip(single.final_weights, batch.final_weights))
+        assert single.losses.shape == (6,) and single.final_loss.shape == () and single.final_weights[0].shape == (3, 3)
+        assert np.array_equal(single.losses, batch.losses[i])
+        assert all(np.array_equal(a, b[i]) for a, b in zip(single.final_weights, batch.final_weights))
 
 
 def test_huge_step_reports_divergence_with_step_index():
@@ -61,10 +62,10 @@ def test_loss_tolerance_marks_convergence_and_records_weights():
     w = (np.array([[0.6]]), np.array([[0.6]]))
     res = simulate_descent(prob, w, learning_rate=0.1, n_steps=300, loss_tolerance=1e-12, record_weights=True)
     assert res.status is Status.CONVERGED
-    k = res.converged_step[0]
-    assert res.losses[0, k] <= 1e-12 < res.losses[0, k - 1]
-    assert res.weights[0].shape == (1, 301, 1, 1)
-    assert res.weights[0][0, -1, 0, 0] == res.final_weights[0][0, 0, 0]
+    k = res.converged_step
+    assert res.losses[k] <= 1e-12 < res.losses[k - 1]
+    assert res.weights[0].shape == (301, 1, 1)  # unbatched: no trajectory axis
+    assert res.weights[0][-1, 0, 0] == res.final_weights[0][0, 0]
 
 
 def test_reference_distance_is_zero_for_own_path():
@@ -74,8 +75,8 @@ def test_reference_distance_is_zero_for_own_path():
     run = simulate_descent(prob, w, learning_rate=0.05, n_steps=20, record_weights=True)
     from linflow import flatten
 
-    path = flatten(tuple(x[0] for x in run.weights))
+    path = flatten(run.weights)
     again = simulate_descent(prob, w, learning_rate=0.05, n_steps=20, reference=path)
-    assert again.reference_distance[0] == 0.0
+    assert again.reference_distance == 0.0
     shifted = simulate_descent(prob, w, learning_rate=0.05, n_steps=20, reference=path + 0.1)
-    assert shifted.reference_distance[0] == pytest.approx(0.1 * np.sqrt(net.n_params))
+    assert shifted.reference_distance == pytest.approx(0.1 * np.sqrt(net.n_params))

@@ -87,7 +87,7 @@ def test_certificate_bounds_true_gd_gf_distance_inside_one_pattern():
     assert cert.valid, cert.message
     steps = len(cert.times) - 1
     gd = simulate_descent(prob, w0, learning_rate=eta, n_steps=steps, record_weights=True, backend="numpy")
-    path = flatten(tuple(w[0] for w in gd.weights))
+    path = flatten(gd.weights)
     truth = np.linalg.norm(path - flow.sol(cert.times).T, axis=1)
     # The GF reference is accurate to ~1e-9 (rtol 1e-10): compare above that floor.
     assert np.all(truth <= cert.bound + 1e-9)

@@ -169,9 +169,9 @@ def test_reference_descent_matches_independent_loop_and_reports_neuron_drift():
         w = [x - eta * g for x, g in zip(w, grads)]
         drift = max(drift, max(np.linalg.norm(a - b) for a, b in zip(neuron_balance(w), b0)))
     for got, want in zip(res.final_weights, w):
-        assert np.allclose(got[0], want, rtol=1e-12, atol=1e-13)
-    assert res.balancedness_drift[0] == pytest.approx(drift, rel=1e-9)
-    assert res.balancedness_drift[0] > 0  # GD drifts by the η² terms
+        assert np.allclose(got, want, rtol=1e-12, atol=1e-13)
+    assert res.balancedness_drift == pytest.approx(drift, rel=1e-9)
+    assert res.balancedness_drift > 0  # GD drifts by the η² terms
 
 
 def test_reference_descent_divergence_status():

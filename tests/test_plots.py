@@ -26,7 +26,7 @@ def test_gd_gf_distance_figure_points_match_direct_runs():
         reference = np.asarray(ref_flow.sol(eta * np.arange(k + 1))).T
         run = simulate_descent(problem, w0, learning_rate=eta, n_steps=k, reference=reference)
         # Independent GF solves (rtol 1e-10) differ by ~1e-9, far below the O(η) distance.
-        assert np.isclose(d, run.reference_distance[0], rtol=1e-6)
+        assert np.isclose(d, run.reference_distance, rtol=1e-6)
     t, loss = _line(fig.axes[0], "GF")
     np.testing.assert_allclose(loss, flow.losses)
 
@@ -39,11 +39,11 @@ def test_loss_sharpness_figure_matches_hessian_and_threshold_lines():
         eta = run["learning_rate"]
         steps, sharp = _line(ax_s, run["label"])
         res = simulate_descent(problem, w0, learning_rate=eta, n_steps=40, record_weights=True)
-        finite = np.flatnonzero(np.isfinite(res.losses[0]))
+        finite = np.flatnonzero(np.isfinite(res.losses))
         assert finite.size >= 3  # a diverged run still draws its steps before divergence
-        np.testing.assert_array_equal(np.isfinite(sharp), np.isfinite(res.losses[0]))
+        np.testing.assert_array_equal(np.isfinite(sharp), np.isfinite(res.losses))
         for k in finite[[0, finite.size // 2, -1]]:
-            w = tuple(layer[0, k] for layer in res.weights)
+            w = tuple(layer[k] for layer in res.weights)
             assert np.isclose(sharp[k], problem.sharpness(w), rtol=1e-9)
         levels = [l.get_ydata()[0] for l in ax_s.get_lines() if l.get_linestyle() == "--"]
         assert any(np.isclose(level, 2.0 / eta, rtol=1e-14) for level in levels)
@@ -113,7 +113,7 @@ def test_central_flow_figure_draws_the_runs_it_returns():
     problem, w0 = data["problem"], data["weights0"]
     steps, loss = _line(fig.axes[0], "GD")
     direct = simulate_descent(problem, w0, learning_rate=0.14, n_steps=30)
-    np.testing.assert_allclose(loss, direct.losses[0], rtol=1e-12)
+    np.testing.assert_allclose(loss, direct.losses, rtol=1e-12)
     t, pred = _line(fig.axes[0], "central flow")
     cf = integrate_central_flow(problem, w0, learning_rate=0.14, n_steps=30, record_every=5)
     np.testing.assert_allclose(t, cf.t)

@@ -124,9 +124,9 @@ def test_gradient_flow_and_descent_decrease_every_loss(kind):
     # GF decreases the loss monotonically (up to the integrator's rtol 1e-10 on O(1) losses).
     assert np.all(np.diff(flow.losses) <= 1e-9 * (1 + flow.losses[:-1]))
     run = linflow.simulate_descent(problem, w0, learning_rate=0.01, n_steps=50, backend="numpy")
-    assert float(run.final_loss[0]) < problem.loss(w0)
+    assert float(run.final_loss) < problem.loss(w0)
     # GD iterate 50 at η = 0.01 is GF at t = 0.5 up to O(η).
-    gd_w = tuple(x[0] for x in run.final_weights)
+    gd_w = run.final_weights
     gf_w = unflatten(flow.sol(0.5), net.shapes)
     assert np.linalg.norm(flatten(gd_w) - flatten(gf_w)) < 0.05 * (1 + np.linalg.norm(flatten(gf_w)))
 

@@ -71,11 +71,11 @@ def test_sweep_equals_direct_simulate_descent_calls():
         problem, res = _direct(spec, config)
         point = ds.isel(data_seed=i, learning_rate_fraction=j, init_scale=k)
         # Same arithmetic in the same order on the NumPy engine: identical numbers.
-        assert float(point.final_loss) == float(res.final_loss[0])
-        assert int(point.status) == res.status_codes[0]
-        assert int(point.divergence_step) == res.divergence_step[0]
-        assert int(point.converged_step) == res.converged_step[0]
-        np.testing.assert_array_equal(point.loss.values, res.losses[0])
+        assert float(point.final_loss) == float(res.final_loss)
+        assert int(point.status) == res.status_codes
+        assert int(point.divergence_step) == res.divergence_step
+        assert int(point.converged_step) == res.converged_step
+        np.testing.assert_array_equal(point.loss.values, res.losses)
         assert float(point.final_sharpness) == problem.sharpness(res.trajectory(0))
 
 
@@ -101,15 +101,15 @@ def test_sampled_sweep_equals_direct_calls_on_the_numba_engine():
     for s in range(7):
         config = {name: ds[name].values[s].item() for name in spec.axis_names}
         _, res = _direct(spec, config)
-        assert int(ds.status[s]) == res.status_codes[0]
-        assert int(ds.divergence_step[s]) == res.divergence_step[0]
-        if res.status_codes[0] == 2:
+        assert int(ds.status[s]) == res.status_codes
+        assert int(ds.divergence_step[s]) == res.divergence_step
+        if res.status_codes == 2:
             # Measured: a diverged run's last finite loss (~1e85 here) differs by ~1e-12 relative
             # between a batch and a single trajectory (the engine's lane grouping changes roundings,
             # which divergence amplifies); 1e-9 leaves three orders of magnitude of margin.
-            np.testing.assert_allclose(float(ds.final_loss[s]), res.final_loss[0], rtol=1e-9)
+            np.testing.assert_allclose(float(ds.final_loss[s]), res.final_loss, rtol=1e-9)
         else:
-            assert float(ds.final_loss[s]) == float(res.final_loss[0])
+            assert float(ds.final_loss[s]) == float(res.final_loss)
 
 
 def test_store_resumes_and_refuses_a_changed_spec(tmp_path):
@@ -217,8 +217,8 @@ seed = [0, 1]
         problem = build_problem(spec, p)
         res = simulate_descent(problem, build_init(spec, p, problem), learning_rate=0.02, n_steps=120,
                                optimizer=optimizer, backend="numpy")
-        assert float(ds.final_loss.sel(optimizer=name, seed=1)) == float(res.final_loss[0])
-        losses.add(float(res.final_loss[0]))
+        assert float(ds.final_loss.sel(optimizer=name, seed=1)) == float(res.final_loss)
+        losses.add(float(res.final_loss))
     assert len(losses) == 4  # four different update rules
 
 

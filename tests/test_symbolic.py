@@ -129,7 +129,7 @@ def test_gd_balancing_factor_matches_simulate_descent(depth, y, mags, signs, eta
     w = _signed(mags[:depth], signs)
     prob = _scalar_problem(depth, y)
     res = simulate_descent(prob, _as_weights(w), learning_rate=eta, n_steps=1)
-    w_next = np.array([layer[0, 0, 0] for layer in res.final_weights])
+    w_next = np.array([layer[0, 0] for layer in res.final_weights])
     f, _ = numpy_function(net.gd_balancing_factor(0, 1), (*net.weights, net.target, net.learning_rate))
     predicted = (w[0] ** 2 - w[1] ** 2) * f(*w, y, eta)
     # Relative to the terms that cancel (w_i² ≤ 2.6): a few ulps.
@@ -225,7 +225,6 @@ def test_matrix_gradients_and_gd_drift_match_model(widths, seed, eta):
     for g_fn, g_model in zip(grads, prob.gradient(weights)):
         assert np.allclose(g_fn(*args), g_model, rtol=1e-12, atol=1e-12)
     stepped = simulate_descent(prob, weights, learning_rate=eta, n_steps=1).final_weights
-    stepped = tuple(w[0] for w in stepped)
     for j, d_fn in enumerate(drift):
         change = linflow.balancedness(stepped)[j] - linflow.balancedness(weights)[j]
         assert np.allclose(change, d_fn(*args), rtol=1e-10, atol=1e-12)

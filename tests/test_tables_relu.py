@@ -44,7 +44,7 @@ def test_relu_gd_gf_distance_row_recomputed_directly():
     t = eta * np.arange(k_total + 1)
     ref = flow.sol(t).T
     run = simulate_descent(problem, w0, learning_rate=eta, n_steps=k_total, record_weights=True)
-    d = np.linalg.norm(flatten(tuple(w[0] for w in run.weights)) - ref, axis=1)
+    d = np.linalg.norm(flatten(run.weights) - ref, axis=1)
     # Same flow and same GD semantics: distances agree far below their O(η) size.
     assert np.isclose(row["measured"], d.max(), rtol=1e-9)
     # The certified stretch ends before GF's first pattern change (80% of t₁).

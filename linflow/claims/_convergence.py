@@ -89,12 +89,12 @@ def _measure_global_convergence(inst: Instance) -> Measurement:
         problem, inst.weights, learning_rate=inst.learning_rate, n_steps=n_steps,
         record_every=max(1, n_steps // 100), loss_tolerance=tol * loss0,
     )
-    gd_rel = float(run.final_loss[0] / loss0)
+    gd_rel = float(run.final_loss / loss0)
     return Measurement(
         value=max(gf_rel, gd_rel),
         bound=tol,
         info={
-            "gf_time": t_conv, "gd_steps": n_steps, "gd_converged_step": int(run.converged_step[0]),
+            "gf_time": t_conv, "gd_steps": n_steps, "gd_converged_step": int(run.converged_step),
             "gf_rel_loss": gf_rel, "gd_rel_loss": gd_rel,
         },
     )
@@ -168,7 +168,7 @@ def _measure_certified(inst: Instance) -> Measurement:
         loss_tolerance=_CONVERGED_FRACTION * loss0,
     )
     return Measurement(
-        value=float(run.final_loss[0] / loss0),
+        value=float(run.final_loss / loss0),
         bound=_CONVERGED_FRACTION,
         hypotheses={
             **budget,
@@ -177,7 +177,7 @@ def _measure_certified(inst: Instance) -> Measurement:
             "E_k ≤ ε (tube)": cert["tube_margin"],
         },
         info={"steps": k, "epsilon": eps, "E_K": float(cert["E"][-1]), "gd_steps": n_steps,
-              "gd_converged_step": int(run.converged_step[0])},
+              "gd_converged_step": int(run.converged_step)},
     )
 
 
@@ -282,7 +282,7 @@ def _measure_arora(inst: Instance) -> Measurement:
         run = simulate_descent(
             problem, inst.weights, learning_rate=eta, n_steps=n_steps, record_every=n_steps, loss_tolerance=eps
         )
-        step = int(run.converged_step[0])
+        step = int(run.converged_step)
         needed = step if step >= 0 else math.inf
         info.update(method="GD simulated at the theorem's η", gd_steps_run=n_steps, gf_estimate=estimate)
     else:

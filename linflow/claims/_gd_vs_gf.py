@@ -82,7 +82,7 @@ def _measure_ec21(inst: Instance) -> Measurement:
     eps = nm.best_epsilon(*nm.path_norms(problem, flow.weights), eta) or nm.EPSILONS[-1]
     cert = curvature.error_certificate(problem, flow.weights, learning_rate=eta, epsilon=eps)
     run = simulate_descent(problem, inst.weights, learning_rate=eta, n_steps=n_steps, record_weights=True)
-    gd_path = flatten(tuple(w[0] for w in run.weights))
+    gd_path = flatten(run.weights)
     dist = np.linalg.norm(gd_path - flatten(flow.weights), axis=1)
     e = cert.bound
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -42,7 +42,7 @@ def _stability_instances(draw):
 def _measure_stability(inst: Instance) -> Measurement:
     problem, eta = inst.problem, inst.learning_rate
     run = simulate_descent(problem, inst.weights, learning_rate=eta, n_steps=_STABILITY_STEPS)
-    tail = run.losses[0, -(_STABILITY_TAIL + 1):]
+    tail = run.losses[-(_STABILITY_TAIL + 1):]
     worst_tail = float(np.max(tail)) if np.all(np.isfinite(tail)) else math.inf
     converged = math.log10(_CONVERGED_LOSS) - (math.log10(worst_tail) if worst_tail > 0 else -400.0)
     sharp = problem.sharpness(run.trajectory(0)) if math.isfinite(worst_tail) else math.inf
@@ -50,7 +50,7 @@ def _measure_stability(inst: Instance) -> Measurement:
         value=sharp,
         bound=nm.bound_value("stability_threshold", learning_rate=eta),
         hypotheses={f"GD converged (loss ≤ {_CONVERGED_LOSS:g} over the last {_STABILITY_TAIL} steps)": converged},
-        info={"final_loss": float(run.final_loss[0])},
+        info={"final_loss": float(run.final_loss)},
     )
 
 
@@ -82,9 +82,9 @@ def _unstable_scalar_instances(draw):
 def _measure_no_convergence(inst: Instance) -> Measurement:
     problem, eta = inst.problem, inst.learning_rate
     run = simulate_descent(problem, inst.weights, learning_rate=eta, n_steps=_STABILITY_STEPS)
-    tail = run.losses[0, -(_STABILITY_TAIL + 1):]
+    tail = run.losses[-(_STABILITY_TAIL + 1):]
     converged = bool(np.all(np.isfinite(tail)) and np.max(tail) <= _CONVERGED_LOSS)
-    return Measurement(value=not converged, info={"status": run.status.name, "final_loss": float(run.final_loss[0])})
+    return Measurement(value=not converged, info={"status": run.status.name, "final_loss": float(run.final_loss)})
 
 
 NO_CONVERGENCE = Claim(
@@ -129,7 +129,7 @@ def _measure_kreisler(inst: Instance) -> Measurement:
         inst.problem, inst.weights, learning_rate=inst.learning_rate, n_steps=_KREISLER_STEPS,
         record_weights=True,
     )
-    path = np.stack([w[0, :, 0, 0] for w in run.weights], axis=-1)  # (R, N)
+    path = np.stack([w[:, 0, 0] for w in run.weights], axis=-1)  # (R, N)
     path = path[np.all(np.isfinite(path), axis=1)]
     phi = nm.gfs_sharpness(path, y)
     info = {"phi_0": float(phi[0]), "phi_end": float(phi[-1]), "eta_phi0": inst.learning_rate * float(phi[0])}

@@ -331,7 +331,7 @@ def _measure_ec21(inst: HomogeneousInstance) -> Measurement:
     eps = inst.epsilon or 0.0
     cert = curvature.error_certificate(problem, flow.weights, learning_rate=eta, epsilon=eps) if eps > 0 else None
     run = simulate_descent(problem, inst.weights, learning_rate=eta, n_steps=n_steps, record_weights=True)
-    dist = np.linalg.norm(flatten(tuple(w[0] for w in run.weights)) - flatten(flow.weights), axis=1)
+    dist = np.linalg.norm(flatten(run.weights) - flatten(flow.weights), axis=1)
     if cert is None:
         return Measurement(value=0.0, bound=0.0, hypotheses={"path in one pattern with radius > 0": False})
     e = cert.bound

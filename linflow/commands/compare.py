@@ -75,14 +75,15 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{eta:>10.4g} {len(result.times[i]) - 1:>7d} {result.max_distance[i]:>22.4e} "
             f"{result.final_descent_loss[i]:>15.4e} {result.statuses[i].name.lower():>10}"
+            + (f"  not fitted: {result.notes[i]}" if result.notes[i] else "")
         )
     print(f"final GF loss: {result.final_flow_loss:.4e}")
     order = result.order
     fitted = order is not None and math.isfinite(order)
-    if not fitted:
-        print("fitted order in η: not fitted (a run diverged or did not reach the horizon)")
+    if fitted:
+        print(f"fitted order in η: {order:.3f}  (Euler's method: 1; {result.order_message})")
     else:
-        print(f"fitted order in η: {order:.3f}  (Euler's method: 1)")
+        print(f"fitted order in η: n/a ({result.order_message})")
     if args.plot:
         from ..plotting import plot_descent_vs_flow
 

@@ -75,5 +75,31 @@ def get(name: str):
 
 
 def build(name: str, **params) -> Table:
-    """Build table ``name`` with keyword parameters (see its module's ``OPTIONS``)."""
+    """Build table ``name`` with keyword parameters (see its module's ``OPTIONS``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        Unknown parameter, wrong type, or a number out of its domain, before any computation
+        (see :func:`checked_options`).
+    """
     return get(name).build(**params)
+
+
+def checked_options(build_function):
+    """Decorator for a table module's ``build``: validate every parameter named in the module's
+    ``OPTIONS`` first (:func:`linflow._validation.check_option`: ints, finite positive floats,
+    non-negative seeds; a table with a negative learning rate or horizon is refused up front)."""
+    import functools
+
+    from .._validation import check_option
+
+    @functools.wraps(build_function)
+    def build(**params):
+        options = {opt.name: opt for opt in build_function.__globals__["OPTIONS"]}
+        for key, value in params.items():
+            if key in options:
+                params[key] = check_option(key, options[key].type, value, multiple=options[key].multiple)
+        return build_function(**params)
+
+    return build

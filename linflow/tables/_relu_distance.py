@@ -84,7 +84,7 @@ def measure_relu(problem, weights0, learning_rate: float, horizon: float, epsilo
     if n_steps > 0:
         run = simulate_descent(problem, weights0, learning_rate=eta, n_steps=n_steps, record_weights=True,
                                backend=backend)
-        path = flatten(tuple(w[0] for w in run.weights))
+        path = flatten(run.weights)
     else:
         path = reference
     distances = np.linalg.norm(path - reference, axis=1)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Option
+from . import Option, checked_options
 from ._format import Column, Progress, Table, sequence_text
 from .._hessian import hessian_eigenvalues
 
@@ -96,6 +96,7 @@ def curvature_problem(depth: int, target, hidden: int, scale: float, seed):
     return Problem(DeepLinearNetwork(widths), target=phi), random_balanced(widths, scale=scale, seed=seed)
 
 
+@checked_options
 def build(
     *,
     depths=OPTIONS[0].default,

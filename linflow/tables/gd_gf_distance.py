@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Option
+from . import Option, checked_options
 from ._activation import ACTIVATION_OPTIONS, activation_text, check_activation, regression_problem
 from ._format import Column, Progress, Table, sequence_text
 
@@ -121,7 +121,7 @@ def measure(problem, weights0, learning_rate: float, horizon: float, *, backend=
     reference = np.asarray(flow.sol(t)).T
     run = simulate_descent(problem, weights0, learning_rate=learning_rate, n_steps=n_steps,
                            record_weights=True, backend=backend)
-    path = flatten(tuple(w[0] for w in run.weights))
+    path = flatten(run.weights)
     distances = np.linalg.norm(path - reference, axis=1)
     # ηγ_k ≥ η‖∇f(θ(kη))‖ must fit in the tube: skip radii that cannot be valid.
     grads = problem._gradient(unflatten(reference, problem.network.shapes))
@@ -135,6 +135,7 @@ def measure(problem, weights0, learning_rate: float, horizon: float, *, backend=
     return {"flow": flow, "distances": distances, "certificate": certificate, "descent": run}
 
 
+@checked_options
 def build(
     *,
     depths=OPTIONS[0].default,

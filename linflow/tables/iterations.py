@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Option
+from . import Option, checked_options
 from ._format import Column, Progress, Table, sequence_text
 from ._iterate import steps_to_tolerance
 from ._margin import margin_inits, margin_problem, margin_target, sigma_min
@@ -62,6 +62,7 @@ def flow_time(depth: int, margin: float, initial_loss: float, epsilon: float) ->
     return float(np.log(initial_loss / epsilon) / (2 * depth * margin ** (2 * (depth - 1) / depth)))
 
 
+@checked_options
 def build(
     *,
     depths=OPTIONS[0].default,

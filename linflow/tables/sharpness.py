@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Option
+from . import Option, checked_options
 from ._bisect import converged_mask
 from ._format import Column, Progress, Table, sequence_text
 from ._margin import margin_problem, margin_target, sigma_max
@@ -75,6 +75,7 @@ def flow_limit_sharpness(problem, weights0) -> np.ndarray:
     return out
 
 
+@checked_options
 def build(
     *,
     depths=OPTIONS[0].default,

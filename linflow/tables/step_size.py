@@ -19,7 +19,7 @@ import numpy as np
 from ._bisect import critical_step_sizes
 from ._format import Column, Progress, Table, sequence_text
 from ._margin import margin_inits, margin_problem, margin_target, sigma_max, sigma_min
-from . import Option
+from . import Option, checked_options
 
 NAME = "step-size"
 SUMMARY = "Arora et al. 2019 maximal η and 2/S at the balanced minimum vs the empirical critical η of GD"
@@ -66,6 +66,7 @@ def stability_step(depth: int, target: np.ndarray) -> float:
     return 2.0 / s
 
 
+@checked_options
 def build(
     *,
     depths=OPTIONS[0].default,
