@@ -196,9 +196,9 @@ def build(
                 depth, frac = configs[0]["depth"], configs[0]["margin_fraction"]
                 bar.update(0, f"{NAME} N={depth}")
                 result = run_task(spec, configs, (len(configs),))
-                params = [configuration_parameters(spec, config) for config in configs]
-                problem, target = build_instance(spec, params[0])
-                inits = [build_init(spec, p, problem) for p in params]
+                values = [configuration_parameters(spec, config) for config in configs]
+                problem, target = build_instance(spec, values[0])
+                inits = [build_init(spec, p, problem) for p in values]
                 weights0 = tuple(np.stack([w[j] for w in inits]) for j in range(depth))
                 # The sweep stores the bracket in units of 2/S; η* is it times the 2/S it ran with.
                 scale = result["stability_step"]
