@@ -34,9 +34,9 @@ from typing import NamedTuple
 
 import numpy as np
 from hypothesis import strategies as st
+from loss_data import draw_loss
 
 from linflow import DeepLinearNetwork, HomogeneousNetwork, Problem, init
-from linflow import losses as ll
 from linflow.optimizers import GD, Adam, Momentum, RMSProp, ScalarRMSProp
 
 #: Relative agreement of weights (max-norm per trajectory and recorded step) and of losses.
@@ -129,21 +129,9 @@ def optimizer_cases(draw, base=None, **kwargs) -> Case:
 def loss_data(kind: str, rng, d0: int, dn: int, m: int):
     """A built-in loss of ``kind`` with random data for a network ``d_0 → d_N`` (m samples or
     measurements); ``None`` when the kind does not fit (logistic needs ``d_N = 1``)."""
-    if kind == "whitened":
-        return ll.Whitened(rng.standard_normal((dn, d0)))
-    if kind == "regression":
-        return ll.Regression(rng.standard_normal((d0, m)), rng.standard_normal((dn, m)))
-    if kind == "sensing":
-        return ll.MatrixSensing(rng.standard_normal((m, dn, d0)), rng.standard_normal(m))
-    if kind == "completion":
-        mask = rng.random((dn, d0)) < 0.6
-        mask.flat[rng.integers(mask.size)] = True  # at least one observed entry
-        return ll.MatrixCompletion(mask, np.where(mask, rng.standard_normal((dn, d0)), np.nan))
-    if kind == "logistic":
-        if dn != 1:
-            return None
-        return ll.Logistic(rng.standard_normal((d0, m)), rng.choice([-1.0, 1.0], m))
-    return ll.CrossEntropy(rng.standard_normal((d0, m)), rng.integers(0, dn, m))
+    if kind == "logistic" and dn != 1:
+        return None
+    return draw_loss(kind, rng, d0, dn, m)
 
 
 #: Losses of W_e (deep linear networks only) and losses of the outputs (linear or ReLU).

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from loss_data import LOSS_KINDS, draw_loss
 
 from linflow import losses as ll
 
@@ -26,30 +27,10 @@ shapes = st.tuples(
 
 def _draw(kind, d0, dn, m, rng):
     """A loss of ``kind`` with data for widths (d0, dn) and m samples / measurements."""
-    if kind == "whitened":
-        return ll.Whitened(rng.standard_normal((dn, d0)))
-    if kind == "regression":
-        return ll.Regression(rng.standard_normal((d0, m)), rng.standard_normal((dn, m)))
-    if kind == "sensing":
-        return ll.MatrixSensing(rng.standard_normal((m, dn, d0)), rng.standard_normal(m))
-    if kind == "completion":
-        mask = rng.random((dn, d0)) < 0.6
-        mask.flat[rng.integers(mask.size)] = True
-        values = np.where(mask, rng.standard_normal((dn, d0)), np.nan)
-        return ll.MatrixCompletion(mask, values)
-    if kind == "logistic":
-        return ll.Logistic(rng.standard_normal((d0, m)), rng.choice([-1, 1], size=m))
-    if kind == "cross_entropy":
-        return ll.CrossEntropy(rng.standard_normal((d0, m)), rng.integers(0, dn, size=m))
-    if kind == "end_to_end":
-        c = rng.standard_normal((dn, d0))
-        return ll.EndToEnd(
-            lambda e: float(np.sum(np.cosh(e - c))), lambda e: np.sinh(e - c), name="cosh"
-        )
-    raise AssertionError(kind)
+    return draw_loss(kind, rng, d0, dn, m)
 
 
-ALL = ["whitened", "regression", "sensing", "completion", "logistic", "cross_entropy", "end_to_end"]
+ALL = list(LOSS_KINDS)
 # Implemented with operations that are complex-analytic (no max/logaddexp/float()).
 COMPLEX_SAFE = ["whitened", "regression", "sensing", "completion"]
 

@@ -101,7 +101,11 @@ def ec21_certificate(layer_norms, loss_grad, grad_norm, learning_rate: float, ep
     dict with ``E`` (K+1,), ``valid`` and the margins ``step_margin = 1 − max ηβ_k``,
     ``segment_margin = ε − max ηγ_k``, ``tube_margin = ε − max E_k``.
     """
-    from .._ball_bounds import certificate_margins, certificate_recursion, segment_gradient_bound
+    from .._ball_bounds import (
+        certificate_margins,
+        certificate_recursion,
+        segment_gradient_bound,
+    )
 
     eta, eps = float(learning_rate), float(epsilon)
     beta, m = ball_curvature_bounds(layer_norms, loss_grad, eps)
