@@ -52,6 +52,13 @@ class Case(NamedTuple):
     kwargs: dict
 
 
+def stability_regimes(draw, rng, batch: int):
+    """Per trajectory: stable (``η = c·2/S_0``, c ∈ [0.02, 0.25]) or divergent (c ∈ [20, 100]);
+    returns the flags and c."""
+    stable = np.array(draw(st.lists(st.booleans(), min_size=batch, max_size=batch)))
+    return stable, np.where(stable, rng.uniform(0.02, 0.25, batch), rng.uniform(20.0, 100.0, batch))
+
+
 @st.composite
 def descent_cases(draw, *, max_width=6, max_depth=6, max_batch=8, max_steps=30) -> Case:
     """A random problem (whitened or data), batch of initializations and per-trajectory η."""
@@ -68,8 +75,7 @@ def descent_cases(draw, *, max_width=6, max_depth=6, max_batch=8, max_steps=30) 
         problem = Problem(net, X=rng.standard_normal((widths[0], m)), Y=rng.standard_normal((widths[-1], m)))
     weights0 = init.near_identity(widths, std=0.3, seed=rng, batch=batch)
     sharpness = np.array([problem.sharpness(tuple(w[i] for w in weights0)) for i in range(batch)])
-    stable = np.array(draw(st.lists(st.booleans(), min_size=batch, max_size=batch)))
-    c = np.where(stable, rng.uniform(0.02, 0.25, batch), rng.uniform(20.0, 100.0, batch))
+    stable, c = stability_regimes(draw, rng, batch)
     n_steps = draw(st.integers(1, max_steps))
     loss0 = float(np.max(problem.loss(weights0)))
     kwargs = dict(
@@ -172,8 +178,7 @@ def loss_cases(draw, *, kinds=END_TO_END_KINDS + OUTPUT_KINDS, relu=True, max_wi
     weights0 = init.near_identity(widths, std=0.3, seed=rng, batch=batch)
     sharpness = np.array([problem.sharpness(tuple(w[i] for w in weights0)) for i in range(batch)])
     sharpness = np.maximum(sharpness, 1e-3)  # flat start (e.g. a dead ReLU layer): any η is stable
-    stable = np.array(draw(st.lists(st.booleans(), min_size=batch, max_size=batch)))
-    c = np.where(stable, rng.uniform(0.02, 0.25, batch), rng.uniform(20.0, 100.0, batch))
+    stable, c = stability_regimes(draw, rng, batch)
     loss0 = float(np.max(problem.loss(weights0)))
     kwargs = dict(
         n_steps=draw(st.integers(1, max_steps)),
