@@ -30,6 +30,14 @@ def _draw(kind, d0, dn, m, rng):
     return draw_loss(kind, rng, d0, dn, m)
 
 
+def _drawn(kind, d0, dn, m, seed):
+    """``(loss, dn, rng)``: :func:`_draw` from a fresh generator (d_N = 1 for the logistic loss)
+    and that generator, to draw the test points next."""
+    dn = 1 if kind == "logistic" else dn
+    rng = np.random.default_rng(seed)
+    return _draw(kind, d0, dn, m, rng), dn, rng
+
+
 ALL = list(LOSS_KINDS)
 # Implemented with operations that are complex-analytic (no max/logaddexp/float()).
 COMPLEX_SAFE = ["whitened", "regression", "sensing", "completion"]
@@ -59,10 +67,7 @@ def test_gradient_matches_complex_step(kind, shape):
 @given(shape=shapes)
 def test_gradient_and_hvp_match_central_differences(kind, shape):
     d0, dn, m, batch, seed = shape
-    if kind == "logistic":
-        dn = 1
-    rng = np.random.default_rng(seed)
-    loss = _draw(kind, d0, dn, m, rng)
+    loss, dn, rng = _drawn(kind, d0, dn, m, seed)
     E, V = rng.standard_normal(batch + (dn, d0)), rng.standard_normal(batch + (dn, d0))
     value = loss.value(E)
     assert np.shape(value) == batch
@@ -81,10 +86,7 @@ def test_gradient_and_hvp_match_central_differences(kind, shape):
 @given(shape=shapes)
 def test_batched_equals_one_by_one(kind, shape):
     d0, dn, m, _, seed = shape
-    if kind == "logistic":
-        dn = 1
-    rng = np.random.default_rng(seed)
-    loss = _draw(kind, d0, dn, m, rng)
+    loss, dn, rng = _drawn(kind, d0, dn, m, seed)
     E, V = rng.standard_normal((3, dn, d0)), rng.standard_normal((3, dn, d0))
     batched = (loss.value(E), loss.gradient(E), loss.hvp(E, V))
     for i in range(3):

@@ -3,8 +3,9 @@
 Bounds come from the registry :mod:`linflow.bounds` (:func:`bound_value`), the curvature
 certificate from :mod:`linflow.curvature`. What is here is only what those do not provide:
 
-* :func:`ball_curvature_bounds` / :func:`ec21_certificate`: a *vectorized* mirror of
-  :func:`linflow.curvature.error_certificate` (same formulas, all path samples at once), used
+* :func:`ball_curvature_bounds` / :func:`ec21_certificate`: a *vectorized* form of
+  :func:`linflow.curvature.error_certificate` (all path samples at once; the ball bounds, the
+  recursion, γ_k and the hypotheses' margins are the same functions of ``linflow._ball_bounds``), used
   to search the tube radius ε and the step η that make the certificate self-consistent — a
   search that calls the per-point certificate hundreds of times would be too slow. The claim's
   verdict always uses :func:`linflow.curvature.error_certificate` itself; the tests check that
