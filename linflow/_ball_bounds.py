@@ -7,7 +7,11 @@ argument of Elkabetz & Cohen 2021; they are not lemmas of that paper):
 * :func:`pair_products` — ``max_{i<j} Π_{k∉{i,j}} a_k`` (second derivative of the product);
 * :func:`jacobian_bound` — ``Σ_j Π_{k≠j} a_k² ≥ ‖∂W_e/∂θ‖₂²`` (Cauchy–Schwarz over the layers);
 * :func:`deep_linear_ball_bounds` — the smoothness β and λ_min bound m on the ball;
-* :func:`certificate_recursion` — ``E_0 = 0``, ``E_{k+1} = (1 − ηm_k)E_k + ½η²β_kγ_k``.
+* :func:`recursion_terms` — the factor ``1 − ηm_k`` and the drift ``½η²β_kγ_k`` of one step of
+  ``E_{k+1} = (1 − ηm_k)E_k + ½η²β_kγ_k`` (also the bound registry's ``ec21_error_recursion``);
+* :func:`certificate_recursion` — that recursion from ``E_0 = 0`` along a path;
+* :func:`segment_gradient_bound` — ``γ_k = ‖∇f(θ(kη))‖ e^{ηβ_k}``;
+* :func:`certificate_margins` — the certificate's hypotheses as margins (≥ 0 when they hold).
 
 :mod:`linflow.curvature` (one point at a time, any loss) and the claims (whole paths at once)
 both call these; nothing else implements them.
@@ -19,7 +23,15 @@ from itertools import combinations
 
 import numpy as np
 
-__all__ = ["certificate_recursion", "deep_linear_ball_bounds", "jacobian_bound", "pair_products"]
+__all__ = [
+    "certificate_margins",
+    "certificate_recursion",
+    "deep_linear_ball_bounds",
+    "jacobian_bound",
+    "pair_products",
+    "recursion_terms",
+    "segment_gradient_bound",
+]
 
 
 def pair_products(a) -> np.ndarray:
@@ -115,16 +127,56 @@ def _times(*factors) -> np.ndarray:
         return np.where(zero, 0.0, np.where(fine, product, logged))
 
 
+def recursion_terms(learning_rate, curvature_lower, smoothness, gradient_bound):
+    """``(1 − ηm_k, ½η²β_kγ_k)``: factor and drift of ``E_{k+1} = (1 − ηm_k)E_k + ½η²β_kγ_k``.
+
+    Elkabetz & Cohen 2021, Thm 1's discrete form (derived in this project). Broadcasting float64
+    arrays. The factor overflows to +∞ for ``m_k → −∞`` (an honest vacuous bound); the drift is
+    0 where a factor is 0 and never NaN (:func:`_times`).
+    """
+    eta = np.asarray(learning_rate, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        factor = 1.0 - eta * np.asarray(curvature_lower, dtype=np.float64)
+    return factor, _times(0.5, eta, eta, smoothness, gradient_bound)
+
+
 def certificate_recursion(curvature_lower, smoothness, gradient_bound, learning_rate: float) -> np.ndarray:
     """``E_0 = 0``, ``E_{k+1} = (1 − ηm_k)E_k + ½η²β_kγ_k`` (Elkabetz & Cohen 2021, Thm 1's discrete form)."""
-    m = np.asarray(curvature_lower, dtype=np.float64)
-    eta = float(learning_rate)
-    drift = _times(0.5, eta, eta, smoothness, gradient_bound)
-    with np.errstate(over="ignore"):
-        factors = (1.0 - eta * m).tolist()
+    factors, drift = recursion_terms(float(learning_rate), curvature_lower, smoothness, gradient_bound)
     # On Python floats (≈ 10× faster than indexing arrays; the claims run it for many ε over up
     # to 10⁵ steps). E_k = 0 stays 0 next to an infinite factor; otherwise overflow gives +∞.
     values = [0.0]
-    for a, d in zip(factors[:-1], drift.tolist()[:-1]):
+    for a, d in zip(factors.tolist()[:-1], drift.tolist()[:-1]):
         values.append((a * values[-1] if values[-1] != 0.0 else 0.0) + d)
     return np.array(values)
+
+
+def segment_gradient_bound(gradient_norm, smoothness, learning_rate: float) -> np.ndarray:
+    """``γ_k = ‖∇f(θ(kη))‖ e^{ηβ_k}`` ≥ ‖∇f‖ on the flow segment ``[kη, (k+1)η]``.
+
+    Grönwall on ``|d‖∇f‖/dt| ≤ ‖∇²f‖‖∇f‖`` (derived in this project from the argument of
+    Elkabetz & Cohen 2021). ``‖∇f‖ = 0`` gives γ = 0 even where ``e^{ηβ}`` overflows.
+    """
+    g = np.asarray(gradient_norm, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.where(g == 0.0, 0.0, g * np.exp(float(learning_rate) * np.asarray(smoothness, dtype=np.float64)))
+
+
+def certificate_margins(learning_rate: float, epsilon: float, smoothness, gradient_bound, errors):
+    """The certificate's hypotheses as margins, each ``≥ 0`` exactly where the hypothesis holds.
+
+    ``(what, margin)`` pairs: ``1 − ηβ_k`` and ``ε − ηγ_k`` for the steps taken (k < K: the last
+    point only ends the path) and ``ε − E_k`` for every k (Elkabetz & Cohen 2021, the hypotheses
+    of Thm 1's discrete form: ηβ_k ≤ 1, the flow segment inside the ball, the GD iterate inside
+    the tube). In float64, ``1 − x ≥ 0 ⇔ x ≤ 1`` and ``ε − x ≥ 0 ⇔ x ≤ ε`` (a nonzero exact
+    difference never rounds to 0); NaN fails both forms.
+    """
+    eta, eps = float(learning_rate), float(epsilon)
+    beta = np.asarray(smoothness, dtype=np.float64)
+    gamma = np.asarray(gradient_bound, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (
+            ("ηβ_k ≤ 1", 1.0 - eta * beta[:-1]),
+            ("ηγ_k ≤ ε (flow segment inside the ball)", eps - eta * gamma[:-1]),
+            ("E_k ≤ ε", eps - np.asarray(errors, dtype=np.float64)),
+        )

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._ball_bounds import recursion_terms
+
 __all__ = [
     "arora2019_balancedness",
     "arora2019_step_size",
@@ -89,17 +91,16 @@ def imbalance_rate(initial_loss, imbalance, time):
 
 
 def ec21_error_recursion(previous_error, learning_rate, curvature_lower, smoothness, gradient_bound):
-    """``(1 − ηm_k)E_k + ½η²βγ``; the first term is 0 when E_k = 0, the second in log space.
+    """``(1 − ηm_k)E_k + ½η²βγ``: the curvature certificate's step (``recursion_terms``).
 
-    Under the constraints ηβ ≤ 1 and m_k ≤ β the factor ``1 − ηm_k`` is ≥ 0 (it may overflow
-    to +∞ for m_k → −∞, an honest vacuous bound).
+    The first term is 0 when E_k = 0; the drift is 0 where a factor is 0 and falls back to log
+    space where the product under/overflows. Under the constraints ηβ ≤ 1 and m_k ≤ β the
+    factor ``1 − ηm_k`` is ≥ 0 (it may overflow to +∞ for m_k → −∞, an honest vacuous bound).
     """
-    e, eta, m = np.broadcast_arrays(previous_error, learning_rate, curvature_lower)
+    factor, drift = recursion_terms(learning_rate, curvature_lower, smoothness, gradient_bound)
+    e, factor = np.broadcast_arrays(previous_error, factor)
     with np.errstate(over="ignore", invalid="ignore"):
-        carried = np.where(e == 0.0, 0.0, (1.0 - eta * m) * e)
-    local = _exp(np.log(0.5) + 2.0 * _log(learning_rate) + _log(smoothness) + _log(gradient_bound))
-    with np.errstate(over="ignore"):
-        return carried + local
+        return np.where(e == 0.0, 0.0, factor * e) + drift
 
 
 def ec21_error_bound(learning_rate, smoothness, gradient_bound, steps, negative_curvature_sum):

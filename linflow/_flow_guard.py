@@ -75,6 +75,18 @@ class FlowGuard:
             )
         self._check_clock(t)
 
+    def advance(self, solver, loss):
+        """One step of ``solver`` checked by the guard: ``(dense output, None)``, or ``(None,
+        message)`` when the integrator fails. ``loss(y)`` is the loss at the state ``y``; a
+        non-finite value or field raises :class:`FlowStop`."""
+        t_old = solver.t
+        step_message = solver.step()
+        if solver.status == "failed":
+            return None, f"the integrator failed at t={t_old:.6g}: {step_message}"
+        self.field(solver.t, solver.y)
+        self.loss(solver.t, loss(solver.y))
+        return solver.dense_output(), None  # DOP853 evaluates the field here: may stop
+
     def _check_clock(self, t: float) -> None:
         elapsed = time.monotonic() - self._start
         if elapsed > self.max_seconds:

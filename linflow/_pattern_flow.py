@@ -172,13 +172,10 @@ def integrate_pattern_flow(
                 z_old, size_old = (v[0] for v in pre_activations_batch(y[None, :], masks))
                 while solver.status == "running":
                     t_old = solver.t
-                    step_message = solver.step()
-                    if solver.status == "failed":
-                        status, message = Status.FAILED, f"the integrator failed at t={t_old}: {step_message}"
+                    dense, failure = guard.advance(solver, lambda y: problem._loss(unflatten(y, shapes)))
+                    if failure is not None:
+                        status, message = Status.FAILED, failure
                         break
-                    guard.field(solver.t, solver.y)
-                    guard.loss(solver.t, problem._loss(unflatten(solver.y, shapes)))
-                    dense = solver.dense_output()
                     crossing = _first_crossing(
                         dense, t_old, solver.t, z_old, size_old, floor, side, masks, pre_activations,
                         pre_activations_batch,

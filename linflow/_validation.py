@@ -173,14 +173,19 @@ def check_weight_chain(weights, name: str = "weights", *, chain: bool = True, ma
     return tuple(out)
 
 
-def check_int(value, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """An int (``numpy`` integers included, bools refused) within ``[minimum, maximum]``."""
-    if not is_int(value):
-        raise TypeError(f"{name} must be an int; got {name}={_short(value)}")
+def _check_range(value, name: str, minimum, maximum) -> None:
+    """``ValueError`` naming ``name`` unless ``minimum ≤ value ≤ maximum`` (None: unbounded)."""
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be ≥ {minimum}; got {name}={value!r}")
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be ≤ {maximum}; got {name}={value!r}")
+
+
+def check_int(value, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """An int (``numpy`` integers included, bools refused) within ``[minimum, maximum]``."""
+    if not is_int(value):
+        raise TypeError(f"{name} must be an int; got {name}={_short(value)}")
+    _check_range(value, name, minimum, maximum)
     return int(value)
 
 
@@ -190,10 +195,7 @@ def check_real(value, name: str, *, minimum: float | None = None, maximum: float
         raise TypeError(f"{name} must be a real number; got {name}={_short(value)}")
     if not np.isfinite(value):
         raise ValueError(f"{name} must be finite; got {name}={value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be ≥ {minimum}; got {name}={value!r}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be ≤ {maximum}; got {name}={value!r}")
+    _check_range(value, name, minimum, maximum)
     return float(value)
 
 

@@ -30,7 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._ball_bounds import _times, certificate_recursion, deep_linear_ball_bounds
+from ._ball_bounds import (
+    _times,
+    certificate_margins,
+    certificate_recursion,
+    deep_linear_ball_bounds,
+    segment_gradient_bound,
+)
 from ._validation import check_memory, check_positive, check_real
 from .network import end_to_end, flatten, unflatten
 from .problem import Problem
@@ -257,14 +263,13 @@ def error_certificate(problem: Problem, path, *, learning_rate: float, epsilon: 
     n_points = len(times)
     m = np.empty(n_points)
     beta = np.empty(n_points)
-    gamma = np.empty(n_points)
+    grad = np.empty(n_points)
     for k in range(n_points):
         w = tuple(layer[k] for layer in weights)
         m[k] = lambda_min_lower_bound(problem, w, epsilon=eps)
         beta[k] = smoothness_bound(problem, w, epsilon=eps)
-        g = gradient_norm(problem, w)
-        with np.errstate(over="ignore"):  # ‖∇f‖ = 0 gives γ = 0 even where e^{ηβ} overflows
-            gamma[k] = 0.0 if g == 0.0 else g * np.exp(eta * beta[k])
+        grad[k] = gradient_norm(problem, w)
+    gamma = segment_gradient_bound(grad, beta, eta)
     bound = certificate_recursion(m, beta, gamma, eta)
     steps = np.arange(n_points)
     running = np.concatenate([[0.0], np.maximum.accumulate(_times(beta[:-1], gamma[:-1]))])
@@ -279,12 +284,7 @@ def error_certificate(problem: Problem, path, *, learning_rate: float, epsilon: 
             np.where(zero, 1.0, running)) - eta * neg_sum
         redo = ~zero & ~(np.isfinite(closed) & (closed > 0.0))
         closed = np.where(zero, 0.0, np.where(redo, np.exp(log_closed), closed))
-        # The last point only ends the path: its step is never taken.
-        checks = (
-            ("ηβ_k ≤ 1", eta * beta[:-1] <= 1.0),
-            ("ηγ_k ≤ ε (flow segment inside the ball)", eta * gamma[:-1] <= eps),
-            ("E_k ≤ ε", bound <= eps),
-        )
+    checks = tuple((what, margin >= 0.0) for what, margin in certificate_margins(eta, eps, beta, gamma, bound))
     if _has_activation(problem):
         # ReLU / leaky ReLU: f is smooth only inside an activation pattern; the balls (which
         # contain both the flow segment and the GD–GF segment) must each lie in one pattern.

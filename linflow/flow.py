@@ -144,13 +144,10 @@ def _integrate_smooth(problem, y0, t0, t1, method, rtol, atol, guard):
             guard.loss(t0, problem._loss(unflatten(y0, shapes)))
             solver = SOLVERS[method](rhs, t0, y0, t1, rtol=rtol, atol=atol)
             while solver.status == "running":
-                step_message = solver.step()
-                if solver.status == "failed":
-                    status, message = Status.FAILED, f"the integrator failed at t={solver.t:.6g}: {step_message}"
+                dense, failure = guard.advance(solver, lambda y: problem._loss(unflatten(y, shapes)))
+                if failure is not None:
+                    status, message = Status.FAILED, failure
                     break
-                guard.field(solver.t, solver.y)
-                guard.loss(solver.t, problem._loss(unflatten(solver.y, shapes)))
-                dense = solver.dense_output()  # DOP853 evaluates the field here: may stop
                 ts.append(solver.t)
                 interpolants.append(dense)
                 if solver.status == "running":

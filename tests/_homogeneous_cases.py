@@ -95,7 +95,7 @@ def homogeneous_descent_cases(draw, *, max_width=6, max_depth=5, max_batch=8, ma
     (``η = c·2/S_0``, ``c ∈ [0.02, 0.25]``) or fast divergence (``c ∈ [20, 100]``), with
     ``S_0`` the sharpness at the initial point inside its activation pattern.
     """
-    from descent_agreement import Case
+    from descent_agreement import Case, stability_regimes
 
     from linflow import NonDifferentiableError, init
 
@@ -116,8 +116,7 @@ def homogeneous_descent_cases(draw, *, max_width=6, max_depth=5, max_batch=8, ma
     from hypothesis import assume
 
     assume(np.all(np.isfinite(sharpness)) and np.all(sharpness > 0))
-    stable = np.array(draw(st.lists(st.booleans(), min_size=batch, max_size=batch)))
-    c = np.where(stable, rng.uniform(0.02, 0.25, batch), rng.uniform(20.0, 100.0, batch))
+    stable, c = stability_regimes(draw, rng, batch)
     loss0 = float(np.max(problem.loss(weights0)))
     kwargs = dict(
         n_steps=draw(st.integers(1, max_steps)),

@@ -34,9 +34,9 @@ from typing import NamedTuple
 
 import numpy as np
 from hypothesis import strategies as st
+from loss_data import draw_loss
 
 from linflow import DeepLinearNetwork, HomogeneousNetwork, Problem, init
-from linflow import losses as ll
 from linflow.optimizers import GD, Adam, Momentum, RMSProp, ScalarRMSProp
 
 #: Relative agreement of weights (max-norm per trajectory and recorded step) and of losses.
@@ -50,6 +50,13 @@ class Case(NamedTuple):
     learning_rate: np.ndarray
     stable: np.ndarray  # bool per trajectory: drawn from the stable regime
     kwargs: dict
+
+
+def stability_regimes(draw, rng, batch: int):
+    """Per trajectory: stable (``η = c·2/S_0``, c ∈ [0.02, 0.25]) or divergent (c ∈ [20, 100]);
+    returns the flags and c."""
+    stable = np.array(draw(st.lists(st.booleans(), min_size=batch, max_size=batch)))
+    return stable, np.where(stable, rng.uniform(0.02, 0.25, batch), rng.uniform(20.0, 100.0, batch))
 
 
 @st.composite
@@ -68,8 +75,7 @@ def descent_cases(draw, *, max_width=6, max_depth=6, max_batch=8, max_steps=30) 
         problem = Problem(net, X=rng.standard_normal((widths[0], m)), Y=rng.standard_normal((widths[-1], m)))
     weights0 = init.near_identity(widths, std=0.3, seed=rng, batch=batch)
     sharpness = np.array([problem.sharpness(tuple(w[i] for w in weights0)) for i in range(batch)])
-    stable = np.array(draw(st.lists(st.booleans(), min_size=batch, max_size=batch)))
-    c = np.where(stable, rng.uniform(0.02, 0.25, batch), rng.uniform(20.0, 100.0, batch))
+    stable, c = stability_regimes(draw, rng, batch)
     n_steps = draw(st.integers(1, max_steps))
     loss0 = float(np.max(problem.loss(weights0)))
     kwargs = dict(
@@ -129,21 +135,9 @@ def optimizer_cases(draw, base=None, **kwargs) -> Case:
 def loss_data(kind: str, rng, d0: int, dn: int, m: int):
     """A built-in loss of ``kind`` with random data for a network ``d_0 → d_N`` (m samples or
     measurements); ``None`` when the kind does not fit (logistic needs ``d_N = 1``)."""
-    if kind == "whitened":
-        return ll.Whitened(rng.standard_normal((dn, d0)))
-    if kind == "regression":
-        return ll.Regression(rng.standard_normal((d0, m)), rng.standard_normal((dn, m)))
-    if kind == "sensing":
-        return ll.MatrixSensing(rng.standard_normal((m, dn, d0)), rng.standard_normal(m))
-    if kind == "completion":
-        mask = rng.random((dn, d0)) < 0.6
-        mask.flat[rng.integers(mask.size)] = True  # at least one observed entry
-        return ll.MatrixCompletion(mask, np.where(mask, rng.standard_normal((dn, d0)), np.nan))
-    if kind == "logistic":
-        if dn != 1:
-            return None
-        return ll.Logistic(rng.standard_normal((d0, m)), rng.choice([-1.0, 1.0], m))
-    return ll.CrossEntropy(rng.standard_normal((d0, m)), rng.integers(0, dn, m))
+    if kind == "logistic" and dn != 1:
+        return None
+    return draw_loss(kind, rng, d0, dn, m)
 
 
 #: Losses of W_e (deep linear networks only) and losses of the outputs (linear or ReLU).
@@ -184,8 +178,7 @@ def loss_cases(draw, *, kinds=END_TO_END_KINDS + OUTPUT_KINDS, relu=True, max_wi
     weights0 = init.near_identity(widths, std=0.3, seed=rng, batch=batch)
     sharpness = np.array([problem.sharpness(tuple(w[i] for w in weights0)) for i in range(batch)])
     sharpness = np.maximum(sharpness, 1e-3)  # flat start (e.g. a dead ReLU layer): any η is stable
-    stable = np.array(draw(st.lists(st.booleans(), min_size=batch, max_size=batch)))
-    c = np.where(stable, rng.uniform(0.02, 0.25, batch), rng.uniform(20.0, 100.0, batch))
+    stable, c = stability_regimes(draw, rng, batch)
     loss0 = float(np.max(problem.loss(weights0)))
     kwargs = dict(
         n_steps=draw(st.integers(1, max_steps)),

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from loss_data import LOSS_KINDS, draw_loss
 
 from linflow import losses as ll
 
@@ -26,30 +27,18 @@ shapes = st.tuples(
 
 def _draw(kind, d0, dn, m, rng):
     """A loss of ``kind`` with data for widths (d0, dn) and m samples / measurements."""
-    if kind == "whitened":
-        return ll.Whitened(rng.standard_normal((dn, d0)))
-    if kind == "regression":
-        return ll.Regression(rng.standard_normal((d0, m)), rng.standard_normal((dn, m)))
-    if kind == "sensing":
-        return ll.MatrixSensing(rng.standard_normal((m, dn, d0)), rng.standard_normal(m))
-    if kind == "completion":
-        mask = rng.random((dn, d0)) < 0.6
-        mask.flat[rng.integers(mask.size)] = True
-        values = np.where(mask, rng.standard_normal((dn, d0)), np.nan)
-        return ll.MatrixCompletion(mask, values)
-    if kind == "logistic":
-        return ll.Logistic(rng.standard_normal((d0, m)), rng.choice([-1, 1], size=m))
-    if kind == "cross_entropy":
-        return ll.CrossEntropy(rng.standard_normal((d0, m)), rng.integers(0, dn, size=m))
-    if kind == "end_to_end":
-        c = rng.standard_normal((dn, d0))
-        return ll.EndToEnd(
-            lambda e: float(np.sum(np.cosh(e - c))), lambda e: np.sinh(e - c), name="cosh"
-        )
-    raise AssertionError(kind)
+    return draw_loss(kind, rng, d0, dn, m)
 
 
-ALL = ["whitened", "regression", "sensing", "completion", "logistic", "cross_entropy", "end_to_end"]
+def _drawn(kind, d0, dn, m, seed):
+    """``(loss, dn, rng)``: :func:`_draw` from a fresh generator (d_N = 1 for the logistic loss)
+    and that generator, to draw the test points next."""
+    dn = 1 if kind == "logistic" else dn
+    rng = np.random.default_rng(seed)
+    return _draw(kind, d0, dn, m, rng), dn, rng
+
+
+ALL = list(LOSS_KINDS)
 # Implemented with operations that are complex-analytic (no max/logaddexp/float()).
 COMPLEX_SAFE = ["whitened", "regression", "sensing", "completion"]
 
@@ -78,10 +67,7 @@ def test_gradient_matches_complex_step(kind, shape):
 @given(shape=shapes)
 def test_gradient_and_hvp_match_central_differences(kind, shape):
     d0, dn, m, batch, seed = shape
-    if kind == "logistic":
-        dn = 1
-    rng = np.random.default_rng(seed)
-    loss = _draw(kind, d0, dn, m, rng)
+    loss, dn, rng = _drawn(kind, d0, dn, m, seed)
     E, V = rng.standard_normal(batch + (dn, d0)), rng.standard_normal(batch + (dn, d0))
     value = loss.value(E)
     assert np.shape(value) == batch
@@ -100,10 +86,7 @@ def test_gradient_and_hvp_match_central_differences(kind, shape):
 @given(shape=shapes)
 def test_batched_equals_one_by_one(kind, shape):
     d0, dn, m, _, seed = shape
-    if kind == "logistic":
-        dn = 1
-    rng = np.random.default_rng(seed)
-    loss = _draw(kind, d0, dn, m, rng)
+    loss, dn, rng = _drawn(kind, d0, dn, m, seed)
     E, V = rng.standard_normal((3, dn, d0)), rng.standard_normal((3, dn, d0))
     batched = (loss.value(E), loss.gradient(E), loss.hvp(E, V))
     for i in range(3):

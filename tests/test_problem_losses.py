@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from loss_data import LOSS_KINDS, draw_loss
 
 import linflow
 from linflow import DeepLinearNetwork, HomogeneousNetwork, Problem
@@ -17,29 +18,25 @@ from linflow.network import flatten, unflatten
 _FD_STEP = 1e-6
 _FD_RTOL = 1e-6
 
-LINEAR_KINDS = ["whitened", "regression", "sensing", "completion", "logistic", "cross_entropy", "end_to_end"]
+LINEAR_KINDS = list(LOSS_KINDS)
 OUTPUT_KINDS = ["regression", "logistic", "cross_entropy"]
 
 
 def make_loss(kind, d0, dn, rng, m=5):
-    if kind == "whitened":
-        return ll.Whitened(rng.standard_normal((dn, d0)))
-    if kind == "regression":
-        return ll.Regression(rng.standard_normal((d0, m)), rng.standard_normal((dn, m)))
-    if kind == "sensing":
-        return ll.MatrixSensing(rng.standard_normal((m, dn, d0)), rng.standard_normal(m))
-    if kind == "completion":
-        mask = rng.random((dn, d0)) < 0.6
-        mask[0, 0] = True
-        return ll.MatrixCompletion(mask, np.where(mask, rng.standard_normal((dn, d0)), np.nan))
-    if kind == "logistic":
-        return ll.Logistic(rng.standard_normal((d0, m)), rng.choice([-1, 1], size=m))
-    if kind == "cross_entropy":
-        return ll.CrossEntropy(rng.standard_normal((d0, m)), rng.integers(0, dn, size=m))
-    if kind == "end_to_end":
-        c = rng.standard_normal((dn, d0))
-        return ll.EndToEnd(lambda e: float(np.sum(np.cosh(e - c))), lambda e: np.sinh(e - c), name="cosh")
-    raise AssertionError(kind)
+    return draw_loss(kind, rng, d0, dn, m)
+
+
+def _assert_curvature_bounds_hold_on_ball(problem, w, eps, rng):
+    """λ_min ≥ the lower bound and ‖∇²f‖₂ ≤ the smoothness bound at 10 random points of B_ε(w)."""
+    net = problem.network
+    lower, upper = lambda_min_lower_bound(problem, w, epsilon=eps), smoothness_bound(problem, w, epsilon=eps)
+    for _ in range(10):
+        d = rng.standard_normal(net.n_params)
+        d *= eps * rng.random() / np.linalg.norm(d)
+        eig = np.linalg.eigvalsh(problem.hessian(unflatten(flatten(w) + d, net.shapes)))
+        # eigvalsh error ≲ P·ε·‖H‖ ≈ 1e-13 here; the bounds are far from tight, so no slack is needed.
+        assert eig[0] >= lower
+        assert max(abs(eig[0]), abs(eig[-1])) <= upper
 
 
 def _output_width(kind, dn):
@@ -157,14 +154,7 @@ def test_curvature_bounds_hold_for_every_convex_loss(kind):
     assert problem.curvature_bounds_apply and problem.lambda_min_bound_applies
     w = tuple(0.7 * rng.standard_normal(s) for s in net.shapes)
     eps = 0.1
-    lower, upper = lambda_min_lower_bound(problem, w, epsilon=eps), smoothness_bound(problem, w, epsilon=eps)
-    for _ in range(10):
-        d = rng.standard_normal(net.n_params)
-        d *= eps * rng.random() / np.linalg.norm(d)
-        eig = np.linalg.eigvalsh(problem.hessian(unflatten(flatten(w) + d, net.shapes)))
-        # eigvalsh error ≲ P·ε·‖H‖ ≈ 1e-13 here; the bounds are not tight, so no slack is needed.
-        assert eig[0] >= lower
-        assert max(abs(eig[0]), abs(eig[-1])) <= upper
+    _assert_curvature_bounds_hold_on_ball(problem, w, eps, rng)
 
 
 def test_curvature_bounds_are_refused_without_their_hypotheses():
@@ -186,14 +176,7 @@ def test_pattern_curvature_bounds_hold_for_every_output_loss(kind):
     w = tuple(rng.standard_normal(s) for s in net.shapes)
     eps = 0.5 * problem.pattern_radius(w)
     assert eps > 0 and problem.ball_in_pattern(w, eps)
-    lower, upper = lambda_min_lower_bound(problem, w, epsilon=eps), smoothness_bound(problem, w, epsilon=eps)
-    for _ in range(10):
-        d = rng.standard_normal(net.n_params)
-        d *= eps * rng.random() / np.linalg.norm(d)
-        eig = np.linalg.eigvalsh(problem.hessian(unflatten(flatten(w) + d, net.shapes)))
-        # eigvalsh error ≲ P·ε·‖H‖ ≈ 1e-13; the bounds are far from tight here, no slack needed.
-        assert eig[0] >= lower
-        assert max(abs(eig[0]), abs(eig[-1])) <= upper
+    _assert_curvature_bounds_hold_on_ball(problem, w, eps, rng)
 
 
 # ---------------------------------------------------------------------- subclass policy

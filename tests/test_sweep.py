@@ -19,12 +19,8 @@ from linflow.sweep._task import (
 
 xr = pytest.importorskip("xarray")
 
-SPEC = """
-seed = 7
-n_steps = 300
-record_every = 100
-loss_tolerance = 1e-8
-observables = ["loss", "final_sharpness", "balancedness_drift"]
+#: Network, loss, reference and backend shared by the specs of this module.
+_REGRESSION = """\
 [network]
 depth = 2
 width = 3
@@ -35,6 +31,15 @@ n_samples = 12
 sharpness_reference = "minimum"
 [execution]
 backend = "numpy"
+"""
+
+SPEC = """
+seed = 7
+n_steps = 300
+record_every = 100
+loss_tolerance = 1e-8
+observables = ["loss", "final_sharpness", "balancedness_drift"]
+""" + _REGRESSION + """\
 task_size = 5
 [axes]
 data_seed = [0, 1]
@@ -249,16 +254,7 @@ def test_table_sweep_summarizes_a_store(tmp_path, capsys):
 BOUNDARY = """
 n_steps = 400
 loss_tolerance = 1e-8
-[network]
-depth = 2
-width = 3
-[loss]
-kind = "regression"
-n_samples = 12
-[optimizer]
-sharpness_reference = "minimum"
-[execution]
-backend = "numpy"
+""" + _REGRESSION + """\
 task_size = 16
 [axes]
 init_scale = {logspace = [0.05, 1.0, 4]}

@@ -3,8 +3,9 @@
 Bounds come from the registry :mod:`linflow.bounds` (:func:`bound_value`), the curvature
 certificate from :mod:`linflow.curvature`. What is here is only what those do not provide:
 
-* :func:`ball_curvature_bounds` / :func:`ec21_certificate`: a *vectorized* mirror of
-  :func:`linflow.curvature.error_certificate` (same formulas, all path samples at once), used
+* :func:`ball_curvature_bounds` / :func:`ec21_certificate`: a *vectorized* form of
+  :func:`linflow.curvature.error_certificate` (all path samples at once; the ball bounds, the
+  recursion, γ_k and the hypotheses' margins are the same functions of ``linflow._ball_bounds``), used
   to search the tube radius ε and the step η that make the certificate self-consistent — a
   search that calls the per-point certificate hundreds of times would be too slow. The claim's
   verdict always uses :func:`linflow.curvature.error_certificate` itself; the tests check that
@@ -101,15 +102,21 @@ def ec21_certificate(layer_norms, loss_grad, grad_norm, learning_rate: float, ep
     dict with ``E`` (K+1,), ``valid`` and the margins ``step_margin = 1 − max ηβ_k``,
     ``segment_margin = ε − max ηγ_k``, ``tube_margin = ε − max E_k``.
     """
-    from .._ball_bounds import certificate_recursion
+    from .._ball_bounds import (
+        certificate_margins,
+        certificate_recursion,
+        segment_gradient_bound,
+    )
 
     eta, eps = float(learning_rate), float(epsilon)
     beta, m = ball_curvature_bounds(layer_norms, loss_grad, eps)
-    gamma = np.asarray(grad_norm, dtype=np.float64) * np.exp(eta * beta)
+    gamma = segment_gradient_bound(grad_norm, beta, eta)
     e = certificate_recursion(m, beta, gamma, eta)
-    step_margin = 1.0 - eta * float(np.max(beta[:-1], initial=0.0))
-    segment_margin = eps - eta * float(np.max(gamma[:-1], initial=0.0))
-    tube_margin = eps - float(np.max(e))
+    step, segment, tube = (margin for _, margin in certificate_margins(eta, eps, beta, gamma, e))
+    # The smallest margin over the steps (1 and ε when no step is taken: nothing to check).
+    step_margin = float(np.min(step, initial=1.0))
+    segment_margin = float(np.min(segment, initial=eps))
+    tube_margin = float(np.min(tube))
     return {
         "E": e, "epsilon": eps, "step_margin": step_margin, "segment_margin": segment_margin,
         "tube_margin": tube_margin, "valid": bool(step_margin >= 0 and segment_margin >= 0 and tube_margin >= 0),
