@@ -169,6 +169,18 @@ def central_flow_runs(*, learning_rate: float = 0.14, n_steps: int = 400, rmspro
     discrete run (``descent``), the central flow (``central``), the comparison flow (``flow``:
     GF for GD, the stable flow for RMSProp), the record steps and sharpness series.
     """
+    from ._validation import check_positive
+    from .optimizers import as_optimizer
+
+    # Every option checked before the GD half runs (it takes most of a minute).
+    for name, value in (("n_steps", n_steps), ("rmsprop_steps", rmsprop_steps), ("record_every", record_every)):
+        check_positive(value, name, integer=True)
+    for name, value, steps in (("learning_rate", learning_rate, n_steps),
+                               ("rmsprop_learning_rate", rmsprop_learning_rate, rmsprop_steps)):
+        check_positive(value, name)
+        if not np.isfinite(value * steps):
+            raise ValueError(f"{name} × its number of steps must be a finite time; got {name}={value!r}")
+    as_optimizer("rmsprop", beta2=beta2)
     try:
         from .central_flow import integrate_central_flow
     except ImportError as exc:  # pragma: no cover - installations without central flows
