@@ -290,7 +290,7 @@ def detect_period(series, *, max_period: int = 8, rtol: float = 1e-6, tail=None)
         oscillation's amplitude).
     tail : int, optional
         Number of final values examined (default: the last half of the series, at least
-        ``2 · max_period`` values).
+        ``2 · max_period`` values or the whole series if shorter).
 
     Returns
     -------
@@ -303,7 +303,7 @@ def detect_period(series, *, max_period: int = 8, rtol: float = 1e-6, tail=None)
     rtol = check_positive(rtol, "rtol")
     length = x.shape[-1]
     if tail is None:
-        tail = max(length // 2, 2 * max_period)
+        tail = min(length, max(length // 2, 2 * max_period))
     tail = check_positive(tail, "tail", integer=True)
     if tail > length or tail <= max_period:
         raise ValueError(

@@ -160,7 +160,14 @@ def _run(setup: DescentSetup, backend: str) -> DescentResult:
     if backend == "numpy":
         from ._descent_numpy import run_descent_numpy as engine
     elif backend == "numba":
-        from ._descent_numba import run_descent_numba as engine
+        # Wide layers, single networks and small batches: BLAS products instead of the 8-lane
+        # kernels (the rule: :func:`linflow._descent_blas.prefers_blas`).
+        from ._descent_blas import prefers_blas, run_descent_blas
+
+        if prefers_blas(setup.problem, setup.batch_size, setup.optimizer):
+            engine = run_descent_blas
+        else:
+            from ._descent_numba import run_descent_numba as engine
     else:
         from ._descent_cuda import run_descent_cuda as engine
     result = engine(setup)

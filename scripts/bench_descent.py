@@ -37,6 +37,7 @@ Usage::
     python scripts/bench_descent.py            # canonical workload
     python scripts/bench_descent.py --quick    # < 2 minutes
     python scripts/bench_descent.py --backend cuda   # on a GPU: 10^6 trajectories
+    python scripts/bench_descent.py --shapes   # every shape class vs NumPy and JAX (--quick: smaller)
 """
 
 from __future__ import annotations
@@ -313,6 +314,25 @@ def targets(backend: str, rows: list, linflow: dict, compile_figures: dict | Non
 
 
 # ----------------------------------------------------------------------------- main
+def _shapes(args) -> int:
+    """``--shapes``: the shape matrix of :mod:`_bench_shapes` against the dgemm ceiling."""
+    import numba
+    from _bench_shapes import run_shapes
+
+    sys.stdout.reconfigure(line_buffering=True)
+    threads = numba.get_num_threads()
+    ceiling = dgemm_ceiling(2000, args.repeat, threads) or dgemm_ceiling(2000, args.repeat)
+    load = os.getloadavg()
+    print(f"float64 ceiling (NumPy dgemm, 2000², {threads} threads, best of {args.repeat}): {ceiling[0]:.1f} GFLOP/s; "
+          f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    rows = run_shapes(quick=args.quick, repeat=args.repeat, ceiling=ceiling[0], threads=threads,
+                      peers=not args.no_peers, only=args.only)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(dict(ceiling_gflops=ceiling[0], threads=threads, rows=rows), fh, indent=1, default=float)
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="2,000 trajectories × 100 steps")
@@ -327,7 +347,12 @@ def main(argv=None) -> int:
     ap.add_argument("--loss-trajectories", type=int, default=None,
                     help="trajectories of each other-loss row (default 2000; --quick 400)")
     ap.add_argument("--loss-steps", type=int, default=100, help="steps of each other-loss row")
+    ap.add_argument("--shapes", action="store_true",
+                    help="the shape matrix instead: every shape class against NumPy and JAX (scripts/_bench_shapes.py)")
+    ap.add_argument("--only", metavar="TEXT", help="with --shapes: only the rows whose name contains TEXT")
     args = ap.parse_args(argv)
+    if args.shapes:
+        return _shapes(args)
     sys.stdout.reconfigure(line_buffering=True)  # progress shows when piped to a file
     if args.repeat < 3:
         ap.error("--repeat must be ≥ 3")

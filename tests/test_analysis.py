@@ -135,6 +135,7 @@ def test_period_detection_on_synthetic_orbits():
         chaotic[k + 1] = 4 * chaotic[k] * (1 - chaotic[k])
     batch = np.stack([fixed, two, four, chaotic])
     np.testing.assert_array_equal(analysis.detect_period(batch), [1, 2, 4, 0])
+    assert analysis.detect_period(_orbit([1.0, 0.4], 12)) == 2  # shorter than 2·max_period: all of it
     diverged = two.copy()
     diverged[350:] = np.nan
     assert analysis.detect_period(diverged) == 0
