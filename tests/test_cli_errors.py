@@ -265,6 +265,8 @@ def test_builder_refusals_name_the_option_on_one_short_line(argv, flag, capsys):
     (["table", "gd-gf-distance", "--horizon", "1e308"], ("horizon", "1e+308")),
     (["table", "gd-gf-distance", "--horizon", "1e6"], ("horizon", "1000000.0")),
     (["table", "gd-gf-distance", "--learning-rates", "1e308"], ("learning_rates", "1e+308")),
+    (["table", "sharpness", "--init-std", "1e308"], ("--init-std", "1e+308")),
+    (["table", "sharpness", "--target-norm", "1e308"], ("target_norm", "1e+308")),
 ])
 def test_builder_refuses_overflowing_sizes(argv, needles, capsys):
     assert_one_line_error([*argv, "--no-progress"], capsys, *needles)
