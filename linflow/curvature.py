@@ -217,7 +217,14 @@ def _sample_path(problem: Problem, path, learning_rate: float):
         raise ValueError(
             f"path must be a FlowResult or batched weights (leading axis K+1); got path[0].shape={weights[0].shape}"
         )
-    return learning_rate * np.arange(weights[0].shape[0]), weights
+    with np.errstate(over="ignore"):
+        times = learning_rate * np.arange(weights[0].shape[0])
+    if not np.isfinite(times[-1]):
+        raise ValueError(
+            f"learning_rate too large for a path of {weights[0].shape[0]} points: the time K·η of its last "
+            f"point overflows; got learning_rate={learning_rate!r}"
+        )
+    return times, weights
 
 
 def error_certificate(problem: Problem, path, *, learning_rate: float, epsilon: float) -> ErrorCertificate:

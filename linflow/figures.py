@@ -89,7 +89,14 @@ def loss_sharpness_runs(*, depth: int = 3, eta_fractions=(0.8, 1.3, 1.7), n_step
     from .init import gaussian
     from .tables._margin import margin_problem, margin_target
     from .tables.sharpness import flow_limit_sharpness
+    from ._validation import check_positive
 
+    eta_fractions = tuple(eta_fractions)
+    for f in eta_fractions:
+        check_positive(f, "eta_fractions")
+    init_std = check_positive(init_std, "init_std")
+    if not np.isfinite(np.float64(init_std) ** (2 * depth)):  # the end-to-end product's scale
+        raise ValueError(f"init_std too large: the network's output overflows float64; got init_std={init_std!r}")
     rng = np.random.default_rng(seed)
     target = margin_target(2, 1.0, rng)
     problem = margin_problem(depth, target)
@@ -102,6 +109,8 @@ def loss_sharpness_runs(*, depth: int = 3, eta_fractions=(0.8, 1.3, 1.7), n_step
     runs = []
     for f in eta_fractions:
         eta = float(f) * 2.0 / s_flow[b]
+        if not np.isfinite(eta):
+            raise ValueError(f"eta_fractions entry too large: η = f·2/S_GF overflows; got eta_fractions={eta_fractions!r}")
         res = simulate_descent(problem, weights0, learning_rate=eta, n_steps=n_steps, record_weights=True,
                                backend=backend)
         path = res.weights
@@ -169,6 +178,18 @@ def central_flow_runs(*, learning_rate: float = 0.14, n_steps: int = 400, rmspro
     discrete run (``descent``), the central flow (``central``), the comparison flow (``flow``:
     GF for GD, the stable flow for RMSProp), the record steps and sharpness series.
     """
+    from ._validation import check_positive
+    from .optimizers import as_optimizer
+
+    # Every option checked before the GD half runs (it takes most of a minute).
+    for name, value in (("n_steps", n_steps), ("rmsprop_steps", rmsprop_steps), ("record_every", record_every)):
+        check_positive(value, name, integer=True)
+    for name, value, steps in (("learning_rate", learning_rate, n_steps),
+                               ("rmsprop_learning_rate", rmsprop_learning_rate, rmsprop_steps)):
+        check_positive(value, name)
+        if not np.isfinite(value * steps):
+            raise ValueError(f"{name} × its number of steps must be a finite time; got {name}={value!r}")
+    as_optimizer("rmsprop", beta2=beta2)
     try:
         from .central_flow import integrate_central_flow
     except ImportError as exc:  # pragma: no cover - installations without central flows

@@ -39,6 +39,7 @@ from hypothesis.errors import InvalidArgument
 from hypothesis.strategies import SearchStrategy
 
 from . import losses as _losses
+from ._validation import check_finite_array, check_positive
 from .init import _random_orthogonal
 from .init import balanced as _factor_balanced
 from .network import DeepLinearNetwork, balancedness, end_to_end
@@ -395,7 +396,8 @@ def balanced_weights(
     high = _check_float(max_singular_value, "max_singular_value", nonnegative=True)
     _check_order(low, high, "min_singular_value", "max_singular_value")
     widths_strategy = _as_strategy(widths, _check_widths_value)
-    product_strategy = None if end_to_end is None else _as_strategy(end_to_end, np.asarray)
+    product_strategy = None if end_to_end is None else _as_strategy(
+        end_to_end, lambda m: check_finite_array(m, "end_to_end", ndim=2))
 
     @st.composite
     def draw_balanced(draw):
@@ -403,7 +405,7 @@ def balanced_weights(
         if product_strategy is None:
             w_e = _end_to_end_for(draw, w, low, high)
         else:
-            w_e = np.asarray(draw(product_strategy), dtype=np.float64)
+            w_e = check_finite_array(draw(product_strategy), "end_to_end", ndim=2)
         return _factor_balanced(w, w_e, seed=draw(_rotation_seeds()))
 
     return draw_balanced()
@@ -530,12 +532,12 @@ def deficiency_margin_weights(
     if not 0.5 <= max_fraction <= 1.0:
         raise InvalidArgument(f"max_fraction must lie in [0.5, 1]; got max_fraction={max_fraction!r}")
     widths_strategy = _as_strategy(widths, _check_widths_value)
-    target_strategy = _as_strategy(target, lambda t: np.asarray(t, dtype=np.float64))
+    target_strategy = _as_strategy(target, lambda t: check_finite_array(t, "target", ndim=2))
 
     @st.composite
     def draw_margin(draw):
         w = _check_widths_value(draw(widths_strategy))
-        phi = np.asarray(draw(target_strategy), dtype=np.float64)
+        phi = check_finite_array(draw(target_strategy), "target", ndim=2)
         if phi.shape != (w[-1], w[0]):
             raise InvalidArgument(f"target must have shape {(w[-1], w[0])}; got target.shape={phi.shape}")
         if min(w[1:-1], default=w[0]) < min(w[0], w[-1]):
@@ -661,6 +663,26 @@ def problems(
     )
 
 
+def _instance_target(value, drawn: dict) -> np.ndarray:
+    widths = drawn["widths"]
+    return check_finite_array(value, "target", shape=(widths[-1], widths[0]))
+
+
+def _instance_weights(value, drawn: dict) -> tuple:
+    layers = value.weights if isinstance(value, MarginWeights) else value
+    return DeepLinearNetwork(drawn["widths"]).check(layers, "weights")
+
+
+#: Checks of the fields of :func:`instances`, in drawing order (each sees the fields before it).
+_INSTANCE_CHECKS = {
+    "widths": lambda value, drawn: _check_widths_value(value),
+    "target": _instance_target,
+    "weights": _instance_weights,
+    "learning_rate": lambda value, drawn: check_positive(value, "learning_rate"),
+    "horizon": lambda value, drawn: check_positive(value, "horizon"),
+}
+
+
 def instances(
     widths=None,
     *,
@@ -706,16 +728,9 @@ def instances(
                 continue
             if callable(spec) and not isinstance(spec, SearchStrategy):
                 spec = spec(**drawn)
-            drawn[name] = draw(spec) if isinstance(spec, SearchStrategy) else spec
-        drawn["widths"] = _check_widths_value(drawn["widths"])
-        drawn["target"] = np.asarray(drawn["target"], dtype=np.float64)
-        w = drawn["weights"]
-        drawn["weights"] = tuple(
-            np.asarray(x, dtype=np.float64) for x in (w.weights if isinstance(w, MarginWeights) else w)
-        )
-        for name in ("learning_rate", "horizon"):
-            if drawn[name] is not None:
-                drawn[name] = float(drawn[name])
+            value = draw(spec) if isinstance(spec, SearchStrategy) else spec
+            # Checked as soon as drawn: the later fields' callables receive checked values.
+            drawn[name] = None if value is None else _INSTANCE_CHECKS[name](value, drawn)
         return Instance(**drawn)
 
     return draw_instance()

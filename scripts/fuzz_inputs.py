@@ -67,6 +67,8 @@ class Case:
     quick: bool = True
     #: Exceptions that count as a clear refusal (OSError for paths, KeyError for registry names).
     errors: tuple = (ValueError, TypeError)
+    #: Seconds this case may take at least (a valid value that runs a whole table: not a hang).
+    min_seconds: float = 0.0
 
 
 @dataclass
@@ -161,6 +163,7 @@ def judge_cli(case: Case, code, out: str, err: str) -> tuple:
 
 
 def run_case(case: Case, time_limit: float) -> Outcome:
+    time_limit = max(time_limit, case.min_seconds)
     previous = signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, time_limit)
     start = time.perf_counter()
@@ -237,14 +240,15 @@ def widths_values():
     ]
 
 
-def matrices(shape):
-    """Values for a real matrix argument of ``shape``."""
+def matrices(shape, *, any_shape=False):
+    """Values for a real matrix argument of ``shape`` (``any_shape``: a function that takes no
+    architecture accepts every 2-D shape, so another shape is valid there)."""
     rng = np.random.default_rng(1)
     good = rng.standard_normal(shape)
     return [
         _v("None", None), _v("'abc'", "abc"), _v("NaN matrix", np.full(shape, NAN), EITHER, finite=False),
         _v("inf matrix", np.full(shape, INF), EITHER, finite=False), _v("complex", good + 1j),
-        _v("bool", good > 0), _v("wrong shape", rng.standard_normal((shape[0] + 1, shape[1] + 2))),
+        _v("bool", good > 0), _v("wrong shape", rng.standard_normal((shape[0] + 1, shape[1] + 2)), EITHER if any_shape else REJECT),
         _v("empty", np.zeros((0,))), _v("object", np.array([[object()]], dtype=object)),
         _v("int64", np.ones(shape, dtype=np.int64), EITHER, quick=False),
         _v("list of lists", good.tolist(), EITHER, quick=False),
@@ -252,10 +256,16 @@ def matrices(shape):
     ]
 
 
-def weights_values(w0):
+def weights_values(w0, *, architecture="network"):
+    """Hostile weights for ``w0``. A function that takes no architecture cannot tell a missing
+    layer from a shallower network (``architecture="chain"``: it still checks that consecutive
+    layers multiply) nor, if it does not even multiply them (``"none"``), a swapped or
+    transposed layer from other widths: those values are valid there."""
+    chain_ok = EITHER if architecture in ("chain", "none") else REJECT
+    loose_ok = EITHER if architecture == "none" else REJECT
     return [
-        _v("()", ()), _v("one layer missing", tuple(w0[:-1])), _v("layers swapped", tuple(reversed(w0))),
-        _v("transposed", tuple(w.T for w in w0)), _v("NaN weights", tuple(np.full_like(w, NAN) for w in w0), EITHER, finite=False),
+        _v("()", ()), _v("one layer missing", tuple(w0[:-1]), chain_ok), _v("layers swapped", tuple(reversed(w0)), loose_ok),
+        _v("transposed", tuple(w.T for w in w0), loose_ok), _v("NaN weights", tuple(np.full_like(w, NAN) for w in w0), EITHER, finite=False),
         _v("complex", tuple(w + 1j for w in w0)), _v("'x'", "x"), _v("None", None),
         _v("1e150 weights", tuple(np.full_like(w, 1e150) for w in w0), EITHER),
         _v("bool", tuple(w > 0 for w in w0), quick=False),
@@ -317,8 +327,13 @@ def api_cases() -> list:
         ("integrate_flow", lambda: linflow.integrate_flow, dict(problem=problem, weights0=w0, t_span=(0.0, 0.5)),
          {"weights0": weights_values(w0), "t_span": [
              _v("()", ()), _v("(1, 0)", (1.0, 0.0)), _v("(0, nan)", (0.0, NAN), finite=False), _v("(0, inf)", (0.0, INF), finite=False),
-             _v("'x'", "x"), _v("None", None), _v("(0, 1e9)", (0.0, 1e9), EITHER)],
+             _v("'x'", "x"), _v("None", None)],
           "rtol": positives(), "atol": positives(zero=EITHER), "method": strings("RK45")}),
+        # A horizon far beyond what can be integrated ends in BUDGET_EXHAUSTED; by default only
+        # after 120 s of work, so the case gives the flow a small budget to see that status.
+        ("integrate_flow[budget]", lambda: linflow.integrate_flow,
+         dict(problem=problem, weights0=w0, t_span=(0.0, 0.5), max_seconds=1.0, max_steps=10_000),
+         {"t_span": [_v("(0, 1e9)", (0.0, 1e9), EITHER)]}),
         ("integrate_flow[relu]", lambda: linflow.integrate_flow, dict(problem=B.relu_problem, weights0=w0, t_span=(0.0, 0.5)),
          {"weights0": weights_values(w0)[:9]}),
         ("integrate_central_flow", lambda: linflow.integrate_central_flow,
@@ -336,9 +351,9 @@ def api_cases() -> list:
                          _v("[0.1, nan]", [0.1, NAN], finite=False), _v("'x'", "x")],
           "errors": [_v("[0, 0]", [0.0, 0.0]), _v("[1e-2]", [1e-2]), _v("[nan, 1]", [NAN, 1.0], finite=False),
                      _v("[-1, 1]", [-1.0, 1.0])]}),
-        ("end_to_end", lambda: linflow.end_to_end, dict(weights=w0), {"weights": weights_values(w0)}),
-        ("balancedness", lambda: linflow.balancedness, dict(weights=w0), {"weights": weights_values(w0)}),
-        ("flatten", lambda: linflow.flatten, dict(weights=w0), {"weights": weights_values(w0)}),
+        ("end_to_end", lambda: linflow.end_to_end, dict(weights=w0), {"weights": weights_values(w0, architecture="chain")}),
+        ("balancedness", lambda: linflow.balancedness, dict(weights=w0), {"weights": weights_values(w0, architecture="chain")}),
+        ("flatten", lambda: linflow.flatten, dict(weights=w0), {"weights": weights_values(w0, architecture="none")}),
         ("unflatten", lambda: linflow.unflatten, dict(vector=np.zeros(20), shapes=[(4, 3), (2, 4)]),
          {"vector": [_v("too short", np.zeros(5)), _v("2-D", np.zeros((4, 5))), _v("'x'", "x"), _v("complex", np.zeros(20) + 1j)],
           "shapes": [_v("[]", []), _v("[(4, -3)]", [(4, -3), (2, 4)]), _v("'x'", "x"), _v("[(4.5, 3)]", [(4.5, 3), (2, 4)])]}),
@@ -362,10 +377,10 @@ def api_cases() -> list:
         ("init.spectral", lambda: init.spectral, dict(widths=(3, 4, 2), target=target, mode_strength=0.1, seed=0),
          {"target": matrices((2, 3)), "mode_strength": positives(zero=EITHER) + [_v("wrong length", np.ones(7))],
           "widths": widths_values()[:10]}),
-        ("rescaling.layer_balance", lambda: rescaling.layer_balance, dict(weights=w0), {"weights": weights_values(w0)}),
-        ("rescaling.neuron_balance", lambda: rescaling.neuron_balance, dict(weights=w0), {"weights": weights_values(w0)}),
+        ("rescaling.layer_balance", lambda: rescaling.layer_balance, dict(weights=w0), {"weights": weights_values(w0, architecture="chain")}),
+        ("rescaling.neuron_balance", lambda: rescaling.neuron_balance, dict(weights=w0), {"weights": weights_values(w0, architecture="chain")}),
         ("rescaling.layer_balance_step_change", lambda: rescaling.layer_balance_step_change,
-         dict(gradients=w0, learning_rate=0.1), {"gradients": weights_values(w0)[:8], "learning_rate": positives(zero=EITHER)}),
+         dict(gradients=w0, learning_rate=0.1), {"gradients": weights_values(w0, architecture="chain")[:8], "learning_rate": positives(zero=EITHER)}),
         ("exact.scalar_balanced_n2", lambda: exact.scalar_balanced_n2, dict(target=1.0, product0=0.1, t=np.linspace(0, 1, 5)),
          {"target": positives(zero=EITHER)[:8], "product0": positives(zero=EITHER)[:8],
           "t": [_v("nan", NAN, EITHER, finite=False), _v("[-1]", [-1.0], EITHER), _v("'x'", "x"), _v("1e300", 1e300, EITHER)]}),
@@ -373,7 +388,7 @@ def api_cases() -> list:
          {"singular_value": positives()[:8], "strength0": positives(zero=EITHER)[:8], "tau": positives(),
           "t": [_v("nan", NAN, EITHER, finite=False), _v("'x'", "x"), _v("1e300", 1e300, EITHER)]}),
         ("exact.saxe_end_to_end", lambda: exact.saxe_end_to_end, dict(target=target, strength0=0.1, t=np.linspace(0, 1, 5)),
-         {"target": matrices((2, 3))[:9], "strength0": positives(zero=EITHER)[:8]}),
+         {"target": matrices((2, 3), any_shape=True)[:9], "strength0": positives(zero=EITHER)[:8]}),
         ("bounds.get", lambda: bounds.get, dict(name="stability_threshold"),
          {"name": [_v("'nope'", "nope"), _v("3", 3), _v("None", None)]}),
         ("curvature.lambda_min_lower_bound", lambda: curvature.lambda_min_lower_bound,
@@ -485,7 +500,8 @@ def _strategy_cases() -> list:
             "widths": widths_values()[:10], "min_value": [_v("nan", NAN, finite=False), _v("'x'", "x")],
             "max_value": [_v("-2", -2.0), _v("inf", INF, finite=False)]}),
         ("strategies.balanced_weights", lst.balanced_weights, dict(widths=(3, 4, 2)), {
-            "widths": widths_values()[:10], "min_singular_value": positives()[:8]}),
+            # σ_min = 0 is valid: a rank-deficient product has exactly balanced factors too.
+            "widths": widths_values()[:10], "min_singular_value": positives(zero=EITHER)[:8]}),
         ("strategies.learning_rates", lst.learning_rates, dict(bound=1.0), {
             "bound": positives()[:9], "min_fraction": positives()[:8], "max_fraction": [_v("2", 2.0, EITHER), _v("-1", -1.0)]}),
         ("strategies.deficiency_margin_weights", lst.deficiency_margin_weights,
@@ -493,7 +509,9 @@ def _strategy_cases() -> list:
              "margin": positives()[:8], "target": matrices((2, 2))[:9], "max_delta": [_v("-1", -1.0), _v("nan", NAN, finite=False)]}),
         ("strategies.instances", lst.instances, dict(), {
             "widths": [_v("()", ()), _v("(3, 0)", (3, 0)), _v("'x'", "x")], "learning_rate": positives(none=ACCEPT)[:8],
-            "target": matrices((2, 3))[:9], "weights": [_v("B.w0 for other widths", B.w0)]}),
+            # target=None is the documented default (a drawn target), not a hostile value.
+            "target": [_v("None (default)", None, ACCEPT)] + matrices((2, 3))[1:9],
+            "weights": [_v("B.w0 for other widths", B.w0)]}),
     ]
     cases = []
     for fname, factory, valid, attacks in specs:
@@ -616,8 +634,11 @@ def cli_cases() -> list:
         quick = spec[2] if len(spec) > 2 else True
         value = spec[3] if len(spec) > 3 else None
         # Zero and huge values may be valid for some options: refused clearly or run in time.
+        # Accepted, they build the whole default table (6–9 s on a loaded 2-core machine),
+        # so they get a limit above that.
         expect = EITHER if value in ("0", "1e308") else REJECT
-        cases.append(Case("cli", "linflow " + " ".join(argv), _cli_call(argv), option, expect, True, quick))
+        cases.append(Case("cli", "linflow " + " ".join(argv), _cli_call(argv), option, expect, True, quick,
+                          min_seconds=30.0 if expect == EITHER else 0.0))
     return cases
 
 
@@ -638,6 +659,16 @@ def _limit_memory(gib: float) -> None:
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _warm_up() -> None:
+    """Compile the numba engine once, outside every time limit: a cold JIT cache (a fresh
+    checkout) costs seconds of compilation that are not a hang."""
+    import linflow
+
+    B = _base()
+    linflow.simulate_descent(B.problem, B.w0, learning_rate=0.05, n_steps=2, backend="numba")
+    linflow.simulate_descent(B.relu_problem, B.w0, learning_rate=0.05, n_steps=2, backend="numba")
 
 
 def main(argv=None) -> int:
@@ -661,6 +692,7 @@ def main(argv=None) -> int:
     if args.only in (None, "cli"):
         cases += cli_cases()
     cases = [c for c in cases if (c.quick or not args.quick) and args.match in c.name]
+    _warm_up()
     start = time.perf_counter()
     outcomes = [run_case(c, time_limit) for c in cases]
     total = time.perf_counter() - start

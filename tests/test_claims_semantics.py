@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import linflow
 import linflow.claims as lc
+import linflow.claims._core as lc_core
 from linflow.claims import ClaimError, Measurement
 
 NO_ANSWERS = (None, math.nan, np.float64("nan"), [1.0, math.nan], np.array([math.nan, 2.0]), "0.5", 1 + 2j)
@@ -173,9 +174,16 @@ def test_zero_examples_without_canonical_instances_is_refused():
     assert report.verdict == "holds" and report.instances == 1
 
 
-def test_negative_seeds_are_valid_seeds():
-    first = linflow.check_claim(_claim(lambda x: x), examples=5, seed=-3)
-    assert first.verdict == "holds"
+@pytest.mark.parametrize("seed", [-3, -1])
+def test_negative_seeds_are_refused_like_every_seed(seed):
+    with pytest.raises(ValueError, match=f"seed=.*{seed}"):
+        linflow.check_claim(_claim(lambda x: x), examples=5, seed=seed)
+
+
+@pytest.mark.parametrize("examples", [lc_core.MAX_EXAMPLES + 1, 10**15])
+def test_examples_above_the_documented_maximum_are_refused(examples):
+    with pytest.raises(ValueError, match=f"examples=.*{examples}"):
+        linflow.check_claim(_claim(lambda x: x), examples=examples)
 
 
 def test_builtin_claims_keep_canonical_only_checks():

@@ -263,6 +263,58 @@ def test_builder_refusals_name_the_option_on_one_short_line(argv, flag, capsys):
     assert len(line) < 400
 
 
+@pytest.mark.parametrize("argv, needles", [
+    # Overflowing sizes and times are refused by the builder before any row is computed.
+    (["table", "iterations", "--target-norm", "1e308"], ("target_norm", "1e+308")),
+    (["table", "gd-gf-distance", "--horizon", "1e308"], ("horizon", "1e+308")),
+    (["table", "gd-gf-distance", "--horizon", "1e6"], ("horizon", "1000000.0")),
+    (["table", "gd-gf-distance", "--learning-rates", "1e308"], ("learning_rates", "1e+308")),
+    (["table", "sharpness", "--init-std", "1e308"], ("--init-std", "1e+308")),
+    (["table", "sharpness", "--target-norm", "1e308"], ("target_norm", "1e+308")),
+])
+def test_builder_refuses_overflowing_sizes(argv, needles, capsys):
+    assert_one_line_error([*argv, "--no-progress"], capsys, *needles)
+
+
+@pytest.mark.parametrize("flag, value", [
+    ("--beta2", "-1"), ("--beta2", "0"), ("--beta2", "1e308"), ("--rmsprop-learning-rate", "-1"),
+    ("--rmsprop-learning-rate", "1e308"), ("--rmsprop-steps", "0"), ("--learning-rate", "1e308"),
+])
+def test_central_flow_figure_checks_every_option_before_computing(flag, value, capsys, tmp_path, monkeypatch):
+    import linflow
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("computed before checking the options")
+
+    monkeypatch.setattr(linflow, "simulate_descent", forbidden)
+    monkeypatch.setattr("linflow.descent.simulate_descent", forbidden)
+    assert_one_line_error(["plot", "central-flow", flag, value, "--out", str(tmp_path / "f.png")], capsys, flag)
+
+
+def test_sweep_errors_name_the_argument(tmp_path, capsys):
+    existing = tmp_path / "file.txt"
+    existing.write_text("x")
+    (tmp_path / "bad.toml").write_text("x = (\n")
+    (tmp_path / "key.toml").write_text("bogus = [1]\n")
+    store = str(tmp_path / "s.zarr")
+    assert_one_line_error(["sweep", str(tmp_path / "none.toml"), "--out", store], capsys, "SPEC.toml", "none.toml")
+    assert_one_line_error(["sweep", str(tmp_path / "bad.toml"), "--out", store], capsys, "SPEC.toml", "TOML")
+    assert_one_line_error(["sweep", str(tmp_path / "key.toml"), "--out", store], capsys, "SPEC.toml", "'bogus'")
+    assert_one_line_error(["sweep", str(tmp_path / "key.toml"), "--out", store, "--workers", "0"], capsys,
+                          "--workers", "'0'")
+
+
+def test_sweep_checks_the_store_path_before_computing(tmp_path, capsys):
+    spec = tmp_path / "spec.toml"
+    spec.write_text('n_steps = 5\n[network]\ndepth = 2\nwidth = 2\n[optimizer]\nlearning_rate = 0.1\n'
+                    '[execution]\nbackend = "numpy"\n'
+                    '[axes]\nseed = [0, 1]\n')
+    existing = tmp_path / "file.txt"
+    existing.write_text("x")
+    for out in (str(existing), str(existing / "s.zarr"), UNWRITABLE):
+        assert_one_line_error(["sweep", str(spec), "--out", out], capsys, "--out")
+
+
 def test_numpy_runtime_warnings_stay_off_the_error_line(tmp_path):
     # A user module that overflows (a NumPy RuntimeWarning) and then fails at import: one
     # error line without --debug, the warning shown with it.

@@ -130,3 +130,17 @@ def test_validation_errors_name_the_argument():
         error_certificate(prob, w, learning_rate=0.1, epsilon=0.1)
     # Depth 1 is convex: λ_min ≥ 0 and ‖∇²f‖ = 1 for the whitened loss.
     assert lambda_min_lower_bound(prob, w) == 0.0 and smoothness_bound(prob, w) == 1.0
+
+
+@given(exponent=st.floats(300.0, 308.0), n_points=st.integers(3, 6))
+def test_error_certificate_refuses_a_step_whose_times_overflow(exponent, n_points):
+    net = DeepLinearNetwork((2, 2, 2))
+    prob = Problem(net, target=np.eye(2))
+    path = tuple(np.stack([w] * n_points) for w in init.gaussian(net.widths, std=0.5, seed=0))
+    eta = 10.0 ** exponent
+    if np.isfinite(eta * (n_points - 1)):
+        cert = error_certificate(prob, path, learning_rate=eta, epsilon=0.1)
+        assert np.all(np.isfinite(cert.times)) and not np.isnan(cert.bound).any()
+    else:
+        with pytest.raises(ValueError, match="learning_rate"):
+            error_certificate(prob, path, learning_rate=eta, epsilon=0.1)

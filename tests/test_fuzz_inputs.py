@@ -1,8 +1,8 @@
 """scripts/fuzz_inputs.py: its verdicts, and its quick mode on the whole public surface.
 
-The quick run asserts no BAD case for the command line and for the counterexample loaders; the
-API validation layer (other entry points) is judged by the same run, and its BAD cases are
-listed by ``python scripts/fuzz_inputs.py --show bad``.
+The quick run must have no BAD case at all (API and command line): no crash, no hang, no
+silent NaN, no accepted hostile value, no traceback. The full run (``python
+scripts/fuzz_inputs.py --show bad``, a few minutes) tries more values of the same kinds.
 """
 
 import importlib.util
@@ -17,8 +17,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "fuzz_inputs.py"
-#: Case-name prefixes that must have no BAD case (the CLI and the loaders).
-ENFORCED = ("linflow ", "claims.load_counterexample", "claims.load_module")
 
 
 def _script():
@@ -68,18 +66,19 @@ def test_cli_verdicts(capsys):
     assert fuzz.judge_cli(case, 0, "ok", "")[0] == "BAD"
 
 
-def test_quick_fuzz_has_no_bad_cli_or_loader_case(tmp_path):
+def test_quick_fuzz_has_no_bad_case(tmp_path):
     out = tmp_path / "fuzz.json"
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--show", "bad", "--json", str(out), "--enforce", *ENFORCED],
+        [sys.executable, str(SCRIPT), "--quick", "--show", "bad", "--json", str(out)],
         capture_output=True, text=True, env=env, timeout=300, check=False,
     )
     assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr[-3000:]
     results = json.loads(out.read_text())
-    enforced_bad = [r for r in results if r["verdict"] == "BAD" and r["case"].startswith(ENFORCED)]
-    assert not enforced_bad, enforced_bad
+    bad = [r for r in results if r["verdict"] == "BAD"]
+    assert not bad, bad
     assert proc.returncode == 0, proc.stdout[-3000:]
     groups = {r["group"] for r in results}
     assert groups == {"api", "cli"} and len(results) > 500
-    assert sum(r["verdict"] == "GOOD" for r in results if r["group"] == "cli") >= 100
+    for group, least in (("api", 1000), ("cli", 100)):
+        assert sum(r["verdict"] == "GOOD" for r in results if r["group"] == group) >= least, group

@@ -133,3 +133,63 @@ def test_margin_larger_than_sigma_min_is_reported_at_draw_time():
     strategy = lst.deficiency_margin_weights((2, 2, 2), np.diag([1.0, 0.5]), margin=0.6)
     with pytest.raises(InvalidArgument, match="margin=0.6"):
         find(strategy, lambda _: True)
+
+
+def _draw_one(strategy):
+    """One generated example (no shrinking: a refusal at draw time is raised at once)."""
+    from hypothesis import HealthCheck, Phase, settings
+
+    drawn = []
+
+    @settings(max_examples=1, database=None, derandomize=True, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def probe(example):
+        drawn.append(example)
+
+    probe()
+    return drawn[0]
+
+
+_BAD_MATRICES = [
+    ("complex", lambda m: m + 1j, TypeError),
+    ("bool", lambda m: m > 0, TypeError),
+    ("string", lambda m: "abc", TypeError),
+    ("NaN", lambda m: np.full_like(m, np.nan), ValueError),
+    ("inf", lambda m: np.full_like(m, np.inf), ValueError),
+    ("1-D", lambda m: m.ravel(), ValueError),
+]
+
+
+@pytest.mark.parametrize("kind, spoil, error", _BAD_MATRICES, ids=[c[0] for c in _BAD_MATRICES])
+@pytest.mark.parametrize("field", ["target", "end_to_end", "instance target"])
+def test_hostile_matrices_are_refused_by_name(field, kind, spoil, error):
+    good = np.diag([2.0, 1.5])
+    bad = spoil(good)
+    builds = {
+        "target": lambda: lst.deficiency_margin_weights((2, 2, 2), bad, margin=0.5),
+        "end_to_end": lambda: lst.balanced_weights((2, 2, 2), end_to_end=bad),
+        "instance target": lambda: lst.instances((2, 2, 2), target=bad),
+    }
+    with pytest.raises(error, match=field.split()[-1]):
+        _draw_one(builds[field]())
+
+
+@pytest.mark.parametrize("value, error", [(-0.1, ValueError), (0.0, ValueError), (np.nan, ValueError),
+                                          (np.inf, ValueError), ("0.1", TypeError), (True, TypeError),
+                                          (0.1 + 0j, TypeError)])
+@pytest.mark.parametrize("field", ["learning_rate", "horizon"])
+def test_instance_steps_and_horizons_must_be_positive_reals(field, value, error):
+    with pytest.raises(error, match=field):
+        _draw_one(lst.instances((2, 2, 2), **{field: value}))
+
+
+@pytest.mark.parametrize("widths, weights, error", [
+    ((), None, InvalidArgument),
+    ((2, 2, 2), (np.eye(2),), ValueError),  # a layer missing
+    ((2, 3, 2), (np.ones((2, 3)), np.ones((3, 2))), ValueError),  # layers transposed
+    ((2, 2, 2), (np.eye(2) + 1j, np.eye(2)), TypeError),
+])
+def test_instance_widths_and_weights_are_checked(widths, weights, error):
+    with pytest.raises(error, match="widths|weights"):
+        _draw_one(lst.instances(widths, weights=weights))

@@ -637,6 +637,10 @@ def _pinned_constant_pool():
         cache.clear()
 
 
+#: Largest ``examples`` :func:`check_claim` accepts (~ hours of search at a millisecond an instance).
+MAX_EXAMPLES = 10**6
+
+
 def _check_count(value, name: str, *, minimum: Optional[int] = 0) -> int:
     """An int (Python or NumPy, not bool) ≥ ``minimum``, as a Python int."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
@@ -680,9 +684,10 @@ def check_claim(
     claim : Claim
     examples : int
         Hypothesis ``max_examples`` for the search (0: canonical instances only, which needs
-        ``canonical=True`` and a claim that has some). NumPy integers are accepted, bools not.
+        ``canonical=True`` and a claim that has some). NumPy integers are accepted, bools not;
+        at most :data:`MAX_EXAMPLES`.
     seed : int
-        The search is deterministic for a given seed (Hypothesis run with ``@seed(seed)``, no
+        A non-negative int, like every seed of this package. The search is deterministic for a given seed (Hypothesis run with ``@seed(seed)``, no
         example database, and the constants Hypothesis mines from imported local modules
         pinned), so a report can be reproduced exactly.
     canonical : bool
@@ -712,7 +717,12 @@ def check_claim(
     if not isinstance(claim, Claim):
         raise TypeError(f"claim must be a linflow.Claim; got claim={claim!r}")
     examples = _check_count(examples, "examples")
-    seed = _check_count(seed, "seed", minimum=None)
+    if examples > MAX_EXAMPLES:
+        raise ValueError(
+            f"examples must be ≤ {MAX_EXAMPLES:,} (a search that long would not finish in practice; "
+            f"run several seeds instead); got examples={examples!r}"
+        )
+    seed = _check_count(seed, "seed")
     if not isinstance(canonical, (bool, np.bool_)):
         raise TypeError(f"canonical must be a bool; got canonical={canonical!r}")
     canonical = bool(canonical)

@@ -17,6 +17,16 @@ import traceback
 
 from ._options import CLIError, check_output_directory, load_user_code, nonnegative_float, nonnegative_int
 
+
+def _examples(text: str) -> int:
+    """``--examples``: an integer from 0 to ``check_claim``'s documented maximum."""
+    from linflow.claims._core import MAX_EXAMPLES
+
+    value = nonnegative_int(text)
+    if value > MAX_EXAMPLES:
+        raise argparse.ArgumentTypeError(f"must be ≤ {MAX_EXAMPLES:,}; got {text!r}")
+    return value
+
 #: Default number of Hypothesis instances per claim: keeps the full run ≲ 1 min on 2 cores.
 DEFAULT_EXAMPLES = 20
 
@@ -34,7 +44,7 @@ def register(subparsers) -> None:
             "the claims checked so far (and saving their counterexamples with --save)."
         ),
     )
-    p.add_argument("--examples", type=nonnegative_int, default=DEFAULT_EXAMPLES, metavar="N",
+    p.add_argument("--examples", type=_examples, default=DEFAULT_EXAMPLES, metavar="N",
                    help=f"Hypothesis instances per claim (default {DEFAULT_EXAMPLES}; 0: canonical only)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the (deterministic) search (default 0)")
     p.add_argument("--claim", action="append", default=[], metavar="NAME",

@@ -8,6 +8,8 @@ import os
 import signal
 import sys
 
+from ._options import CLIError, check_output_directory, positive_int
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -25,7 +27,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", metavar="STORE.zarr", required=True, help="Zarr store to write (and resume)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler, e.g. tcp://HOST:8786")
-    where.add_argument("--workers", metavar="N", type=int, help="start a local Dask cluster of N worker processes")
+    where.add_argument("--workers", metavar="N", type=positive_int, help="start a local Dask cluster of N worker processes")
     p.add_argument("--no-resume", action="store_true", help="overwrite STORE instead of resuming it")
     p.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
     p.set_defaults(func=run)
@@ -39,8 +41,6 @@ def _client(args: argparse.Namespace):
 
     if args.scheduler is not None:
         return Client(args.scheduler)
-    if args.workers < 1:
-        raise ValueError(f"--workers must be ≥ 1; got --workers={args.workers}")
     # Each worker runs one task at a time; its numba engine gets its share of the cores.
     threads = max(1, (os.cpu_count() or 1) // args.workers)
     # The worker processes inherit an ignored SIGINT: Ctrl-C reaches the whole process group,
@@ -74,15 +74,26 @@ def _run(args: argparse.Namespace, report) -> int:
     from ..sweep._execute import run_sweep
     from ..sweep._spec import load_spec
 
-    client = None
+    # Every error is one line naming the argument (SPEC.toml, --scheduler or --out) and its value.
     try:
         spec = load_spec(args.spec)
-        client = _client(args)
+    except OSError as exc:
+        raise CLIError(f"SPEC.toml {args.spec!r} cannot be read: {exc.strerror or exc}") from None
+    except (TypeError, ValueError) as exc:  # the message names the spec key and its value
+        raise CLIError(f"SPEC.toml {args.spec!r}: {exc}") from None
+    check_output_directory(args.out, "--out")
+    client = None
+    try:
+        try:
+            client = _client(args)
+        except (OSError, ValueError, TypeError) as exc:
+            raise CLIError(f"--scheduler {args.scheduler!r}: cannot connect: {exc}") from None
         ds, report = run_sweep(spec, store=args.out, client=client, resume=not args.no_resume,
                                progress=False if args.no_progress else None, report=report)
-    except (TypeError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except OSError as exc:
+        raise CLIError(f"--out {args.out!r}: {exc.strerror or exc}") from None
+    except (TypeError, ValueError) as exc:  # a store written by another spec, a task's refusal
+        raise CLIError(f"SPEC.toml {args.spec!r} with --out {args.out!r}: {exc}") from None
     finally:
         if client is not None:
             cluster = getattr(client, "cluster", None)

@@ -112,6 +112,24 @@ def distance_problem(depth: int, *, input_dim: int = 3, hidden: int = 4, output_
     return Problem(DeepLinearNetwork(widths), target=target), balanced(widths, start, seed=rng)
 
 
+#: Most GD steps (horizon / η) one row may take: every iterate and GF point is kept, and the
+#: certificate evaluates curvature bounds at each of them.
+MAX_STEPS = 100_000
+
+
+def check_step_counts(horizon: float, learning_rates) -> None:
+    """Refuse a (horizon, η) pair whose step count ``⌊horizon/η⌋`` is 0, not finite or above
+    :data:`MAX_STEPS`, before any row is computed."""
+    for eta in learning_rates:
+        with np.errstate(over="ignore"):
+            ratio = np.float64(horizon) / np.float64(eta)
+        if not (1.0 <= ratio * (1 + 1e-12) and ratio <= MAX_STEPS):  # the slack of measure()
+            raise ValueError(
+                f"horizon / learning_rates must give between 1 and {MAX_STEPS:,} GD steps per row; "
+                f"got horizon={horizon!r}, learning_rates entry {eta!r} ({ratio:.3g} steps)"
+            )
+
+
 def measure(problem, weights0, learning_rate: float, horizon: float, *, backend=None):
     """GF path, GD distances ``d_k = ‖θ_k − θ(kη)‖`` (k ≤ K) and the smallest valid certificate.
 
@@ -171,6 +189,7 @@ def build(
     ``activation`` see :func:`build_relu` (``n_samples`` is used only there).
     """
     activation, slope = check_activation(activation, negative_slope)
+    check_step_counts(horizon, learning_rates)
     if activation != "linear":
         return build_relu(depths=depths, learning_rates=learning_rates, horizon=horizon, input_dim=input_dim,
                           hidden=hidden, output_dim=output_dim, target_norm=target_norm, seed=seed,

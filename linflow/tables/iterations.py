@@ -91,7 +91,11 @@ def build(
     # a row does not depend on which other depths are built.
     target = margin_target(dim, target_norm, np.random.default_rng([seed, 0]))
     c = margin_fraction * sigma_min(target)
-    ell0 = 0.5 * (sigma_min(target) - c) ** 2  # ‖W_e(0) − Φ‖_F = σ_min − c exactly
+    with np.errstate(over="ignore"):
+        ell0 = 0.5 * np.float64(sigma_min(target) - c) ** 2  # ‖W_e(0) − Φ‖_F = σ_min − c exactly
+    if not np.isfinite(ell0):
+        raise ValueError(f"target_norm too large: the initial loss overflows float64; got target_norm={target_norm!r}")
+    ell0 = float(ell0)
     if not epsilon < ell0:
         raise ValueError(f"epsilon must be below the initial loss {ell0:.6g}; got epsilon={epsilon!r}")
     etas = np.asarray(learning_rates, dtype=np.float64)

@@ -104,6 +104,9 @@ def build(
     depths, eta_fractions = tuple(depths), tuple(float(f) for f in eta_fractions)
     if not eta_fractions or min(eta_fractions) <= 0:
         raise ValueError(f"eta_fractions must be positive; got eta_fractions={eta_fractions!r}")
+    with np.errstate(over="ignore"):
+        if not np.isfinite(np.float64(init_std) ** (2 * max(depths, default=1))):  # the loss scale ‖W_e‖²
+            raise ValueError(f"init_std too large: the initial loss overflows float64; got init_std={init_std!r}")
     # Target from stream (seed, 0), each depth's initializations from (seed, 1, depth).
     target = margin_target(dim, target_norm, np.random.default_rng([seed, 0]))
     rows = []
@@ -114,9 +117,14 @@ def build(
             weights0 = gaussian(problem.network.widths, std=init_std, seed=np.random.default_rng([seed, 1, depth]),
                                 batch=n_inits)
             s_min = bounds.get("min_sharpness_balanced").evaluate(depth=depth, sigma_max=sigma_max(target))
+            etas = 2.0 / s_min * np.asarray(eta_fractions)
+            if not np.all(np.isfinite(etas) & (etas > 0)):  # S_min overflowed or η = f·2/S_min did
+                raise ValueError(
+                    f"target_norm and eta_fractions give no finite positive step η = f·2/S_min (S_min = {s_min:.3g}); "
+                    f"got target_norm={target_norm!r}, eta_fractions={eta_fractions!r}"
+                )
             s_flow = flow_limit_sharpness(problem, weights0)
             bar.update(1, f"{NAME} N={depth} (GD)")
-            etas = 2.0 / s_min * np.asarray(eta_fractions)
             batch = tuple(np.tile(w, (len(etas), 1, 1)) for w in weights0)
             res = simulate_descent(problem, batch, learning_rate=np.repeat(etas, n_inits), n_steps=n_steps,
                                    record_every=n_steps, loss_tolerance=loss_tolerance, backend=backend)
