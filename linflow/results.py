@@ -91,6 +91,12 @@ class DescentResult:
         False when the caller passed a single trajectory (then :attr:`status` is one Status).
     backend : str
         The engine that ran: ``"numba"``, ``"numpy"`` or ``"cuda"``.
+    observables : dict
+        ``simulate_descent(observe=...)``: each observable by name (:mod:`linflow.observables`),
+        shape ``(B, n_observed[, m])`` at the steps :attr:`observable_steps`; NaN after a
+        trajectory diverged. Empty when nothing was observed.
+    observable_steps : ndarray of int, (n_observed,), or None
+        Step indices of the observables (every ``observe_every`` steps and the last step).
     extra : dict
         The optimizer's final state by name (``"velocity"``, ``"nu"``, ``"mu"``: per-layer
         arrays ``(B, d_{j+1}, d_j)``, or ``(B,)`` for Scalar RMSProp's ν; without the B axis for
@@ -112,6 +118,8 @@ class DescentResult:
     batched: bool = True
     backend: str = "numpy"
     extra: dict = field(default_factory=dict)
+    observables: dict = field(default_factory=dict)
+    observable_steps: Optional[np.ndarray] = None
 
     @property
     def status(self):
@@ -165,6 +173,7 @@ def drop_batch_axis(result: DescentResult) -> DescentResult:
         weights=None if result.weights is None else tuple(w[0] for w in result.weights),
         batched=False,
         extra=extra,
+        observables={name: values[0] for name, values in result.observables.items()},
     )
 
 
