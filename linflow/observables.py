@@ -171,9 +171,8 @@ def compute_observable(name, problem, weights, options, *, learning_rates=None, 
             val = np.linalg.svd(_end_to_end(pts), compute_uv=False)
         elif name == "balancedness":
             now = problem._balancedness(pts)
-            val = np.stack([
-                np.sqrt(np.sum((b - b0[good]) ** 2, axis=tuple(range(1, b.ndim)))) for b, b0 in zip(now, balance0)
-            ], axis=1)
+            norms = [np.sqrt(np.sum((b - b0[good]) ** 2, axis=tuple(range(1, b.ndim)))) for b, b0 in zip(now, balance0)]
+            val = np.stack(norms, axis=1) if norms else np.zeros((int(good.sum()), 0))  # depth 1: no pairs
         elif name == "gfs_sharpness":
             from .analysis import gfs_sharpness
 
