@@ -23,9 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "OBSERVABLES",
     "DENSE_OBSERVE_MAX_PARAMS",
     "LANCZOS_TOL",
+    "OBSERVABLES",
     "check_observe",
     "compute_observable",
     "needs_optimizer_state",

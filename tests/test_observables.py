@@ -3,14 +3,22 @@ observable agrees with its independent computation from the recorded weights."""
 
 import numpy as np
 import pytest
+from descent_agreement import descent_cases
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from descent_agreement import descent_cases, optimizer_cases
-from linflow import DeepLinearNetwork, Problem, balancedness, end_to_end, flatten, init, simulate_descent
+from linflow import (
+    DeepLinearNetwork,
+    Problem,
+    balancedness,
+    end_to_end,
+    flatten,
+    init,
+    simulate_descent,
+)
 from linflow._hessian import dense_hessian
 from linflow.observables import OBSERVABLES
-from linflow.optimizers import Adam, GD, RMSProp, ScalarRMSProp
+from linflow.optimizers import Adam, RMSProp, ScalarRMSProp
 
 # Observables built from dense eigh / SVD of the same float64 matrices agree to rounding: the
 # Hessian entries are sums of a few products of O(1) weights, so 1e-9 relative (of the largest
