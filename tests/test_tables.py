@@ -118,6 +118,45 @@ def test_step_size_brackets_recomputed_with_simulate_descent(step_table):
         assert np.isclose(row["eta_empirical"], np.median(crit.lower), rtol=1e-15)
 
 
+def test_step_size_eta_equals_a_direct_sweep_of_the_same_setting(step_table):
+    xr = pytest.importorskip("xarray")  # noqa: F841 (linflow.sweep returns an xarray.Dataset)
+    import linflow
+    from linflow.tables._margin import margin_spectrum
+
+    # The fixture's setting, written out as a sweep spec: the table's target spectrum
+    # (0.8, 0.6 up to rounding; ‖Φ‖_F = 1), c = 0.5·σ_min, 3 initialization seeds; one task holds
+    # both depths here, the table runs one task per row, and a configuration's numbers must not
+    # depend on its task.
+    ds = linflow.sweep({
+        "seed": 3, "n_steps": 400, "loss_tolerance": 1e-8,
+        "network": {"width": 2}, "loss": {"kind": "whitened", "spectrum": margin_spectrum(2, 1.0).tolist()},
+        "init": {"kind": "margin", "margin_fraction": 0.5}, "optimizer": {"kind": "gd"},
+        "axes": {"depth": [2, 3], "seed": {"range": [0, 3]}},
+        "refine": {"critical": {"parameter": "learning_rate_fraction", "low": 0.25, "high": 1.25,
+                                "grid": 4, "rounds": 2}},
+    }, progress=False)
+    for row in step_table.rows:
+        at = ds.sel(depth=row["depth"])
+        eta_s = at.stability_step.values
+        np.testing.assert_array_equal(row["critical"].lower, at.critical_lower.values * eta_s)
+        np.testing.assert_array_equal(row["critical"].upper, at.critical_upper.values * eta_s)
+        assert row["eta_empirical"] == np.median(at.critical_lower.values * eta_s)
+        # The sweep's 2/S (dense Hessian at a balanced minimum) vs the column's closed form
+        # N σ_1^{2−2/N}: a 2N×2N symmetric eigenproblem, accurate to ~1e-15 relative.
+        np.testing.assert_allclose(eta_s, row["eta_stability"], rtol=1e-10)
+
+
+def test_step_size_table_imports_no_dask_xarray_or_zarr():
+    import subprocess
+    import sys
+
+    code = ("import sys; from linflow import tables; tables.build('step-size', depths=(2,), n_inits=2, "
+            "n_steps=20, grid=2, rounds=1, loss_tolerance=1e-8, backend='numpy', progress=False); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'dask', 'distributed', 'xarray', 'zarr'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 # ---------------------------------------------------------------------- iterations
 def test_iterations_counts_match_a_direct_run():
     table = tables.build("iterations", depths=(3,), learning_rates=(0.05, 0.1), epsilon=1e-5, n_inits=3,

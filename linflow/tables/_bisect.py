@@ -12,6 +12,7 @@ power per round.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -33,13 +34,14 @@ class CriticalSteps:
     upper : ndarray, (B,)
         Smallest step size above ``lower`` seen to fail; ``inf`` when GD converged at the top
         of the search range.
-    n_runs : int
-        GD trajectories simulated in total.
+    n_runs : int or None
+        GD trajectories simulated in total (None: not recorded, e.g. a bracket read back from a
+        sweep).
     """
 
     lower: np.ndarray
     upper: np.ndarray
-    n_runs: int
+    n_runs: Optional[int] = None
 
     @property
     def resolved(self) -> np.ndarray:

@@ -21,13 +21,18 @@ from ..problem import Problem
 SPECTRUM_RATIO = 0.75
 
 
-def margin_target(dim: int, target_norm: float, seed) -> np.ndarray:
-    """A ``dim × dim`` target with ``‖Φ‖_F = target_norm`` and ``σ_min/σ_max = 0.75``."""
+def margin_spectrum(dim: int, target_norm: float) -> np.ndarray:
+    """Singular values of the default target: ``∝ linspace(1, 0.75, dim)``, ``‖s‖_2 = target_norm``."""
     dim = check_positive(dim, "dim", integer=True)
     target_norm = check_positive(target_norm, "target_norm")
-    rng = as_generator(seed)
     s = np.linspace(1.0, SPECTRUM_RATIO, dim) if dim > 1 else np.ones(1)
-    s *= target_norm / np.linalg.norm(s)
+    return s * (target_norm / np.linalg.norm(s))
+
+
+def margin_target(dim: int, target_norm: float, seed) -> np.ndarray:
+    """A ``dim × dim`` target with ``‖Φ‖_F = target_norm`` and ``σ_min/σ_max = 0.75``."""
+    s = margin_spectrum(dim, target_norm)
+    rng = as_generator(seed)
     u, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
     v, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
     return (u * s) @ v.T

@@ -10,16 +10,26 @@ For each depth N, target norm ‖Φ‖_F and deficiency margin c (setting of
 * ``η*`` — the empirical critical step size: per initialization, the largest η for which GD
   from that initialization converges, bracketed by a batched bisection
   (:mod:`linflow.tables._bisect`) on the fast engine; median and minimum over initializations.
+
+``η*`` is computed as a sweep (:mod:`linflow.sweep`): :func:`critical_spec` is the spec (axes
+margin fraction × depth × initialization seed, ``[refine.critical]``) and every row is one task
+of it run by the sweep's task layer in this process, so ``linflow.sweep(critical_spec(...))``
+gives the same numbers (and needs xarray only for its labelled result).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Optional
+
 import numpy as np
 
-from ._bisect import critical_step_sizes
-from ._format import Column, Progress, Table, sequence_text
-from ._margin import margin_inits, margin_problem, margin_target, sigma_max, sigma_min
 from . import Option, checked_options
+from ._bisect import CriticalSteps
+from ._format import Column, Progress, Table, sequence_text
+from ._margin import margin_spectrum, sigma_max, sigma_min
+
+if TYPE_CHECKING:
+    from ..sweep import Spec
 
 NAME = "step-size"
 SUMMARY = "Arora et al. 2019 maximal η and 2/S at the balanced minimum vs the empirical critical η of GD"
@@ -66,6 +76,58 @@ def stability_step(depth: int, target: np.ndarray) -> float:
     return 2.0 / s
 
 
+def critical_spec(
+    *,
+    depths,
+    target_norm: float,
+    margin_fractions,
+    dim: int,
+    n_inits: int,
+    n_steps: int,
+    loss_tolerance: float,
+    grid: int,
+    rounds: int,
+    seed: int,
+    backend: Optional[str] = None,
+) -> "Spec":
+    """The sweep spec of the table's empirical ``η*`` for one target norm.
+
+    Whitened loss with a ``dim × dim`` target of singular values :func:`margin_spectrum`
+    (drawn from the sweep's data stream ``(seed, 1, 0)``, shared by all rows), widths
+    ``(dim, …, dim)``, balanced initializations with deficiency margin
+    ``c = margin_fraction · σ_min(Φ)`` (init kind ``margin``; initialization ``i`` from the
+    stream ``(seed, 2, i)``, the same end-to-end matrix at every depth and margin), and
+    ``[refine.critical]`` on ``learning_rate_fraction`` over :data:`SEARCH_RANGE`. One task
+    per (margin fraction, depth) = one row.
+
+    Returns
+    -------
+    linflow.sweep.Spec
+    """
+    from ..sweep import load_spec  # lazy: the sweep package is needed only when building
+
+    raw = {
+        "name": NAME, "seed": seed, "n_steps": n_steps, "loss_tolerance": loss_tolerance,
+        "network": {"width": dim},
+        "loss": {"kind": "whitened", "target_norm": target_norm,
+                 "spectrum": margin_spectrum(dim, target_norm).tolist()},
+        "init": {"kind": "margin"},
+        "optimizer": {"kind": "gd", "sharpness_reference": "minimum"},
+        "axes": {"margin_fraction": list(margin_fractions), "depth": list(depths),
+                 "seed": {"range": [0, n_inits]}},
+        "refine": {"critical": {"parameter": "learning_rate_fraction", "low": SEARCH_RANGE[0],
+                                "high": SEARCH_RANGE[1], "grid": grid, "rounds": rounds}},
+        "execution": {"task_size": n_inits, **({} if backend is None else {"backend": backend})},
+    }
+    return load_spec(raw)
+
+
+def _distinct(values: tuple, name: str) -> tuple:
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} repeats a value; got {name}={values!r}")
+    return values
+
+
 @checked_options
 def build(
     *,
@@ -90,8 +152,8 @@ def build(
         One row per combination; ``c = fraction · σ_min(Φ)``.
     dim, n_inits, n_steps, loss_tolerance, grid, rounds, seed
         See ``OPTIONS``.
-    backend : str, optional
-        GD engine (None: the fast default).
+    backend : {None, "numba", "numpy"}
+        GD engine (None: the fast default); the sweep's ``[execution] backend``.
     progress : bool, optional
         Draw a progress bar on stderr (default: when stderr is a terminal).
 
@@ -99,49 +161,68 @@ def build(
     -------
     Table
         Rows carry, besides the columns, ``"critical"`` (the per-initialization
-        :class:`~linflow.tables._bisect.CriticalSteps`), ``"target"`` and ``"weights0"`` (for
-        plots and for recomputing a row directly).
+        :class:`~linflow.tables._bisect.CriticalSteps` in absolute step sizes), ``"target"`` and
+        ``"weights0"`` (for plots and for recomputing a row directly).
     """
     from .. import bounds  # lazy: SymPy
+    from ..sweep._plan import make_plan
+    from ..sweep._spec import BACKENDS as SWEEP_BACKENDS
+    from ..sweep._task import build_init, build_instance, check_configurations, configuration_parameters, run_task
 
     depths, target_norms, margin_fractions = tuple(depths), tuple(target_norms), tuple(margin_fractions)
     for f in margin_fractions:
         if not 0 < f < 1:
             raise ValueError(f"margin_fractions must lie in (0, 1); got margin_fractions={margin_fractions!r}")
-    configs = [(n, t, f) for t in target_norms for f in margin_fractions for n in depths]
+    if grid < 2:
+        raise ValueError(f"grid must be at least 2; got grid={grid}")
+    _distinct(depths, "depths")
+    _distinct(margin_fractions, "margin_fractions")
+    if backend is not None and backend not in SWEEP_BACKENDS:
+        raise ValueError(f"backend must be None or one of {SWEEP_BACKENDS}; got backend={backend!r}")
+    options = dict(depths=depths, margin_fractions=margin_fractions, dim=dim, n_inits=n_inits, n_steps=n_steps,
+                   loss_tolerance=loss_tolerance, grid=grid, rounds=rounds, seed=seed, backend=backend)
+    plans = []
+    for norm in target_norms:
+        spec = critical_spec(target_norm=norm, **options)
+        plan = make_plan(spec)
+        check_configurations(spec, plan)  # refuses what a task would refuse, before any GD run
+        plans.append((norm, spec, plan))
     rows = []
-    with Progress(len(configs) * rounds, NAME, enabled=progress) as bar:
-        # Every row draws from its own stream (seed, depth, …), so a row does not depend on
-        # which other rows are built; the target direction is shared by all rows.
-        targets = {t: margin_target(dim, t, np.random.default_rng([seed, 0])) for t in target_norms}
-        for depth, norm, frac in configs:
-            bar.update(0, f"{NAME} N={depth}")
-            target = targets[norm]
-            c = frac * sigma_min(target)
-            problem = margin_problem(depth, target)
-            weights0 = margin_inits(problem, c, n_inits, np.random.default_rng([seed, 1, depth, round(1e6 * frac)]))
-            eta_s = stability_step(depth, target)
-            crit = critical_step_sizes(
-                problem, weights0, low=SEARCH_RANGE[0] * eta_s, high=SEARCH_RANGE[1] * eta_s,
-                n_steps=n_steps, loss_tolerance=loss_tolerance, grid=grid, rounds=rounds,
-                backend=backend, progress=bar.update,
-            )
-            eta_a = bounds.get("arora2019_step_size").evaluate(depth=depth, margin=c, target_norm=norm)
-            # η* per initialization is the bracket's lower end (converged there); an
-            # initialization converging at the top of the range counts with that top value
-            # (a lower bound), one failing at the bottom is left out; both are counted.
-            emp = crit.lower
-            med = float(np.nanmedian(emp)) if np.any(np.isfinite(emp)) else None
-            rows.append({
-                "depth": depth, "target_norm": norm, "margin": c,
-                "eta_arora": eta_a, "eta_stability": eta_s,
-                "eta_empirical": med,
-                "eta_empirical_min": float(np.nanmin(emp)) if med is not None else None,
-                "ratio_arora": None if med is None else med / eta_a,
-                "ratio_stability": None if med is None else med / eta_s,
-                "unresolved": int(np.sum(~crit.resolved)),
-                "critical": crit, "target": target, "weights0": weights0,
-            })
+    with Progress(len(target_norms) * len(margin_fractions) * len(depths), NAME, enabled=progress) as bar:
+        for norm, spec, plan in plans:
+            # One task per row (chunks (1, 1, n_inits)): axis values, results over the seeds.
+            for region in plan.tasks():
+                configs = plan.configurations(region)
+                depth, frac = configs[0]["depth"], configs[0]["margin_fraction"]
+                bar.update(0, f"{NAME} N={depth}")
+                result = run_task(spec, configs, (len(configs),))
+                values = [configuration_parameters(spec, config) for config in configs]
+                problem, target = build_instance(spec, values[0])
+                inits = [build_init(spec, p, problem) for p in values]
+                weights0 = tuple(np.stack([w[j] for w in inits]) for j in range(depth))
+                # The sweep stores the bracket in units of 2/S; η* is it times the 2/S it ran with.
+                scale = result["stability_step"]
+                crit = CriticalSteps(lower=result["critical_lower"] * scale,
+                                     upper=result["critical_upper"] * scale)
+                c = frac * sigma_min(target)
+                eta_s = stability_step(depth, target)
+                eta_a = bounds.get("arora2019_step_size").evaluate(depth=depth, margin=c, target_norm=norm)
+                # η* per initialization is the bracket's lower end (converged there); an
+                # initialization converging at the top of the range counts with that top value
+                # (a lower bound), one failing at the bottom is left out; both are counted.
+                emp = crit.lower
+                med = float(np.nanmedian(emp)) if np.any(np.isfinite(emp)) else None
+                rows.append({
+                    "depth": depth, "target_norm": norm, "margin": c,
+                    "eta_arora": eta_a, "eta_stability": eta_s,
+                    "eta_empirical": med,
+                    "eta_empirical_min": float(np.nanmin(emp)) if med is not None else None,
+                    "ratio_arora": None if med is None else med / eta_a,
+                    "ratio_stability": None if med is None else med / eta_s,
+                    "unresolved": int(np.sum(~crit.resolved)),
+                    "critical": crit, "target": target, "weights0": weights0,
+                })
+                bar.update(1)
     precision = (SEARCH_RANGE[1] / SEARCH_RANGE[0]) ** (1.0 / ((grid - 1) * (grid + 1) ** (rounds - 1)))
     notes = (
         f"Whitened loss ½‖W_N⋯W_1 − Φ‖_F², widths ({dim}, …, {dim}), σ_min(Φ)/σ_max(Φ) = 0.75; "
@@ -156,7 +237,11 @@ def build(
         f"counting a step only if every smaller one tried also converged.",
         "outside range: initializations whose critical η lies outside the search range "
         "(converged at the top: counted at the top value; failed at the bottom: left out).",
-        f"Depths {sequence_text(depths)}; seed {seed}.",
+        f"Depths {sequence_text(depths)}; seed {seed}. η* is computed as a sweep (axes margin fraction × depth "
+        f"× initialization seed, refine.critical; linflow.sweep of the same spec gives the same numbers): the "
+        f"target is drawn from the stream (seed, 1, 0) and initialization i from (seed, 2, i), the same at "
+        f"every depth. Earlier versions of this table drew them per row: their η* min differs by up to one "
+        f"final bracket ratio, their medians at the default options agree to 1e-14 relative.",
     )
     params = dict(depths=depths, target_norms=target_norms, margin_fractions=margin_fractions, dim=dim,
                   n_inits=n_inits, n_steps=n_steps, loss_tolerance=loss_tolerance, grid=grid,
