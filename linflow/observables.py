@@ -29,6 +29,7 @@ __all__ = [
     "check_observe",
     "compute_observable",
     "needs_optimizer_state",
+    "observe_path",
 ]
 
 #: Names accepted by ``simulate_descent(observe=...)``.
@@ -183,6 +184,18 @@ def compute_observable(name, problem, weights, options, *, learning_rates=None, 
             raise ValueError(f"unknown observable {name!r}")
     out[good] = val
     return out
+
+
+def observe_path(problem, path, weights0, names, options) -> dict:
+    """Observables ``{name: (R[, m])}`` along one recorded path ``path[j]`` of shape
+    ``(R, d_{j+1}, d_j)`` started at ``weights0`` (a flow's records; no preconditioner)."""
+    r = path[0].shape[0]
+    balance0 = None
+    if "balancedness" in names:
+        balance0 = [np.repeat(b[None], r, axis=0) for b in problem._balancedness(tuple(weights0))]
+    ids = np.zeros(r, dtype=np.int64)
+    return {name: compute_observable(name, problem, path, options.get(name, {}), balance0=balance0,
+                                     trajectories=ids) for name in names}
 
 
 def _width(name, problem, options) -> tuple:

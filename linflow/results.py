@@ -202,6 +202,8 @@ class FlowResult:
         networks without activation patterns.
     pattern_change_sites : ndarray of int (C, 3) or None
         ``(layer, neuron, sample)`` of each change, in the order of ``pattern_change_times``.
+    observables : dict
+        ``integrate_flow(observe=...)``: each observable at the times ``t``, ``(R[, m])``.
     """
 
     t: np.ndarray
@@ -214,6 +216,7 @@ class FlowResult:
     n_evaluations: int = 0
     pattern_change_times: Optional[np.ndarray] = None
     pattern_change_sites: Optional[np.ndarray] = None
+    observables: dict = field(default_factory=dict)
 
     @property
     def success(self) -> bool:

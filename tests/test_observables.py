@@ -193,3 +193,20 @@ def test_bad_observe_arguments(kwargs, match):
 
 def test_registry_lists_every_observable():
     assert set(WEIGHT_NAMES) | {"gfs_sharpness", "distance_to_reference"} == set(OBSERVABLES)
+
+
+def test_integrate_flow_records_observables_at_its_times():
+    from linflow import integrate_flow
+
+    problem = Problem(DeepLinearNetwork((2, 3, 2)), target=np.diag([1.5, 0.5]))
+    w0 = init.gaussian((2, 3, 2), std=0.4, seed=4)
+    t = np.linspace(0.0, 2.0, 5)
+    res = integrate_flow(problem, w0, t_span=(0.0, 2.0), t_eval=t, observe=("sharpness", "loss", "balancedness"))
+    for i in range(t.size):
+        w = tuple(x[i] for x in res.weights)
+        eig = _eig(problem, w)
+        assert abs(res.observables["sharpness"][i] - eig[-1]) <= RTOL * max(abs(eig).max(), 1.0)
+    np.testing.assert_array_equal(res.observables["loss"], res.losses)
+    # Gradient flow conserves B_j (Arora, Cohen & Hazan 2018, Thm 1): drift at the solver's
+    # tolerance (rtol 1e-10 on O(1) weights), far below 1e-6.
+    assert res.observables["balancedness"].shape == (5, 1) and np.max(res.observables["balancedness"]) < 1e-6
