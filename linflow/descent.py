@@ -247,7 +247,6 @@ def _observed_run(problem, weights0, optimizer, backend, observe, observe_every,
     observables = {}
     for name in names:
         values = compute_observable(name, problem, points, options.get(name, {}),
-                                    learning_rates=np.repeat(setup.learning_rates, n_obs),
                                     preconditioner=pre, balance0=balance0, trajectories=ids)
         observables[name] = values.reshape((batch, n_obs) + values.shape[1:])
     result = replace(

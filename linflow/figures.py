@@ -321,7 +321,7 @@ _SPECS = (
     FigureSpec(
         "loss-sharpness", "loss and sharpness along GD with the 2/η lines (edge of stability)",
         (Option("depth", int, 3, "depth N (default 3)"),
-         Option("eta_fractions", float, (0.8, 1.3, 1.7), "η as fractions of 2/S_GF (default 0.8 1.3 1.7)", multiple=True),
+         Option("eta_fractions", float, (0.8, 1.3, 1.7), "η as fractions of 2/S_GF (of 2/S_0 with --problem, --optimizer or --central-flow; default 0.8 1.3 1.7)", multiple=True),
          Option("n_steps", int, 250, "GD steps (default 250)"),
          Option("init_std", float, 0.5, "std of the Gaussian candidate initializations (default 0.5)"),
          Option("seed", int, 0, "seed (default 0)"),

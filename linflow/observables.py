@@ -131,7 +131,7 @@ def check_observe(observe, observe_every, observe_options, problem, optimizer) -
     return names, every, checked
 
 
-def compute_observable(name, problem, weights, options, *, learning_rates=None, preconditioner=None,
+def compute_observable(name, problem, weights, options, *, preconditioner=None,
                        balance0=None, trajectories=None):
     """One observable at ``n`` points ``weights[j]`` of shape ``(n, d_{j+1}, d_j)``.
 
