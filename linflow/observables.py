@@ -53,8 +53,9 @@ DENSE_OBSERVE_MAX_PARAMS = 128
 #: 1e-8 relative agreement with dense ``eigh`` promised above.
 LANCZOS_TOL = 1e-10
 
-# Dense Hessians are built in chunks of at most this many float64 entries (160 MB).
-_DENSE_CHUNK_ENTRIES = 20_000_000
+# Dense Hessians are built in chunks of at most this many float64 entries (16 MB): measured
+# 1.5–2× faster than 160 MB chunks (fresh large allocations page-fault on every chunk).
+_DENSE_CHUNK_ENTRIES = 2_000_000
 
 _OPTIONS = {
     "sharpness": {"method"},
