@@ -21,7 +21,9 @@ from .network import flatten
 from .results import DescentResult, descent_status_codes
 
 
-def run_descent_numpy(setup: DescentSetup) -> DescentResult:
+def run_descent_numpy(setup: DescentSetup, on_record=None) -> DescentResult:
+    """Run ``setup``; ``on_record(i, weights, grads, state, active)`` (optional) is called at
+    record i with the iterate, its gradient and the optimizer state before the step."""
     problem = setup.problem
     batch = setup.batch_size
     weights = [w.copy() for w in setup.weights0]
@@ -59,6 +61,8 @@ def run_descent_numpy(setup: DescentSetup) -> DescentResult:
                 if recorded is not None:
                     for rec, w in zip(recorded, weights):
                         rec[active, i] = w[active]
+                if on_record is not None:
+                    on_record(i, weights, grads, state, active.copy())
             newly = active & (converged_step < 0) & (loss <= setup.loss_tolerance)
             converged_step[newly] = k
             for b_now, b_0 in zip(problem._balancedness(weights) if track else [], balance0):

@@ -41,7 +41,8 @@ def dense_hessian(problem, weights) -> np.ndarray:
     basis = np.eye(p)
     for i in range(p):
         direction = tuple(np.broadcast_to(v, (r,) + v.shape) for v in unflatten(basis[i], shapes))
-        h[:, :, i] = flatten(problem._hvp(weights, direction))
+        # Row i = (H e_i)ᵀ by symmetry; rows are contiguous (columns would be strided writes).
+        h[:, i, :] = flatten(problem._hvp(weights, direction))
     return 0.5 * (h + np.swapaxes(h, -1, -2))
 
 

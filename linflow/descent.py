@@ -8,6 +8,10 @@ GD is ``θ_{k+1} = θ_k − η∇f(θ_k)``; iterate k approximates gradient flow
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
+
 from ._descent_setup import DEFAULT_DIVERGENCE_THRESHOLD, DescentSetup, prepare_descent
 from .optimizers import GD, as_optimizer
 from .problem import Problem
@@ -37,6 +41,9 @@ def simulate_descent(
     beta2=None,
     eps=None,
     track_balancedness: bool = True,
+    observe=None,
+    observe_every: int = 1,
+    observe_options=None,
 ) -> DescentResult:
     """Run gradient descent ``θ_{k+1} = θ_k − η∇f(θ_k)`` (or another optimizer) for a batch.
 
@@ -85,6 +92,27 @@ def simulate_descent(
         the per-neuron balances for ReLU networks) at every step (default). ``False`` skips
         this bookkeeping (about a quarter of the arithmetic of a depth-4, width-8 step);
         ``result.balancedness_drift`` is then NaN: not tracked.
+    observe : sequence of str, optional
+        Observables to record (:data:`linflow.observables.OBSERVABLES`): ``"loss"``,
+        ``"grad_norm"``, ``"sharpness"`` (λ_max of ∇²f), ``"top_eigenvalues"``, ``"lambda_min"``,
+        ``"effective_sharpness"`` (λ_max of ``P^{-1/2} H P^{-1/2}`` with RMSProp's
+        ``P = diag(√ν + ε)`` of the step taken there, the quantity its central flow holds at 2/η,
+        Cohen et al. 2025; the sharpness for GD), ``"end_to_end_singular_values"``,
+        ``"balancedness"`` (``‖B_j(θ_k) − B_j(θ_0)‖_F`` per j), ``"gfs_sharpness"`` (scalar
+        networks), ``"distance_to_reference"``. Stored in ``result.observables[name]``
+        (``(B, n_observed[, m])``, NaN after divergence) at ``result.observable_steps``.
+        The run itself is unchanged: the engine records the weights every
+        ``gcd(record_every, observe_every)`` steps (memory: B·R·P floats, checked before the
+        run) and the observables are computed from them afterwards, batched over all records.
+        ``effective_sharpness`` with an RMSProp optimizer needs ν at each record: it runs on the
+        NumPy reference (``backend=None`` selects it; a compiled backend is refused).
+    observe_every : int
+        Observe every this many steps (the last step is always observed).
+    observe_options : dict, optional
+        Per-observable options: ``{"top_eigenvalues": {"k": 3}}`` (default k = 3),
+        ``{"sharpness": {"method": "dense" | "lanczos"}}`` (also ``lambda_min``,
+        ``top_eigenvalues``, ``effective_sharpness``; see :mod:`linflow.observables`),
+        ``{"distance_to_reference": {"reference": weights or flat θ}}`` (required for it).
 
     Returns
     -------
@@ -109,6 +137,12 @@ def simulate_descent(
     0.0
     """
     optimizer = as_optimizer(optimizer, beta2, eps)
+    if observe is not None:
+        return _observed_run(problem, weights0, optimizer, backend, observe, observe_every, observe_options,
+                             learning_rate=learning_rate, n_steps=n_steps, record_every=record_every,
+                             loss_tolerance=loss_tolerance, divergence_threshold=divergence_threshold,
+                             record_weights=record_weights, reference=reference,
+                             track_balancedness=track_balancedness)
     backend = _resolve_backend(backend, optimizer)
     setup = prepare_descent(
         problem,
@@ -152,10 +186,90 @@ def _resolve_backend(backend, optimizer) -> str:
     return backend
 
 
+def _record_steps(n_steps: int, every: int) -> np.ndarray:
+    steps = np.arange(0, n_steps + 1, every, dtype=np.int64)
+    return steps if steps[-1] == n_steps else np.append(steps, n_steps)
+
+
+def _observed_run(problem, weights0, optimizer, backend, observe, observe_every, observe_options, *,
+                  record_every, record_weights, **kwargs) -> DescentResult:
+    """A run with observables: the engine records weights every ``gcd(record_every,
+    observe_every)`` steps; the observables are computed from them afterwards (batched)."""
+    from math import gcd
+
+    from ._validation import check_positive
+    from .network import flatten
+    from .observables import check_observe, compute_observable, needs_optimizer_state
+
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a linflow.Problem; got problem={problem!r}")
+    names, every, options = check_observe(observe, observe_every, observe_options, problem, optimizer)
+    record_every = check_positive(record_every, "record_every", integer=True)
+    with_state = needs_optimizer_state(names, optimizer)
+    if with_state:
+        if backend not in (None, "numpy"):
+            raise ValueError(
+                f"effective_sharpness of optimizer={optimizer!r} needs ν at every record, which only the "
+                f"NumPy reference exposes: use backend=None or 'numpy'; got backend={backend!r}"
+            )
+        backend = "numpy"
+    backend = _resolve_backend(backend, optimizer)
+    base = gcd(int(record_every), every)
+    setup = prepare_descent(problem, weights0, record_every=base, record_weights=True, optimizer=optimizer, **kwargs)
+    batch, p = setup.batch_size, problem.network.n_params
+    n_base = setup.record_steps.size
+    precond = None
+    if with_state:
+        from ._descent_numpy import run_descent_numpy
+
+        precond = np.full((batch, n_base, p), np.nan)
+
+        def on_record(i, weights, grads, state, active):
+            # The preconditioner of the step taken from this iterate: ν after its update.
+            nu = optimizer.update(grads, state)[1].nu
+            flat = np.broadcast_to(nu[:, None], (batch, p)) if isinstance(nu, np.ndarray) else flatten(nu)
+            precond[active, i] = (np.sqrt(flat) + optimizer.eps)[active]
+
+        full = run_descent_numpy(setup, on_record)
+    else:
+        full = _engine(setup, backend)
+    steps = _record_steps(setup.n_steps, int(record_every))
+    obs_steps = _record_steps(setup.n_steps, every)
+    keep = np.searchsorted(setup.record_steps, steps)
+    at = np.searchsorted(setup.record_steps, obs_steps)
+    n_obs = at.size
+    points = tuple(np.ascontiguousarray(w[:, at].reshape((batch * n_obs,) + w.shape[2:])) for w in full.weights)
+    balance0 = None
+    if "balancedness" in names:
+        balance0 = [np.repeat(b, n_obs, axis=0) for b in problem._balancedness(setup.weights0)]
+    pre = None if precond is None else precond[:, at].reshape(batch * n_obs, p)
+    ids = np.repeat(np.arange(batch), n_obs)
+    observables = {}
+    for name in names:
+        values = compute_observable(name, problem, points, options.get(name, {}),
+                                    preconditioner=pre, balance0=balance0, trajectories=ids)
+        observables[name] = values.reshape((batch, n_obs) + values.shape[1:])
+    result = replace(
+        full,
+        steps=steps,
+        losses=full.losses[:, keep],
+        weights=tuple(w[:, keep] for w in full.weights) if record_weights else None,
+        observables=observables,
+        observable_steps=obs_steps,
+    )
+    return result if setup.batched else drop_batch_axis(result)
+
+
 def _run(setup: DescentSetup, backend: str) -> DescentResult:
+    """Run a validated setup on ``backend``; an unbatched run drops the batch axis."""
+    result = _engine(setup, backend)
+    return result if setup.batched else drop_batch_axis(result)
+
+
+def _engine(setup: DescentSetup, backend: str) -> DescentResult:
     """Hand a validated setup to the engine (engines are imported lazily: JIT, CUDA).
 
-    Engines always compute with a batch axis; an unbatched run drops it from every field.
+    Engines always compute with a batch axis.
     """
     if backend == "numpy":
         from ._descent_numpy import run_descent_numpy as engine
@@ -170,5 +284,4 @@ def _run(setup: DescentSetup, backend: str) -> DescentResult:
             from ._descent_numba import run_descent_numba as engine
     else:
         from ._descent_cuda import run_descent_cuda as engine
-    result = engine(setup)
-    return result if setup.batched else drop_batch_axis(result)
+    return engine(setup)

@@ -38,6 +38,8 @@ class FigureSpec:
     accepts_problem: bool = False
     #: Positional command-line arguments: (name, metavar, help) each.
     arguments: tuple = ()
+    #: Boolean command-line switches: (name, help) each, passed as ``name=True/False``.
+    flags: tuple = ()
 
     def build(self, **params):
         """``(figure, data)`` for these parameters (defaults from ``options``)."""
@@ -84,12 +86,11 @@ def loss_sharpness_runs(*, depth: int = 3, eta_fractions=(0.8, 1.3, 1.7), n_step
     ``η = f · 2/S_GF`` with ``S_GF`` the sharpness of that init's gradient-flow limit, so
     ``f > 1`` means GD cannot converge where GF does.
     """
-    from ._hessian import hessian_eigenvalues
+    from ._validation import check_positive
     from .descent import simulate_descent
     from .init import gaussian
     from .tables._margin import margin_problem, margin_target
     from .tables.sharpness import flow_limit_sharpness
-    from ._validation import check_positive
 
     eta_fractions = tuple(eta_fractions)
     for f in eta_fractions:
@@ -110,24 +111,77 @@ def loss_sharpness_runs(*, depth: int = 3, eta_fractions=(0.8, 1.3, 1.7), n_step
     for f in eta_fractions:
         eta = float(f) * 2.0 / s_flow[b]
         if not np.isfinite(eta):
-            raise ValueError(f"eta_fractions entry too large: η = f·2/S_GF overflows; got eta_fractions={eta_fractions!r}")
-        res = simulate_descent(problem, weights0, learning_rate=eta, n_steps=n_steps, record_weights=True,
-                               backend=backend)
-        path = res.weights
-        keep = np.isfinite(res.losses)
-        sharp = np.full(keep.size, np.nan)
-        sharp[keep] = hessian_eigenvalues(problem, tuple(w[keep] for w in path))[:, -1]
-        runs.append({"learning_rate": eta, "label": f"η = {f:g}·2/S_GF = {eta:.3g}", "steps": res.steps,
+            raise ValueError(
+                f"eta_fractions entry too large: η = f·2/S_GF overflows; got eta_fractions={eta_fractions!r}"
+            )
+        res = simulate_descent(problem, weights0, learning_rate=eta, n_steps=n_steps, backend=backend,
+                               observe=("sharpness",))
+        sharp = res.observables["sharpness"]
+        runs.append({"learning_rate": eta, "label": f"η = {f:g}·2/S_GF = {eta:.3g}", "steps": res.observable_steps,
                      "losses": res.losses, "sharpness": sharp, "flow_sharpness": float(s_flow[b]),
                      "status": res.status})
     return problem, weights0, runs
 
 
-def _loss_sharpness(**params):
+def problem_sharpness_runs(problem, weights0, *, optimizer="gd", beta2: float = 0.99, learning_rates=(),
+                           eta_fractions=(0.8, 1.3, 1.7), n_steps: int = 250, central_flow: bool = False,
+                           backend=None):
+    """Runs of any problem and optimizer with the sharpness observed at every step.
+
+    The observable is ``sharpness`` for GD and ``effective_sharpness`` (``λ_max`` of
+    ``P^{-1/2} H P^{-1/2}``, RMSProp's preconditioner ``P = diag(√ν + ε)``) for RMSProp, both
+    compared with ``2/η`` (Cohen et al., ICLR 2025: their central flows hold it there). Step
+    sizes are ``learning_rates``, or ``η = f · 2/S_0`` for ``f`` in ``eta_fractions`` with
+    ``S_0`` the (effective) sharpness at ``weights0``. ``central_flow=True`` adds the central
+    flow's prediction (its effective sharpness over η, and its loss) to each run.
+    """
+    from .descent import simulate_descent
+    from .optimizers import as_optimizer
+
+    opt = as_optimizer(optimizer, beta2 if optimizer in ("rmsprop", "scalar_rmsprop") else None)
+    name = "effective_sharpness" if opt.adaptive else "sharpness"
+    start = simulate_descent(problem, weights0, learning_rate=1.0, n_steps=1, optimizer=opt, observe=(name,),
+                             backend="numpy")
+    s0 = float(start.observables[name][0])
+    if learning_rates:
+        etas = [(float(eta), f"η = {float(eta):.3g}") for eta in learning_rates]
+    else:
+        if not s0 > 0:
+            raise ValueError(f"the {name} at weights0 is {s0!r}: pass learning_rates (η = f·2/S_0 needs S_0 > 0)")
+        etas = [(float(f) * 2.0 / s0, f"η = {float(f):g}·2/S_0 = {float(f) * 2.0 / s0:.3g}") for f in eta_fractions]
+    runs = []
+    for eta, label in etas:
+        res = simulate_descent(problem, weights0, learning_rate=eta, n_steps=n_steps, optimizer=opt,
+                               observe=(name,), backend=backend)
+        run = {"learning_rate": eta, "label": label, "steps": res.observable_steps, "losses": res.losses,
+               "sharpness": res.observables[name], "status": res.status}
+        if central_flow:
+            from .central_flow import integrate_central_flow
+
+            cf = integrate_central_flow(problem, weights0, learning_rate=eta, n_steps=n_steps, optimizer=opt)
+            # Its effective sharpness is η·λ_max(P^{-1/2}HP^{-1/2}) (edge 2): divide by η for the 2/η scale.
+            run.update(central_steps=cf.t, central_sharpness=cf.effective_sharpness / eta, central_losses=cf.losses)
+        runs.append(run)
+    return runs, name
+
+
+def _loss_sharpness(*, problem=None, weights0=None, optimizer: str = "gd", beta2: float = 0.99, learning_rates=(),
+                    central_flow: bool = False, backend=None, **params):
     from .plotting import plot_loss_and_sharpness
 
-    problem, weights0, runs = loss_sharpness_runs(**params)
-    fig = plot_loss_and_sharpness(runs, title=f"GD on a depth-{problem.network.depth} linear net: loss")
+    if problem is None and optimizer == "gd" and not learning_rates and not central_flow:
+        problem, weights0, runs = loss_sharpness_runs(backend=backend, **params)
+        fig = plot_loss_and_sharpness(runs, title=f"GD on a depth-{problem.network.depth} linear net: loss")
+        return fig, {"runs": runs, "problem": problem, "weights0": weights0}
+    problem, weights0 = _problem_and_start(problem, weights0, params.get("seed", 0),
+                                           lambda _seed: central_flow_problem())
+    runs, name = problem_sharpness_runs(problem, weights0, optimizer=optimizer, beta2=beta2,
+                                        learning_rates=learning_rates,
+                                        eta_fractions=params.get("eta_fractions", (0.8, 1.3, 1.7)),
+                                        n_steps=params.get("n_steps", 250), central_flow=central_flow,
+                                        backend=backend)
+    label = "effective sharpness λ_max(P^{-1/2}HP^{-1/2})" if name == "effective_sharpness" else None
+    fig = plot_loss_and_sharpness(runs, title=f"{optimizer} on your problem: loss", sharpness_label=label)
     return fig, {"runs": runs, "problem": problem, "weights0": weights0}
 
 
@@ -294,12 +348,19 @@ _SPECS = (
     FigureSpec(
         "loss-sharpness", "loss and sharpness along GD with the 2/η lines (edge of stability)",
         (Option("depth", int, 3, "depth N (default 3)"),
-         Option("eta_fractions", float, (0.8, 1.3, 1.7), "η as fractions of 2/S_GF (default 0.8 1.3 1.7)",
+         Option("eta_fractions", float, (0.8, 1.3, 1.7),
+                "η as fractions of 2/S_GF (of 2/S_0 with --problem, --optimizer or --central-flow; "
+                "default 0.8 1.3 1.7)",
                 multiple=True),
          Option("n_steps", int, 250, "GD steps (default 250)"),
          Option("init_std", float, 0.5, "std of the Gaussian candidate initializations (default 0.5)"),
-         Option("seed", int, 0, "seed (default 0)")),
+         Option("seed", int, 0, "seed (default 0)"),
+         Option("optimizer", str, "gd", "gd, rmsprop or scalar_rmsprop (RMSProp: effective sharpness; default gd)"),
+         Option("beta2", float, 0.99, "RMSProp β₂ (default 0.99)"),
+         Option("learning_rates", float, (), "step sizes (default: the --eta-fractions of 2/S_0)", multiple=True)),
         _loss_sharpness,
+        accepts_problem=True,
+        flags=(("central_flow", "overlay the central flow's prediction (Cohen et al. 2025)"),),
     ),
     FigureSpec(
         "central-flow", "central flow vs GD vs GF (and RMSProp vs its central and stable flows)",

@@ -38,6 +38,8 @@ def integrate_flow(
     atol: float = 1e-12,
     max_steps: int = DEFAULT_MAX_STEPS,
     max_seconds: float = DEFAULT_MAX_SECONDS,
+    observe=None,
+    observe_options=None,
 ) -> FlowResult:
     """Integrate gradient flow ``θ'(t) = −∇f(θ(t))`` with :func:`scipy.integrate.solve_ivp`.
 
@@ -61,6 +63,10 @@ def integrate_flow(
     max_seconds : float
         Wall-clock budget in seconds (default 120), checked at every evaluation of the field;
         exceeding it also stops with :attr:`Status.BUDGET_EXHAUSTED`.
+    observe, observe_options
+        Observables recorded at the reported times ``t`` into ``result.observables[name]``
+        (``(R[, m])``), as in :func:`linflow.simulate_descent` (:mod:`linflow.observables`;
+        ``effective_sharpness`` is the sharpness: gradient flow has no preconditioner).
 
     Returns
     -------
@@ -115,6 +121,12 @@ def integrate_flow(
                 f"t_eval must be non-empty, non-decreasing and lie within t_span={(t0, t1)}; got t_eval from "
                 f"{t_eval.min() if t_eval.size else None} to {t_eval.max() if t_eval.size else None}"
             )
+    names = options = None
+    if observe is not None:
+        from .observables import check_observe
+        from .optimizers import GD
+
+        names, _, options = check_observe(observe, 1, observe_options, problem, GD())
     guard = FlowGuard(max_steps, max_seconds)
     y0 = flatten(weights0)
 
@@ -122,10 +134,18 @@ def integrate_flow(
         from ._pattern_flow import integrate_pattern_flow
 
         run = integrate_pattern_flow(problem, y0, t0, t1, method=method, rtol=rtol, atol=atol, guard=guard)
-        return _flow_result(problem, y0, t_eval, run.t_stop, run.sol, run.status, run.message,
-                            run.n_evaluations, run.change_times, run.change_sites)
-    t_stop, sol, status, message, nfev = _integrate_smooth(problem, y0, t0, t1, method, rtol, atol, guard)
-    return _flow_result(problem, y0, t_eval, t_stop, sol, status, message, nfev)
+        result = _flow_result(problem, y0, t_eval, run.t_stop, run.sol, run.status, run.message,
+                              run.n_evaluations, run.change_times, run.change_sites)
+    else:
+        t_stop, sol, status, message, nfev = _integrate_smooth(problem, y0, t0, t1, method, rtol, atol, guard)
+        result = _flow_result(problem, y0, t_eval, t_stop, sol, status, message, nfev)
+    if names is None:
+        return result
+    from dataclasses import replace
+
+    from .observables import observe_path
+
+    return replace(result, observables=observe_path(problem, result.weights, weights0, names, options))
 
 
 def _integrate_smooth(problem, y0, t0, t1, method, rtol, atol, guard):

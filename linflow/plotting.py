@@ -84,7 +84,7 @@ def _color(i: int):
     return f"C{i % 10}"
 
 
-def plot_loss_and_sharpness(runs, *, title: str = "GD at the edge of stability"):
+def plot_loss_and_sharpness(runs, *, title: str = "GD at the edge of stability", sharpness_label=None):
     """Loss and sharpness along GD runs, with the stability threshold 2/η of each run.
 
     Parameters
@@ -92,8 +92,11 @@ def plot_loss_and_sharpness(runs, *, title: str = "GD at the edge of stability")
     runs : sequence of mappings
         One per step size, with keys ``learning_rate`` (η), ``steps`` (R,), ``losses`` (R,),
         ``sharpness`` (R,) and optionally ``label`` and ``flow_sharpness`` (the sharpness of the
-        gradient-flow limit, drawn as a dotted line).
+        gradient-flow limit, drawn as a dotted line) and ``central_steps``, ``central_sharpness``,
+        ``central_losses`` (the central flow's prediction, drawn dash-dotted).
     title : str
+    sharpness_label : str, optional
+        Name of the plotted curvature (default the sharpness; e.g. RMSProp's effective sharpness).
 
     Returns
     -------
@@ -111,6 +114,9 @@ def plot_loss_and_sharpness(runs, *, title: str = "GD at the edge of stability")
         ax_loss.semilogy(run["steps"], run["losses"], color=c, lw=1, label=label)
         ax_s.plot(run["steps"], run["sharpness"], color=c, lw=1, label=label)
         ax_s.axhline(2.0 / eta, color=c, ls="--", lw=1)
+        if run.get("central_sharpness") is not None:
+            ax_s.plot(run["central_steps"], run["central_sharpness"], color=c, ls="-.", lw=1.5)
+            ax_loss.semilogy(run["central_steps"], run["central_losses"], color=c, ls="-.", lw=1.5)
     flow_levels = sorted({float(r["flow_sharpness"]) for r in runs if r.get("flow_sharpness") is not None})
     for level in flow_levels:
         ax_s.axhline(level, color="k", ls=":", lw=1)
@@ -127,8 +133,10 @@ def plot_loss_and_sharpness(runs, *, title: str = "GD at the edge of stability")
     ax_loss.set_title(title)
     ax_loss.legend(fontsize=8)
     ax_s.set_xlabel("step k")
-    ax_s.set_ylabel("sharpness S = λ_max(∇²f)")
-    ax_s.set_title("sharpness; dashed: 2/η" + ("; dotted: GF limit" if flow_levels else ""))
+    ax_s.set_ylabel(sharpness_label or "sharpness S = λ_max(∇²f)")
+    central = any(r.get("central_sharpness") is not None for r in runs)
+    ax_s.set_title("sharpness; dashed: 2/η" + ("; dotted: GF limit" if flow_levels else "")
+                   + ("; dash-dot: central flow" if central else ""))
     fig.tight_layout()
     return fig
 

@@ -93,6 +93,12 @@ class DescentResult(ResultIO):
         False when the caller passed a single trajectory (then :attr:`status` is one Status).
     backend : str
         The engine that ran: ``"numba"``, ``"numpy"`` or ``"cuda"``.
+    observables : dict
+        ``simulate_descent(observe=...)``: each observable by name (:mod:`linflow.observables`),
+        shape ``(B, n_observed[, m])`` at the steps :attr:`observable_steps`; NaN after a
+        trajectory diverged. Empty when nothing was observed.
+    observable_steps : ndarray of int, (n_observed,), or None
+        Step indices of the observables (every ``observe_every`` steps and the last step).
     extra : dict
         The optimizer's final state by name (``"velocity"``, ``"nu"``, ``"mu"``: per-layer
         arrays ``(B, d_{j+1}, d_j)``, or ``(B,)`` for Scalar RMSProp's ν; without the B axis for
@@ -114,6 +120,8 @@ class DescentResult(ResultIO):
     batched: bool = True
     backend: str = "numpy"
     extra: dict = field(default_factory=dict)
+    observables: dict = field(default_factory=dict)
+    observable_steps: Optional[np.ndarray] = None
 
     @property
     def status(self):
@@ -187,6 +195,7 @@ def drop_batch_axis(result: DescentResult) -> DescentResult:
         weights=None if result.weights is None else tuple(w[0] for w in result.weights),
         batched=False,
         extra=extra,
+        observables={name: values[0] for name, values in result.observables.items()},
     )
 
 
@@ -215,6 +224,8 @@ class FlowResult(ResultIO):
         networks without activation patterns.
     pattern_change_sites : ndarray of int (C, 3) or None
         ``(layer, neuron, sample)`` of each change, in the order of ``pattern_change_times``.
+    observables : dict
+        ``integrate_flow(observe=...)``: each observable at the times ``t``, ``(R[, m])``.
     """
 
     t: np.ndarray
@@ -227,6 +238,7 @@ class FlowResult(ResultIO):
     n_evaluations: int = 0
     pattern_change_times: Optional[np.ndarray] = None
     pattern_change_sites: Optional[np.ndarray] = None
+    observables: dict = field(default_factory=dict)
 
     @property
     def success(self) -> bool:

@@ -122,3 +122,38 @@ def test_central_flow_figure_draws_the_runs_it_returns():
     assert np.isclose(sharp[30], problem.sharpness(direct.trajectory(0)), rtol=1e-9)
     _, edge = _line(fig.axes[1], "2/η")
     assert np.isclose(edge[0], 2 / 0.14)
+
+
+def test_loss_sharpness_for_a_user_problem_and_rmsprop_with_central_flow(tmp_path):
+    from linflow import DeepLinearNetwork, Problem, init
+    from linflow._hessian import dense_hessian
+    from linflow.optimizers import RMSProp
+
+    problem = Problem(DeepLinearNetwork((3, 3, 3)), target=np.diag([2.0, 1.0, 0.5]))
+    w0 = init.gaussian((3, 3, 3), std=0.4, seed=1)
+    fig, data = figures.build("loss-sharpness", problem=problem, weights0=w0, optimizer="rmsprop",
+                              learning_rates=(0.02,), n_steps=20, central_flow=True)
+    run = data["runs"][0]
+    ref = simulate_descent(problem, w0, learning_rate=0.02, n_steps=20, optimizer=RMSProp(0.99),
+                           backend="numpy")  # effective sharpness of RMSProp runs on the reference
+    np.testing.assert_array_equal(run["losses"], ref.losses)
+    # At step 0 the preconditioner is √ν_0 with ν_0 = g_0⊙g_0 (ε = 0).
+    g0 = np.concatenate([g.ravel() for g in problem.gradient(w0)])
+    d = 1.0 / np.sqrt(np.abs(g0))
+    h = dense_hessian(problem, w0)
+    expected = np.linalg.eigvalsh(d[:, None] * h * d[None, :])[-1]
+    assert abs(run["sharpness"][0] - expected) <= 1e-9 * expected  # dense eigh of the same matrix: rounding
+    # The central flow starts at the same point, so its effective sharpness agrees at t = 0.
+    assert abs(run["central_sharpness"][0] - expected) <= 1e-9 * expected
+    assert run["central_steps"][-1] == 20
+
+
+def test_cli_loss_sharpness_with_problem_file(tmp_path):
+    src = tmp_path / "prob.py"
+    src.write_text("import numpy as np\nfrom linflow import DeepLinearNetwork, Problem, init\n"
+                   "PROB = (Problem(DeepLinearNetwork((2, 2, 2)), target=np.diag([1.5, 0.5])), "
+                   "init.gaussian((2, 2, 2), std=0.4, seed=2))\n")
+    out = tmp_path / "ls.png"
+    argv = ["plot", "loss-sharpness", "--problem", f"{src}:PROB", "--eta-fractions", "0.5", "--n-steps", "10",
+            "--central-flow", "--out", str(out)]
+    assert main(argv) == 0 and out.stat().st_size > 0

@@ -687,7 +687,8 @@ def check_claim(
         ``canonical=True`` and a claim that has some). NumPy integers are accepted, bools not;
         at most :data:`MAX_EXAMPLES`.
     seed : int
-        A non-negative int, like every seed of this package. The search is deterministic for a given seed (Hypothesis run with ``@seed(seed)``, no
+        A non-negative int, like every seed of this package. The search is deterministic for a given
+        seed (Hypothesis run with ``@seed(seed)``, no
         example database, and the constants Hypothesis mines from imported local modules
         pinned), so a report can be reproduced exactly.
     canonical : bool

@@ -31,6 +31,8 @@ def register(subparsers) -> None:
         for opt in spec.options:
             fp.add_argument(opt.flag, dest=opt.name, type=option_type(opt.type), default=opt.default, help=opt.help,
                             nargs="+" if opt.multiple else None)
+        for flag, text in spec.flags:
+            fp.add_argument("--" + flag.replace("_", "-"), dest=flag, action="store_true", help=text)
         if spec.accepts_problem:
             fp.add_argument("--problem", metavar="FILE.py:NAME", default=None,
                             help="your problem: global NAME of FILE.py, a linflow.Problem, a (problem, weights0) "
@@ -50,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--out {args.out!r}: path must end in {', '.join(PLOT_EXTENSIONS)}")
     params = {o.name: (tuple(getattr(args, o.name)) if o.multiple else getattr(args, o.name)) for o in spec.options}
     params.update({arg: getattr(args, arg) for arg, _, _ in spec.arguments})
+    params.update({flag: getattr(args, flag) for flag, _ in spec.flags})
     if getattr(args, "problem", None) is not None:
         from ..user_problem import load_problem
 

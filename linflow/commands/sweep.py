@@ -27,7 +27,9 @@ def register(subparsers) -> None:
     p.add_argument("--out", metavar="STORE.zarr", required=True, help="Zarr store to write (and resume)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler, e.g. tcp://HOST:8786")
-    where.add_argument("--workers", metavar="N", type=positive_int, help="start a local Dask cluster of N worker processes")
+    where.add_argument(
+        "--workers", metavar="N", type=positive_int, help="start a local Dask cluster of N worker processes"
+    )
     p.add_argument("--no-resume", action="store_true", help="overwrite STORE instead of resuming it")
     p.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
     p.set_defaults(func=run)
