@@ -8,6 +8,7 @@ GD is ``θ_{k+1} = θ_k − η∇f(θ_k)``; iterate k approximates gradient flow
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -238,6 +239,7 @@ def _observed_run(problem, weights0, optimizer, backend, observe, observe_every,
     keep = np.searchsorted(setup.record_steps, steps)
     at = np.searchsorted(setup.record_steps, obs_steps)
     n_obs = at.size
+    assert full.weights is not None  # recorded above for the observables
     points = tuple(np.ascontiguousarray(w[:, at].reshape((batch * n_obs,) + w.shape[2:])) for w in full.weights)
     balance0 = None
     if "balancedness" in names:
@@ -271,8 +273,11 @@ def _engine(setup: DescentSetup, backend: str) -> DescentResult:
 
     Engines always compute with a batch axis.
     """
+    engine: Callable[[DescentSetup], DescentResult]
     if backend == "numpy":
-        from ._descent_numpy import run_descent_numpy as engine
+        from ._descent_numpy import run_descent_numpy
+
+        engine = run_descent_numpy
     elif backend == "numba":
         # Wide layers, single networks and small batches: BLAS products instead of the 8-lane
         # kernels (the rule: :func:`linflow._descent_blas.prefers_blas`).
@@ -281,7 +286,11 @@ def _engine(setup: DescentSetup, backend: str) -> DescentResult:
         if prefers_blas(setup.problem, setup.batch_size, setup.optimizer):
             engine = run_descent_blas
         else:
-            from ._descent_numba import run_descent_numba as engine
+            from ._descent_numba import run_descent_numba
+
+            engine = run_descent_numba
     else:
-        from ._descent_cuda import run_descent_cuda as engine
+        from ._descent_cuda import run_descent_cuda
+
+        engine = run_descent_cuda
     return engine(setup)
