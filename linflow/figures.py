@@ -330,7 +330,7 @@ _SPECS += (
         (Option("x", str, None, "axis on the horizontal (required)"),
          Option("y", str, None, "axis on the vertical (required)"),
          Option("color", str, "status", "variable to colour by (default status: converged / edge / diverged)"),
-         Option("level", int, 0, "boundary refinement level to draw (default 0: the grid; dots: simulated points)")),
+         Option("level", int, 0, "boundary refinement level to draw (0: the grid; dots: simulated points)")),
         _phase_diagram,
         arguments=(("store", "STORE.zarr", "sweep store written by linflow sweep"),),
     ),

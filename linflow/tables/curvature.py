@@ -33,7 +33,7 @@ OPTIONS = (
         multiple=True,
     ),
     Option(
-        "target", float, DEFAULT_TARGET, "scalar-output target φ (row vector; default 1 .5 -.3 .2 0)", multiple=True
+        "target", float, DEFAULT_TARGET, "scalar-output target φ (row vector)", multiple=True
     ),
     Option("hidden", int, 4, "hidden width (default 4)"),
     Option("n_samples", int, 2001, "time samples of λ_min along the flow (default 2001)"),
