@@ -32,7 +32,14 @@ MAX_ERROR_CHARS = 300  # per part of an error line (a message may hold a whole a
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (no usage block): ``linflow CMD: error: argument --OPT: …``."""
+    """argparse with one-line errors (no usage block): ``linflow CMD: error: argument --OPT: …``,
+    and every option's default shown in ``--help``."""
+
+    def __init__(self, *args, **kwargs):
+        from .commands._options import DefaultsHelpFormatter
+
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} -h)\n")

@@ -317,7 +317,7 @@ def _central_flow(**params):
 
 
 # ---------------------------------------------------------------------- bounds-vs-depth
-def _bounds_vs_depth(*, depths=tuple(range(2, 11)), n_inits: int = 32, seed: int = 0, backend=None):
+def _bounds_vs_depth(*, depths=tuple(range(2, 11)), n_inits: int = 256, seed: int = 0, backend=None):
     from . import tables
     from .plotting import plot_bounds_vs_depth
 
@@ -326,7 +326,7 @@ def _bounds_vs_depth(*, depths=tuple(range(2, 11)), n_inits: int = 32, seed: int
 
 
 # ---------------------------------------------------------------------- lambda-min
-def _lambda_min(*, depths=(2, 3, 4), scales=(1e-1, 1e-3), n_samples: int = 2001, seed: int = 1, backend=None):
+def _lambda_min(*, depths=(2, 3, 4), scales=(1e-1, 1e-3), n_samples: int = 2001, seed: int = 0, backend=None):
     from . import tables
     from .plotting import plot_lambda_min
 
@@ -375,7 +375,7 @@ _SPECS = (
     FigureSpec(
         "bounds-vs-depth", "Arora et al. 2019 step bound, 2/S and the empirical critical η across depth",
         (Option("depths", int, tuple(range(2, 11)), "depths (default 2 … 10)", multiple=True),
-         Option("n_inits", int, 32, "initializations per depth (default 32)"),
+         Option("n_inits", int, 256, "initializations per depth (default 256)"),
          Option("seed", int, 0, "seed (default 0)")),
         _bounds_vs_depth,
     ),
@@ -384,7 +384,7 @@ _SPECS = (
         (Option("depths", int, (2, 3, 4), "depths (default 2 3 4)", multiple=True),
          Option("scales", float, (1e-1, 1e-3), "init scales s (default 0.1 0.001)", multiple=True),
          Option("n_samples", int, 2001, "time samples (default 2001)"),
-         Option("seed", int, 1, "seed (default 1)")),
+         Option("seed", int, 0, "seed (default 0)")),
         _lambda_min,
     ),
 )
@@ -412,7 +412,7 @@ _SPECS += (
         (Option("x", str, None, "axis on the horizontal (required)"),
          Option("y", str, None, "axis on the vertical (required)"),
          Option("color", str, "status", "variable to colour by (default status: converged / edge / diverged)"),
-         Option("level", int, 0, "boundary refinement level to draw (default 0: the grid; dots: simulated points)")),
+         Option("level", int, 0, "boundary refinement level to draw (0: the grid; dots: simulated points)")),
         _phase_diagram,
         arguments=(("store", "STORE.zarr", "sweep store written by linflow sweep"),),
     ),

@@ -67,7 +67,7 @@ def test_lambda_min_figure_matches_min_eigenvalue_on_the_flow():
     table = tables.build("curvature", depths=(2,), scales=(0.1,), n_samples=101, progress=False)
     fig = plot_lambda_min(table)
     t, lam = _line(fig.axes[0], "N=2, s=0.1")
-    problem, w0 = curvature_problem(2, (1.0, 0.5, -0.3, 0.2, 0.0), 4, 0.1, 1)
+    problem, w0 = curvature_problem(2, (1.0, 0.5, -0.3, 0.2, 0.0), 4, 0.1, table.parameters["seed"])
     flow = flow_to_convergence(problem, w0)
     for i in (0, 30, 100):
         w = unflatten(flow.sol(t[i]), problem.network.shapes)

@@ -216,9 +216,9 @@ def test_curvature_integral_matches_adaptive_quadrature_and_theory_reference():
     from linflow.network import unflatten
     from linflow.tables.curvature import curvature_problem, flow_to_convergence
 
-    table = tables.build("curvature", depths=(3,), scales=(0.1,), progress=False)
+    table = tables.build("curvature", depths=(3,), scales=(0.1,), seed=1, progress=False)
     (row,) = table.rows
-    # theory/gd-vs-gf [checked] reference: N = 3, d0 = 5, hidden 4, s = 0.1 → ∫λ_− = −1.93.
+    # theory/gd-vs-gf [checked] reference: N = 3, d0 = 5, hidden 4, s = 0.1, seed 1 → ∫λ_− = −1.93.
     assert abs(row["integral"] - (-1.93)) < 0.01
     problem, w0 = curvature_problem(3, (1.0, 0.5, -0.3, 0.2, 0.0), 4, 0.1, 1)
     flow = flow_to_convergence(problem, w0)
@@ -245,7 +245,7 @@ def test_cli_table_writes_csv_and_latex(tmp_path, capsys):
 
 
 def test_cli_table_reports_bad_parameters(capsys):
-    assert main(["table", "step-size", "--margin-fractions", "1.5", "--no-progress"]) == 2
+    assert main(["table", "step-size", "--margin-fraction", "1.5", "--no-progress"]) == 2
     assert "margin_fractions must lie in (0, 1)" in capsys.readouterr().err
 
 

@@ -29,6 +29,12 @@ __all__ = [
     "load_user_code",
     "builder_error",
     "shorten",
+    "DefaultsHelpFormatter",
+    "format_default",
+    "shows_default",
+    "VOCABULARY",
+    "VOCABULARY_EXCEPTIONS",
+    "PER_EXPERIMENT",
 ]
 
 #: Longest error line printed (a message may hold a whole array).
@@ -184,3 +190,84 @@ def shorten(text: str, limit: int = MAX_ERROR_CHARS) -> str:
     """``text`` on one line, cut to ``limit`` characters."""
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# One options vocabulary across the commands: an option that two commands share names one
+# quantity and has one default. ``tests/test_cli_vocabulary.py`` parses every subcommand and
+# fails on a shared option missing here or with another default.
+
+#: Shared option (argparse dest, or a table's flag name) → its default in every command.
+#: A multi-valued option (``nargs="+"``) matches when its default is the 1-tuple of this value.
+VOCABULARY = {
+    "seed": 0,
+    "n_inits": 256,
+    "target_norm": 1.0,
+    "margin_fraction": 0.5,
+    "dim": 2,
+    "hidden": 4,
+    "loss_tolerance": 1e-10,
+    "out": None,
+    "format": "markdown",
+    "json": False,
+    "list": False,
+    "no_progress": False,
+    "problem": None,
+}
+
+#: (command, option) → why that command needs another default for the same quantity.
+VOCABULARY_EXCEPTIONS = {
+    ("table sharpness", "n_inits"): (
+        "32: every initialization runs n_steps = 5000 GD steps at each of five step sizes; "
+        "256 would make the table eight times slower"
+    ),
+}
+
+#: Options shared by name whose value is part of the experiment each command reproduces
+#: (its depths, step sizes, horizon, budget): different defaults are different experiments.
+PER_EXPERIMENT = {
+    "depths": "the depths each table or figure is about",
+    "learning_rates": "the step sizes of each experiment (the GD-vs-GF figure and table differ in network)",
+    "eta_fractions": "step sizes as fractions of 2/λ: below and above the edge of stability per experiment",
+    "horizon": "GF time horizon of each experiment (figure: a deeper problem; table: its own networks)",
+    "n_steps": "GD step budget of each experiment",
+    "init_std": "initialization scale of each experiment (edge-of-stability figure vs sharpness table)",
+    "scales": "initialization norms; the λ_min figure draws two of the curvature table's three for legibility",
+    "n_samples": (
+        "time samples of λ_min along the flow (curvature, lambda-min) and, in table gd-gf-distance, "
+        "samples of the synthetic ReLU regression data: two quantities, one per command"
+    ),
+}
+
+
+def format_default(value) -> str:
+    """A default as typed on the command line: sequences space-separated, floats shortest."""
+    if isinstance(value, (list, tuple)):
+        return " ".join(format_default(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.12g}"
+    return str(value)
+
+
+def shows_default(action: argparse.Action) -> bool:
+    """Whether ``--help`` states ``action``'s default: every option with a value (not a flag,
+    whose default is off, and not ``None`` or empty, whose meaning the help text explains)."""
+    return (
+        bool(action.option_strings)
+        and action.nargs != 0
+        and action.default is not None
+        and action.default is not argparse.SUPPRESS
+        and action.default not in ((), [])
+    )
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Help text that ends every option with a value by ``(default: VALUE)``, generated from the
+    parser so that it cannot drift from the default actually used. A hand-written trailing
+    ``(default …)`` is replaced."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "%(default)" in text or not shows_default(action):
+            return text
+        text = re.sub(r"\s*\(default [^();]*\)\s*$", "", text)
+        return f"{text} (default: {format_default(action.default)})".replace("%", "%%").replace("%%(", "%(")

@@ -45,7 +45,7 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("--examples", type=_examples, default=DEFAULT_EXAMPLES, metavar="N",
-                   help=f"Hypothesis instances per claim (default {DEFAULT_EXAMPLES}; 0: canonical only)")
+                   help="Hypothesis instances per claim (0: canonical only)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the (deterministic) search (default 0)")
     p.add_argument("--claim", action="append", default=[], metavar="NAME",
                    help="check only this claim (repeatable); see --list")

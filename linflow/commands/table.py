@@ -52,7 +52,7 @@ def register(subparsers) -> None:
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("markdown", "csv", "latex"), default="markdown",
-                        help="output format (default markdown; latex uses booktabs)")
+                        help="output format (latex uses booktabs)")
     parser.add_argument("--out", metavar="FILE", help="write the table to FILE instead of stdout")
     parser.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
 

@@ -37,7 +37,9 @@ class Option:
     """A table parameter exposed on the command line as ``--NAME`` (underscores → dashes).
 
     ``multiple`` options take several values (``nargs="+"``) and are passed as tuples;
-    ``choices`` (when not empty) restricts the values the command line accepts.
+    ``choices`` (when not empty) restricts the values the command line accepts;
+    ``flag_name`` (when not empty) replaces ``name`` on the command line, so that a quantity
+    has one flag in every command (``target_norms=`` of a builder is ``--target-norm``).
     """
 
     name: str
@@ -46,10 +48,11 @@ class Option:
     help: str
     multiple: bool = False
     choices: tuple = ()
+    flag_name: str = ""
 
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return "--" + (self.flag_name or self.name).replace("_", "-")
 
 
 def names() -> tuple:

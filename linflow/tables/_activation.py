@@ -16,7 +16,7 @@ ACTIVATIONS = ("linear", "relu", "leaky_relu")
 
 ACTIVATION_OPTIONS = (
     Option("activation", str, "linear",
-           "hidden activation: linear (the deep linear setup, default), relu or leaky_relu "
+           "hidden activation: linear (the deep linear setup), relu or leaky_relu "
            "(regression loss on seeded synthetic data)", choices=ACTIVATIONS),
     Option("negative_slope", float, None, "slope α of leaky_relu in [0, 1] (default 0.01)"),
 )

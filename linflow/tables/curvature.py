@@ -33,11 +33,11 @@ OPTIONS = (
         multiple=True,
     ),
     Option(
-        "target", float, DEFAULT_TARGET, "scalar-output target φ (row vector; default 1 .5 -.3 .2 0)", multiple=True
+        "target", float, DEFAULT_TARGET, "scalar-output target φ (row vector)", multiple=True
     ),
     Option("hidden", int, 4, "hidden width (default 4)"),
     Option("n_samples", int, 2001, "time samples of λ_min along the flow (default 2001)"),
-    Option("seed", int, 1, "seed of the random balanced initialization (default 1)"),
+    Option("seed", int, 0, "seed of the random balanced initialization (default 0)"),
 )
 
 COLUMNS = (
@@ -111,7 +111,7 @@ def build(
     target=DEFAULT_TARGET,
     hidden: int = 4,
     n_samples: int = 2001,
-    seed: int = 1,
+    seed: int = 0,
     backend=None,
     progress=None,
 ) -> Table:

@@ -39,9 +39,11 @@ SEARCH_RANGE = (0.25, 1.25)
 
 OPTIONS = (
     Option("depths", int, tuple(range(2, 11)), "depths N (default 2 … 10)", multiple=True),
-    Option("target_norms", float, (1.0,), "target Frobenius norms ‖Φ‖_F (default 1)", multiple=True),
+    Option("target_norms", float, (1.0,), "target Frobenius norms ‖Φ‖_F (default 1)", multiple=True,
+           flag_name="target_norm"),
     Option(
-        "margin_fractions", float, (0.5,), "deficiency margins c as fractions of σ_min(Φ) (default 0.5)", multiple=True
+        "margin_fractions", float, (0.5,), "deficiency margins c as fractions of σ_min(Φ) (default 0.5)", multiple=True,
+        flag_name="margin_fraction",
     ),
     Option("dim", int, 2, "input = hidden = output width d (default 2)"),
     Option("n_inits", int, 256, "initializations per row (default 256)"),
