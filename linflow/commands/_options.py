@@ -212,6 +212,7 @@ VOCABULARY = {
     "list": False,
     "no_progress": False,
     "problem": None,
+    "beta2": 0.99,
 }
 
 #: (command, option) → why that command needs another default for the same quantity.
