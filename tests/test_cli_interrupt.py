@@ -1,27 +1,13 @@
 """Ctrl-C: the engine's threads stop at once; check, table, report and prove print what they
 completed and exit 130 without a traceback. Real SIGINTs go to subprocesses (bounded waits)."""
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 import time
-from pathlib import Path
 
 import numpy as np
-import pytest
+from interrupts import interrupt, start_child, wait_for_line
 
 from linflow.cli import main
-
-ROOT = Path(__file__).resolve().parents[1]
-ENV = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-#: Waits for a child to reach its long phase: first compilation of the engine (~15 s on 2 busy
-#: cores) plus imports; only an upper bound, a healthy run takes a few seconds.
-START_TIMEOUT = 300
-#: SIGINT → exit took ~0.8 s here (it was ~14–21 s before the kernels polled an abort flag);
-#: 10 s leaves room for a loaded machine while still failing on a run that keeps computing.
-EXIT_TIMEOUT = 10
 
 ENGINE_CHILD = textwrap.dedent('''
     import time
@@ -42,44 +28,15 @@ ENGINE_CHILD = textwrap.dedent('''
 ''')
 
 
-def _start(args, tmp_path):
-    return subprocess.Popen(
-        [sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=tmp_path,
-    )
-
-
-def _wait_for_line(stream, needle: str, process) -> str:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if needle in line:
-            return line
-        if not line and process.poll() is not None:
-            break
-    process.kill()
-    pytest.fail(f"child never printed {needle!r}: {process.communicate()}")
-
-
-def _interrupt(process) -> tuple:
-    """SIGINT, then ``(seconds to exit, stdout, stderr)``; killed and failed if it lingers."""
-    t0 = time.monotonic()
-    process.send_signal(signal.SIGINT)
-    try:
-        out, err = process.communicate(timeout=EXIT_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, err = process.communicate()
-        pytest.fail(f"still running {EXIT_TIMEOUT} s after SIGINT; stderr: {err[-2000:]}")
-    return time.monotonic() - t0, out, err
 
 
 def test_sigint_stops_the_engine_threads_and_the_next_call_does_not_wait(tmp_path):
     script = tmp_path / "child.py"
     script.write_text(ENGINE_CHILD)
-    child = _start([str(script)], tmp_path)
-    _wait_for_line(child.stdout, "started", child)
+    child = start_child([str(script)], tmp_path)
+    wait_for_line(child.stdout, "started", child)
     time.sleep(1.0)  # inside the long run
-    seconds, out, err = _interrupt(child)
+    seconds, out, err = interrupt(child)
     assert child.returncode == 0, err
     assert "finished" not in out
     next_call = float(out.split("next call")[1])
@@ -114,11 +71,11 @@ SLOW_CLAIMS = textwrap.dedent('''
 def test_sigint_during_check_prints_completed_claims_saves_and_exits_130(tmp_path):
     module = tmp_path / "claims.py"
     module.write_text(SLOW_CLAIMS)
-    child = _start(["-m", "linflow", "check", "--module", str(module), "--examples", "500",
+    child = start_child(["-m", "linflow", "check", "--module", str(module), "--examples", "500",
                     "--save", str(tmp_path / "ce")], tmp_path)
-    _wait_for_line(child.stderr, "small_loss: violated", child)
+    wait_for_line(child.stderr, "small_loss: violated", child)
     time.sleep(0.5)  # inside slow_truth
-    _, out, err = _interrupt(child)
+    _, out, err = interrupt(child)
     assert child.returncode == 130, (out, err)
     assert "Traceback" not in err and "Traceback" not in out
     assert "linflow check: interrupted" in err

@@ -5,6 +5,8 @@ SIMD engine's tests (same tolerances: ``tests/descent_agreement.py``, statuses a
 exact), and reached through the default engine's rule on wide shapes.
 """
 
+import time
+
 import numpy as np
 import pytest
 from _homogeneous_cases import homogeneous_descent_cases
@@ -160,30 +162,13 @@ except KeyboardInterrupt:
 
 
 def test_sigint_stops_a_blas_path_run_within_a_step(tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
+    from interrupts import interrupt, start_child, wait_for_line
 
-    root = Path(__file__).resolve().parents[1]
-    env = dict(os.environ, PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     script = tmp_path / "child.py"
     script.write_text(BLAS_CHILD)
-    child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env=env, cwd=tmp_path)
-    # Start-up: imports and, on a fresh machine, the first compilation (bounded, not timed).
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and "started" not in child.stdout.readline():
-        if child.poll() is not None:
-            pytest.fail(f"child exited early: {child.communicate()}")
+    child = start_child([str(script)], tmp_path)
+    wait_for_line(child.stdout, "started", child)  # imports and a first compilation: bounded, not timed
     time.sleep(1.0)  # inside the long run
-    child.send_signal(signal.SIGINT)
-    try:  # 10 s: a step takes microseconds; room for a loaded machine
-        out, err = child.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        pytest.fail(f"still running 10 s after SIGINT: {child.communicate()[1][-2000:]}")
+    _, out, err = interrupt(child)  # a step takes microseconds: exits well within the bound
     assert child.returncode == 0, err
     assert "finished" not in out and float(out.split("next call")[1]) < 2.0
