@@ -60,6 +60,7 @@ and Inf propagate and divergence is detected exactly (theory/numerics).
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import NamedTuple
 
 import numba
@@ -334,6 +335,13 @@ def loss_hook(delta, top, d_out, cols, loss, x, y, aux, res, e2e, loss_code, one
     """
 
 
+@njit(**_JIT)
+def observe_hook(cur, work, active, start, n_lanes, o, loss, prob, run, out, one):
+    """Observables at an observed step: none in the cached kernel :func:`_run_chunks`; the
+    observing copies (:func:`kernel_for` with ``observing``) bind this name to
+    :func:`linflow._curvature_numba.observe_chunk`."""
+
+
 def make_loss_hook(value, gradient):
     """A compiled :func:`loss_hook` that, for every lane, reads ``E = W_e`` (``d_out × cols``
     at row ``top`` of ``delta``), sets ``loss[lane] = value(E)`` and overwrites ``E`` with
@@ -359,24 +367,32 @@ def make_loss_hook(value, gradient):
 _KERNELS: dict = {}
 
 
-def _kernel_copy(hook, name: str, *, cache: bool):
-    """:func:`_run_chunks` compiled with ``loss_hook`` bound to ``hook`` (its own name, so that
-    its disk cache, if any, is its own)."""
+def _kernel_copy(hook, name: str, *, cache: bool, observing: bool = False):
+    """:func:`_run_chunks` compiled with ``loss_hook`` bound to ``hook`` and, when
+    ``observing``, ``observe_hook`` bound to :func:`linflow._curvature_numba.observe_chunk`
+    (its own name, so that its disk cache, if any, is its own)."""
     import types
 
     py = _run_chunks.py_func
-    fn = types.FunctionType(py.__code__, dict(py.__globals__, loss_hook=hook), name, py.__defaults__, py.__closure__)
+    bound = dict(py.__globals__, loss_hook=hook)
+    if observing:
+        from ._curvature_numba import observe_chunk
+
+        bound["observe_hook"] = observe_chunk
+    fn = types.FunctionType(py.__code__, bound, name, py.__defaults__, py.__closure__)
     fn.__qualname__ = name
     return njit(nogil=True, error_model="numpy", cache=cache)(fn)
 
 
-def kernel_for(loss):
+def kernel_for(loss, *, observing: bool = False):
     """The batch kernel for ``loss``: :func:`_run_chunks` for the squared losses; a cached copy
     with :func:`builtin_loss_hook` for the other built-in losses (compiled on first use,
     then loaded from numba's cache); for an :class:`~linflow.losses.EndToEnd` loss a copy that
     calls its njit functions (:func:`make_loss_hook`), not cached on disk (numba cannot cache a
     function bound to other dispatchers): the first run of each such loss in a process compiles
-    the engine anew (a few seconds).
+    the engine anew (a few seconds). With ``observing`` (in-engine observables, squared,
+    sensing and completion losses only: :func:`linflow._curvature_numba.observe_chunk`) a
+    cached copy that calls the observables at the observed steps.
 
     Raises
     ------
@@ -384,6 +400,12 @@ def kernel_for(loss):
         An EndToEnd ``value`` or ``gradient`` that is a plain Python function (names the remedies).
     """
     code = LOSS_CODES[loss.kind]
+    if observing:
+        key = "observe" if code == SQUARED else "observe_builtin"
+        if key not in _KERNELS:
+            hook = loss_hook if code == SQUARED else builtin_loss_hook
+            _KERNELS[key] = _kernel_copy(hook, "_run_chunks_" + key, cache=True, observing=True)
+        return _KERNELS[key]
     if code == SQUARED:
         return _run_chunks
     if code != END_TO_END:
@@ -763,7 +785,11 @@ class KernelRun(NamedTuple):
     """What to run: initial weights ``params0`` (B, P), learning rates, steps, recording,
     stopping rules, monitoring, and the optimizer (``opt_code``, ``opt_hyper``: see
     :func:`_optimizer_step`; code 0 is GD, fused into the gradient products). ``abort[0] != 0``
-    (set on Ctrl-C, see :func:`_wait_for`) stops every chunk within a step."""
+    (set on Ctrl-C, see :func:`_wait_for`) stops every chunk within a step. ``observe_*``: the
+    in-engine observables (:mod:`linflow._curvature_numba`; ``observe_steps`` empty for none):
+    flags for :data:`~linflow._curvature_numba.OBSERVE_IN_ENGINE`, the sharpness tolerance,
+    Lanczos cycle length and cycle cap, warm-start vectors (B, P, updated in place), ``Σ = X Xᵀ/m``
+    for a data loss run through ``W_e`` and the size of the scratch array."""
 
     params0: np.ndarray
     lrs: np.ndarray
@@ -779,11 +805,21 @@ class KernelRun(NamedTuple):
     opt_hyper: np.ndarray
     state_size: int
     abort: np.ndarray
+    observe_steps: np.ndarray
+    observe_flags: np.ndarray
+    observe_tol: float
+    observe_cycle: int
+    observe_max_cycles: int
+    observe_vectors: np.ndarray
+    observe_sigma: np.ndarray
+    observe_work_size: int
 
 
 class KernelOutputs(NamedTuple):
     """Arrays the kernel fills, trajectory index first (``state``: the final optimizer state,
-    (B, state_size))."""
+    (B, state_size); ``observed``: (B, n_observed, 3) in-engine observables, NaN where not
+    observed, ``observed_residual`` the sharpness's residual bound, ``hvp_count`` the
+    Hessian-vector products per trajectory)."""
 
     final: np.ndarray
     losses: np.ndarray
@@ -794,6 +830,9 @@ class KernelOutputs(NamedTuple):
     drift: np.ndarray
     ref_distance: np.ndarray
     state: np.ndarray
+    observed: np.ndarray
+    observed_residual: np.ndarray
+    hvp_count: np.ndarray
 
 
 @njit(**_JIT)
@@ -817,6 +856,8 @@ def _run_chunks(first, last, one, prob, run, out):
     has_reference, record_weights, track = run.has_reference, run.record_weights, run.track
     code, hyper, n_state = run.opt_code, borrow(run.opt_hyper), run.state_size
     abort = run.abort
+    observe_steps = borrow(run.observe_steps)
+    n_observe = observe_steps.shape[0]
     recorded, final, losses, final_loss = borrow(out.recorded), borrow(out.final), borrow(out.losses), borrow(out.final_loss)
     drift, ref_distance, final_state = borrow(out.drift), borrow(out.ref_distance), borrow(out.state)
     divergence_step, converged_step = borrow(out.divergence_step), borrow(out.converged_step)
@@ -850,7 +891,8 @@ def _run_chunks(first, last, one, prob, run, out):
     grad = _aligned_zeros(LANES if fused else n_params * LANES)
     state = _aligned_zeros(max(n_state, 1) * LANES)
     state_prev = _aligned_zeros(max(n_state, 1) * LANES)
-    owners = (cur, prev, h, delta, z, res, bal0, gram, loss, step_drift, lr, grad, state, state_prev)
+    work = _aligned_zeros(run.observe_work_size)  # scratch of the in-engine observables
+    owners = (cur, prev, h, delta, z, res, bal0, gram, loss, step_drift, lr, grad, state, state_prev, work)
     cur, prev, h, delta, z, res = borrow(cur), borrow(prev), borrow(h), borrow(delta), borrow(z), borrow(res)
     bal0, gram, loss, step_drift, lr = borrow(bal0), borrow(gram), borrow(loss), borrow(step_drift), borrow(lr)
     grad, state, state_prev = borrow(grad), borrow(state), borrow(state_prev)
@@ -875,6 +917,7 @@ def _run_chunks(first, last, one, prob, run, out):
             _balancedness(cur, gram, bal0, widths, w_off, b_off, one == 1, step_drift, activated)
 
         rec = 0
+        obs = 0
         for k in range(n_steps + 1):
             _forward_loss(
                 cur, h, delta, loss, widths, w_off, h_off, d_off, x, y, whitened, cols, one, z, slope,
@@ -908,6 +951,9 @@ def _run_chunks(first, last, one, prob, run, out):
                             recorded[b, rec, p] = cur[p * LANES + t]
                 if converged_step[b] < 0 and value <= loss_tolerance:
                     converged_step[b] = k
+            if obs < n_observe and observe_steps[obs] == k:
+                observe_hook(cur, work, active, start, n_lanes, obs, loss, prob, run, out, one)
+                obs += 1
             if track and n_layers > 1:
                 _balancedness(cur, gram, bal0, widths, w_off, b_off, one == 0, step_drift, activated)
                 for t in range(n_lanes):
@@ -1060,15 +1106,21 @@ def end_to_end_is_cheaper(widths, n_samples: int) -> bool:
     return 3 * d0 * p + 2 * dn * d0 * n_samples < 3 * n_samples * p
 
 
-def run_descent_numba(setup) -> DescentResult:
-    """Run a validated :class:`linflow.descent.DescentSetup` on the Numba CPU engine."""
+def run_descent_numba(setup, observe=None) -> DescentResult:
+    """Run a validated :class:`linflow.descent.DescentSetup` on the Numba CPU engine.
+
+    ``observe``: in-engine observables, ``{"names": subset of OBSERVE_IN_ENGINE, "steps": int
+    array, "tol": float, "max_cycles": int}`` (:func:`in_engine_observables` says when the
+    engine offers them); they come back in ``result.observables`` with the sharpness's
+    residual bounds and the Hessian-vector product counts in ``result.extra``.
+    """
     problem = setup.problem
     widths = np.asarray(problem.network.widths, dtype=np.int64)
     batch = setup.batch_size
     n_params = problem.network.n_params
     loss = problem.loss_function
     loss_code, whitened, cols, x, y, aux = loss_arrays(loss, widths)
-    kernel = kernel_for(loss)
+    kernel = kernel_for(loss, observing=observe is not None)
     if loss_code == END_TO_END:
         _check_end_to_end_gradient(loss, tuple(w[0] for w in setup.weights0))
     activated, slope = activation_of(problem)
@@ -1086,6 +1138,7 @@ def run_descent_numba(setup) -> DescentResult:
     reference = kernel_array(setup.reference) if has_reference else np.zeros((1, 1, 1))
     recorded = np.full((batch, n_rec, n_params), np.nan) if setup.record_weights else np.zeros((1, 1, 1))
 
+    obs_spec = _observe_spec(observe, loss, widths, cols, e2e, x, batch, n_params)
     optimizer = setup.optimizer
     n_state = sum(n_params if per_param else 1 for _, per_param in optimizer.engine_state)
     out = KernelOutputs(
@@ -1098,6 +1151,9 @@ def run_descent_numba(setup) -> DescentResult:
         drift=np.zeros(batch),
         ref_distance=np.zeros(batch),
         state=np.zeros((batch, max(n_state, 1))),
+        observed=np.full((batch, obs_spec["n"], 3), np.nan),
+        observed_residual=np.full((batch, obs_spec["n"]), np.nan),
+        hvp_count=np.zeros(batch, dtype=np.int64),
     )
     prob = KernelProblem(widths, w_off, h_off, b_off, x, y, whitened, int(cols), e2e, activated, slope, loss_code, aux)
     run = KernelRun(
@@ -1115,14 +1171,62 @@ def run_descent_numba(setup) -> DescentResult:
         opt_hyper=kernel_array(optimizer.engine_hyperparameters()),
         state_size=n_state,
         abort=np.zeros(1, dtype=np.int64),
+        **obs_spec["run"],
     )
     n_chunks = (batch + LANES - 1) // LANES
     _run_threaded(kernel, n_chunks, (prob, run, out))
-    return assemble_result(
+    result = assemble_result(
         setup, out.final, out.losses, out.final_loss, out.divergence_step, out.converged_step, out.drift,
         out.ref_distance if has_reference else None, recorded if setup.record_weights else None,
         backend="numba", extra=engine_state_arrays(optimizer, out.state, problem.network.shapes),
     )
+    if observe is None:
+        return result
+    from ._curvature_numba import OBSERVE_IN_ENGINE
+
+    observables = {name: out.observed[:, :, OBSERVE_IN_ENGINE.index(name)] for name in observe["names"]}
+    extra = dict(result.extra)
+    if "sharpness" in observe["names"]:
+        extra["sharpness_residual"] = out.observed_residual
+        extra["hvp_count"] = out.hvp_count
+    return replace(result, observables=observables, observable_steps=run.observe_steps, extra=extra)
+
+
+def in_engine_observables(problem, optimizer, batch: int) -> tuple:
+    """The observables the lane engine computes inside its loop for this problem, ``()`` when
+    it runs none of them: deep linear networks with the squared, sensing and completion losses
+    (:mod:`linflow._curvature_numba`); the Hessian does not depend on the optimizer."""
+    from ._curvature_numba import OBSERVE_IN_ENGINE
+
+    loss = problem.loss_function
+    if problem.is_activated or LOSS_CODES.get(getattr(loss, "kind", None)) not in (SQUARED, SENSING, COMPLETION):
+        return ()
+    return OBSERVE_IN_ENGINE
+
+
+def _observe_spec(observe, loss, widths, cols, e2e, x, batch, n_params) -> dict:
+    """Kernel fields for the in-engine observables (``observe`` of :func:`run_descent_numba`)."""
+    from ._curvature_numba import LANCZOS_CYCLE, OBSERVE_IN_ENGINE, workspace_size
+
+    if observe is None:
+        run = dict(observe_steps=np.zeros(0, dtype=np.int64), observe_flags=np.zeros(3, dtype=np.int64),
+                   observe_tol=0.0, observe_cycle=1, observe_max_cycles=0, observe_vectors=np.zeros((1, 1)),
+                   observe_sigma=np.zeros((1, 1)), observe_work_size=LANES)
+        return {"n": 0, "run": run}
+    steps = kernel_array(observe["steps"], np.int64)
+    flags = np.array([name in observe["names"] for name in OBSERVE_IN_ENGINE], dtype=np.int64)
+    cycle = min(LANCZOS_CYCLE, n_params)
+    # Fixed Gaussian start (seed 0): a vector with a component along every eigenvector.
+    start = np.random.default_rng(0).standard_normal(n_params)
+    vectors = np.tile(start, (batch, 1))
+    sigma = kernel_array(x @ x.T / x.shape[1]) if e2e else np.zeros((1, 1))
+    kind = LOSS_CODES[loss.kind]
+    n_res = int(widths[-1]) * x.shape[1] if e2e else (loss.A.shape[0] if kind == SENSING else 1)
+    size = workspace_size(widths, int(cols), n_params, cycle, n_res)
+    run = dict(observe_steps=steps, observe_flags=flags, observe_tol=float(observe["tol"]), observe_cycle=cycle,
+               observe_max_cycles=int(observe["max_cycles"]), observe_vectors=vectors, observe_sigma=sigma,
+               observe_work_size=size)
+    return {"n": steps.size, "run": run}
 
 
 def engine_state_arrays(optimizer, flat, shapes) -> dict:

@@ -194,13 +194,20 @@ def _record_steps(n_steps: int, every: int) -> np.ndarray:
 
 def _observed_run(problem, weights0, optimizer, backend, observe, observe_every, observe_options, *,
                   record_every, record_weights, **kwargs) -> DescentResult:
-    """A run with observables: the engine records weights every ``gcd(record_every,
-    observe_every)`` steps; the observables are computed from them afterwards (batched)."""
+    """A run with observables: those the engine offers (:func:`_in_engine_names`) are computed
+    inside its loop; for the others the engine records weights every ``gcd(record_every,
+    observe_every)`` steps and they are computed from them afterwards (batched)."""
     from math import gcd
 
     from ._validation import check_positive
     from .network import flatten
-    from .observables import check_observe, compute_observable, needs_optimizer_state
+    from .observables import (
+        SHARPNESS_MAX_CYCLES,
+        SHARPNESS_TOL,
+        check_observe,
+        compute_observable,
+        needs_optimizer_state,
+    )
 
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a linflow.Problem; got problem={problem!r}")
@@ -215,10 +222,17 @@ def _observed_run(problem, weights0, optimizer, backend, observe, observe_every,
             )
         backend = "numpy"
     backend = _resolve_backend(backend, optimizer)
-    base = gcd(int(record_every), every)
-    setup = prepare_descent(problem, weights0, record_every=base, record_weights=True, optimizer=optimizer, **kwargs)
+    setup = prepare_descent(problem, weights0, record_every=record_every, record_weights=record_weights,
+                            optimizer=optimizer, **kwargs)
+    in_engine = () if with_state else _in_engine_names(setup, backend, names, options)
+    post_hoc = tuple(name for name in names if name not in in_engine)
+    if post_hoc:  # the engine records the weights at every observed step too
+        base = gcd(int(record_every), every)
+        setup = prepare_descent(problem, weights0, record_every=base, record_weights=True, optimizer=optimizer,
+                                **kwargs)
     batch, p = setup.batch_size, problem.network.n_params
     n_base = setup.record_steps.size
+    obs_steps = _record_steps(setup.n_steps, every)
     precond = None
     if with_state:
         from ._descent_numpy import run_descent_numpy
@@ -232,34 +246,67 @@ def _observed_run(problem, weights0, optimizer, backend, observe, observe_every,
             precond[active, i] = (np.sqrt(flat) + optimizer.eps)[active]
 
         full = run_descent_numpy(setup, on_record)
+    elif in_engine:
+        from ._descent_numba import run_descent_numba
+
+        tol = options.get("sharpness", {}).get("tol", SHARPNESS_TOL)
+        full = run_descent_numba(setup, {"names": in_engine, "steps": obs_steps, "tol": tol,
+                                         "max_cycles": SHARPNESS_MAX_CYCLES})
     else:
         full = _engine(setup, backend)
     steps = _record_steps(setup.n_steps, int(record_every))
-    obs_steps = _record_steps(setup.n_steps, every)
     keep = np.searchsorted(setup.record_steps, steps)
-    at = np.searchsorted(setup.record_steps, obs_steps)
-    n_obs = at.size
-    assert full.weights is not None  # recorded above for the observables
-    points = tuple(np.ascontiguousarray(w[:, at].reshape((batch * n_obs,) + w.shape[2:])) for w in full.weights)
-    balance0 = None
-    if "balancedness" in names:
-        balance0 = [np.repeat(b, n_obs, axis=0) for b in problem._balancedness(setup.weights0)]
-    pre = None if precond is None else precond[:, at].reshape(batch * n_obs, p)
-    ids = np.repeat(np.arange(batch), n_obs)
-    observables = {}
-    for name in names:
-        values = compute_observable(name, problem, points, options.get(name, {}),
-                                    preconditioner=pre, balance0=balance0, trajectories=ids)
-        observables[name] = values.reshape((batch, n_obs) + values.shape[1:])
+    observables = dict(full.observables)
+    if post_hoc:
+        at = np.searchsorted(setup.record_steps, obs_steps)
+        n_obs = at.size
+        assert full.weights is not None  # recorded above for the observables
+        points = tuple(np.ascontiguousarray(w[:, at].reshape((batch * n_obs,) + w.shape[2:])) for w in full.weights)
+        balance0 = None
+        if "balancedness" in names:
+            balance0 = [np.repeat(b, n_obs, axis=0) for b in problem._balancedness(setup.weights0)]
+        pre = None if precond is None else precond[:, at].reshape(batch * n_obs, p)
+        ids = np.repeat(np.arange(batch), n_obs)
+        for name in post_hoc:
+            values = compute_observable(name, problem, points, options.get(name, {}),
+                                        preconditioner=pre, balance0=balance0, trajectories=ids)
+            observables[name] = values.reshape((batch, n_obs) + values.shape[1:])
+    observables = {name: observables[name] for name in names}
     result = replace(
         full,
         steps=steps,
         losses=full.losses[:, keep],
-        weights=tuple(w[:, keep] for w in full.weights) if record_weights else None,
+        weights=tuple(w[:, keep] for w in full.weights) if record_weights and full.weights is not None else None,
         observables=observables,
         observable_steps=obs_steps,
     )
     return result if setup.batched else drop_batch_axis(result)
+
+
+#: Observing the sharpness runs the 8-lane engine (its in-engine Lanczos) instead of the BLAS
+#: path up to this width. Measured on one network of depth 3, sharpness at every step
+#: (``scripts/bench_observables.py --wide``): in-engine 3× faster at width 16, 0.7× at 32 and
+#: 0.4× at 64 than BLAS steps plus warm-started ARPACK on the recorded weights (one network
+#: fills one of the 8 lanes).
+IN_ENGINE_SHARPNESS_MAX_WIDTH = 16
+
+
+def _in_engine_names(setup: DescentSetup, backend: str, names: tuple, options: dict) -> tuple:
+    """The observables of ``names`` that the engine computes in its loop (the rest are
+    computed afterwards from recorded weights): ``loss``, ``grad_norm`` and ``sharpness`` on
+    the 8-lane CPU engine (:mod:`linflow._curvature_numba`) for the problems it offers them
+    for, unless ``observe_options`` asks for a ``method`` other than ``"auto"``."""
+    if backend != "numba":
+        return ()
+    from ._descent_blas import prefers_blas
+    from ._descent_numba import in_engine_observables
+
+    offered = in_engine_observables(setup.problem, setup.optimizer, setup.batch_size)
+    chosen = tuple(name for name in names if name in offered and options.get(name, {}).get("method", "auto") == "auto")
+    wide = max(setup.problem.network.widths) > IN_ENGINE_SHARPNESS_MAX_WIDTH
+    if prefers_blas(setup.problem, setup.batch_size, setup.optimizer) and ("sharpness" not in chosen or wide):
+        return ()
+    return chosen
 
 
 def _run(setup: DescentSetup, backend: str) -> DescentResult:

@@ -4,7 +4,20 @@
 :func:`compute_observable` on a batch of points (weights with a leading axis, NaN rows for
 steps after a trajectory diverged, which give NaN). Importing this module has no side effects.
 
-Curvature observables (``sharpness``, ``top_eigenvalues``, ``lambda_min``,
+**Inside the engine.** On the default CPU engine's 8-lane path (``backend="numba"``; deep
+linear networks with the whitened, regression, sensing and completion losses) ``loss``,
+``grad_norm`` and ``sharpness`` are computed inside the compiled loop at each observed step,
+without recording weights: the sharpness by restarted Lanczos on exact Hessian-vector
+products, warm-started from the trajectory's previous Ritz vector, until the residual bound
+``‖Hy − θy‖ ≤ tol·|θ|`` (``observe_options={"sharpness": {"tol": ...}}``, default
+:data:`SHARPNESS_TOL`); algorithm, guarantee and its limit (an eigenvalue crossing the tracked
+one) in :mod:`linflow._curvature_numba`. The residual bounds come back in
+``result.extra["sharpness_residual"]`` and the Hessian-vector products per trajectory in
+``result.extra["hvp_count"]``. ``method="dense"`` or ``"lanczos"`` asks for the computation
+from recorded weights below instead (the independent check).
+
+**From recorded weights** (every other observable, every other engine, and the NumPy
+reference). Curvature observables (``sharpness``, ``top_eigenvalues``, ``lambda_min``,
 ``effective_sharpness``) use the problem's analytic Hessian-vector products:
 
 * ``method="dense"`` (default for P ≤ :data:`DENSE_OBSERVE_MAX_PARAMS`): the Hessian assembled
@@ -26,6 +39,8 @@ __all__ = [
     "DENSE_OBSERVE_MAX_PARAMS",
     "LANCZOS_TOL",
     "OBSERVABLES",
+    "SHARPNESS_MAX_CYCLES",
+    "SHARPNESS_TOL",
     "check_observe",
     "compute_observable",
     "needs_optimizer_state",
@@ -46,6 +61,15 @@ OBSERVABLES = (
     "distance_to_reference",
 )
 
+#: In-engine sharpness: Lanczos stops when the residual bound is ≤ this times |θ| (then an
+#: eigenvalue lies within that relative distance; within its square over the relative gap
+#: when the top eigenvalue is separated).
+SHARPNESS_TOL = 1e-8
+
+#: In-engine sharpness: at most this many Lanczos cycles per observed step (then the last Ritz
+#: value is kept and its residual bound reported).
+SHARPNESS_MAX_CYCLES = 64
+
 #: Dense batched Hessians up to this many parameters, warm-started Lanczos beyond.
 DENSE_OBSERVE_MAX_PARAMS = 128
 
@@ -58,7 +82,7 @@ LANCZOS_TOL = 1e-10
 _DENSE_CHUNK_ENTRIES = 2_000_000
 
 _OPTIONS = {
-    "sharpness": {"method"},
+    "sharpness": {"method", "tol"},
     "lambda_min": {"method"},
     "effective_sharpness": {"method"},
     "top_eigenvalues": {"k", "method"},
@@ -111,6 +135,11 @@ def check_observe(observe, observe_every, observe_options, problem, optimizer) -
             opts["k"] = check_positive(opts["k"], "observe_options['top_eigenvalues']['k']", integer=True)
             if opts["k"] > p - (1 if method == "lanczos" else 0):
                 raise ValueError(f"observe_options['top_eigenvalues']['k'] must be < P = {p}; got k={opts['k']}")
+    if "tol" in checked.get("sharpness", {}):
+        tol = checked["sharpness"]["tol"]
+        if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)) or not 0.0 < tol < 1.0:
+            raise ValueError(f"observe_options['sharpness']['tol'] must be a number in (0, 1); got {tol!r}")
+        checked["sharpness"]["tol"] = float(tol)
     if "top_eigenvalues" in names:
         checked.setdefault("top_eigenvalues", {}).setdefault("k", min(3, p))
     if "distance_to_reference" in names:

@@ -1,0 +1,458 @@
+"""Observables inside the 8-lane CPU engine: loss, gradient norm and sharpness at the iterate.
+
+A copy of the batch kernel (:func:`linflow._descent_numba.kernel_for` with ``observing``) calls
+:func:`observe_chunk` at every observed step, on the weights of a chunk of 8 trajectories in
+the engine's lane layout (module docstring of ``linflow/_descent_numba.py``); the canonical
+kernel calls the no-op hooks and compiles without any of this.
+
+**Hessian-vector products** (forward-over-reverse, exact to rounding). For a deep linear network
+with a squared loss, ``H_0 = X`` (``I`` for a loss of ``W_e``), ``H_j = W_j H_{j−1}``,
+``Δ_N = ∇ℓ(H_N)``, ``Δ_{j−1} = W_jᵀ Δ_j`` and the gradient ``G_j = Δ_j H_{j−1}ᵀ`` (Arora, Cohen &
+Hazan 2018, eq. (5)). Differentiating along ``V = (V_1, …, V_N)``::
+
+    Ḣ_0 = 0,   Ḣ_j = V_j H_{j−1} + W_j Ḣ_{j−1},   Δ̇_N = ∇²ℓ(H_N)[Ḣ_N],
+    Δ̇_{j−1} = V_jᵀ Δ_j + W_jᵀ Δ̇_j,   (∇²L · V)_j = Δ̇_j H_{j−1}ᵀ + Δ_j Ḣ_{j−1}ᵀ,
+
+with ``∇²ℓ[Ḣ] = Ḣ/m`` (regression; whitened: ``m = 1``), ``Ḣ Σ`` with ``Σ = X Xᵀ/m`` for a data
+loss run through ``W_e``, ``(1/m) Σ_i A_i ⟨A_i, Ḣ⟩`` (matrix sensing) and ``(mask/|Ω|) ⊙ Ḣ``
+(matrix completion). ``H_j`` and ``Δ_j`` are formed once per observed step; each product then
+costs about ``6N`` matrix products, twice a gradient.
+
+**Sharpness** ``λ_max(∇²L(θ_k))`` by restarted Lanczos (Golub & Van Loan, *Matrix Computations*,
+4th ed., §10.1): cycles of ``m = min(P, 8)`` steps with full reorthogonalization, each restarted
+from the Ritz vector of the largest Ritz value, the first cycle of an observed step started from
+that trajectory's Ritz vector at its previous observed step (warm start) or, at the first, from
+a fixed Gaussian vector (seed 0). A cycle ends the iteration when its residual bound
+``r = β_m |s_m| = ‖∇²L y − θ y‖`` satisfies ``r ≤ tol·|θ|`` (default ``tol = 1e-8``): then some
+eigenvalue of the Hessian lies within ``tol·|θ|`` of ``θ`` (Parlett, *The Symmetric Eigenvalue
+Problem*, Thm 4.5.1), and within ``r²/gap`` when the top eigenvalue is separated by ``gap``.
+What is not certified: that this eigenvalue is the largest. Started from a vector with a
+component along the top eigenvector, Lanczos finds it first; a warm start can be nearly
+orthogonal to an eigenvalue that has just risen past the tracked one (a crossing). On the
+edge-of-stability benchmark (``scripts/bench_observables.py``) every value agreed with dense
+``eigh`` to ≤ 1e-8 relative (tests check the same on drawn problems). A lane whose residual
+still exceeds the tolerance after ``max_cycles`` cycles keeps its last Ritz value; its residual
+is reported (``DescentResult.extra["sharpness_residual"]``), so such values can be found.
+At a near-degenerate top eigenvalue the Ritz value converges, the Ritz vector may be any vector
+of the near-invariant subspace: the warm start then costs iterations, never accuracy.
+
+The Ritz pair of the small tridiagonal ``T`` is computed lane by lane without LAPACK (a call per
+lane and cycle would cost more than the Hessian-vector products): Sturm-count bisection
+brackets ``λ_max(T)``, Newton's method from the upper end of the bracket converges to it
+monotonically (the characteristic polynomial has real roots only), and the eigenvector comes
+from the twisted factorization of ``T − θI`` (Parlett & Dhillon 2000), whose entries are each
+accurate relative to themselves: the residual bound ``β_m |s_m|`` needs the tiny last one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ._descent_numba import (
+    COMPLETION,
+    SENSING,
+    _completion_loss,
+    _end_to_end_data_loss,
+    _matmul,
+    _residual_loss,
+    _sensing_loss,
+)
+from ._simd import prefer_wide_vectors, vadd, vdiv, vfma, vfnma, vload, vmul, vsplat, vsqrt, vstore, vsub, vzero
+
+__all__ = ["observe_chunk", "observe_workspace", "workspace_size", "OBSERVE_IN_ENGINE", "LANCZOS_CYCLE"]
+
+LANES = 8  # linflow._descent_numba.LANES
+_JIT = dict(cache=True, error_model="numpy", nogil=True)
+
+#: Observables the lane engine computes in its loop (index into ``KernelOutputs.observed``).
+OBSERVE_IN_ENGINE = ("loss", "grad_norm", "sharpness")
+#: Lanczos steps per restart cycle (at most P).
+LANCZOS_CYCLE = 8
+
+
+
+def workspace_size(widths, cols: int, n_params: int, cycle: int, n_res: int) -> int:
+    """Entries of the scratch array of :func:`observe_chunk` (all multiples of 8 lanes)."""
+    n_layers = len(widths) - 1
+    h_total = int(sum(int(widths[j]) * cols for j in range(1, n_layers + 1)))
+    return LANES * (5 * h_total + 2 * n_params + (cycle + 1) * n_params + n_params + 3 * cycle + 2 + n_res)
+
+
+@njit(**_JIT)
+def observe_workspace(size):
+    """Scratch for :func:`observe_chunk`, starting on a 64-byte boundary."""
+    buf = np.zeros(size + LANES)
+    skip = (LANES - (buf.ctypes.data // 8) % LANES) % LANES
+    return buf[skip : skip + size]
+
+
+@njit(**_JIT)
+def _copy(dst, do, src, so, count):
+    for e in range(count * LANES):
+        dst[do * LANES + e] = src[so * LANES + e]
+
+
+@njit(**_JIT)
+def _lane_dot(a, oa, b, ob, n):
+    """Eight dot products (one per lane) of ``n``-entry vectors at rows ``oa``, ``ob``."""
+    prefer_wide_vectors()
+    s0 = s1 = vzero()
+    e = 0
+    while e + 2 <= n:
+        s0 = vfma(vload(a, (oa + e) * LANES), vload(b, (ob + e) * LANES), s0)
+        s1 = vfma(vload(a, (oa + e + 1) * LANES), vload(b, (ob + e + 1) * LANES), s1)
+        e += 2
+    if e < n:
+        s0 = vfma(vload(a, (oa + e) * LANES), vload(b, (ob + e) * LANES), s0)
+    return vadd(s0, s1)
+
+
+@njit(**_JIT)
+def _prepare(w, hf, df, tmpw, res, lossbuf, grad_sq, prob, sigma, with_grad, one):
+    """``H_j`` into ``hf`` and ``Δ_j`` into ``df`` (rows ``h_off[j]``) at the weights ``w``;
+    with ``with_grad`` the squared gradient norm of every lane into ``grad_sq``."""
+    prefer_wide_vectors()
+    no, zero = one == 0, one - one
+    widths, w_off, h_off = prob.widths, prob.w_off, prob.h_off
+    x, y, aux, cols, e2e, code = prob.x, prob.y, prob.aux, prob.cols, prob.e2e, prob.loss_code
+    ident = prob.whitened or e2e
+    n = widths.shape[0] - 1
+    n_x = x.shape[1]
+    if ident:
+        _copy(hf, h_off[1], w, w_off[0], widths[1] * widths[0])
+    else:
+        _matmul(hf, h_off[1], cols, one, w, w_off[0], widths[0], one, x, zero, n_x, one, widths[1], widths[0], cols,
+                no, w, lossbuf)
+    for j in range(2, n + 1):
+        dj, dp = widths[j], widths[j - 1]
+        _matmul(hf, h_off[j], cols, one, w, w_off[j - 1], dp, one, hf, h_off[j - 1], cols, one, dj, dp, cols,
+                no, w, lossbuf)
+    d_out = widths[n]
+    top = h_off[n]
+    _copy(df, top, hf, top, d_out * cols)
+    if code == SENSING:
+        _sensing_loss(df, top * LANES, y, aux, d_out * cols, lossbuf, res)
+    elif code == COMPLETION:
+        _completion_loss(df, top * LANES, y, aux, d_out * cols, lossbuf)
+    elif e2e:
+        _end_to_end_data_loss(df, top, res, lossbuf, x, y, d_out, cols, one)
+    else:
+        scale = 1.0 if prob.whitened else 1.0 / cols
+        _residual_loss(df, top * LANES, y, d_out, cols, scale, 0.5 * scale, lossbuf)
+    for j in range(n, 1, -1):
+        dj, dp = widths[j], widths[j - 1]
+        _matmul(df, h_off[j - 1], cols, one, w, w_off[j - 1], one, dp, df, h_off[j], cols, one, dp, dj, cols,
+                no, w, lossbuf)
+    if not with_grad:
+        return
+    for j in range(n, 0, -1):
+        dj, dp = widths[j], widths[j - 1]
+        if j > 1:
+            _matmul(tmpw, w_off[j - 1], dp, one, df, h_off[j], cols, one, hf, h_off[j - 1], one, cols, dj, cols, dp,
+                    no, w, lossbuf)
+        elif ident:
+            _copy(tmpw, w_off[0], df, h_off[1], dj * dp)
+        else:
+            _matmul(tmpw, w_off[0], dp, one, df, h_off[1], cols, one, x, zero, one, n_x, dj, cols, dp, no, w, lossbuf)
+    total = _lane_dot(tmpw, 0, tmpw, 0, w_off[n])
+    vstore(grad_sq, 0, total)
+
+
+@njit(**_JIT)
+def _hvp(w, v, out, hf, df, th, td, tmph, tmpw, minus, prob, sigma, one):
+    """``out = ∇²L(w) · v`` on 8 lanes, from :func:`_prepare`'s ``H_j`` and ``Δ_j`` (module
+    docstring); ``th``, ``td``: the tangents ``Ḣ_j``, ``Δ̇_j``; ``tmph``, ``tmpw``: scratch in
+    the layouts of ``hf`` and of the weights; ``minus``: −1 in every lane (a product added
+    to ``tmp`` is the fused update ``tmp − (−1)·AB``)."""
+    prefer_wide_vectors()
+    no, yes, zero = one == 0, one == 1, one - one
+    widths, w_off, h_off = prob.widths, prob.w_off, prob.h_off
+    x, aux, cols, e2e, code = prob.x, prob.aux, prob.cols, prob.e2e, prob.loss_code
+    ident = prob.whitened or e2e
+    n = widths.shape[0] - 1
+    n_x = x.shape[1]
+    # Ḣ_1 = V_1 H_0, Ḣ_j = V_j H_{j−1} + W_j Ḣ_{j−1}
+    if ident:
+        _copy(th, h_off[1], v, w_off[0], widths[1] * widths[0])
+    else:
+        _matmul(th, h_off[1], cols, one, v, w_off[0], widths[0], one, x, zero, n_x, one, widths[1], widths[0], cols,
+                no, w, minus)
+    for j in range(2, n + 1):
+        dj, dp = widths[j], widths[j - 1]
+        _matmul(tmph, h_off[j], cols, one, v, w_off[j - 1], dp, one, hf, h_off[j - 1], cols, one, dj, dp, cols,
+                no, w, minus)
+        _matmul(th, h_off[j], cols, one, w, w_off[j - 1], dp, one, th, h_off[j - 1], cols, one, dj, dp, cols,
+                yes, tmph, minus)
+    # Δ̇_N = ∇²ℓ(H_N)[Ḣ_N]
+    d_out = widths[n]
+    top = h_off[n]
+    count = d_out * cols
+    if code == SENSING:
+        m = aux.shape[0]
+        inv = vsplat(1.0 / m)
+        for e in range(count):
+            td[(top + e) * LANES : (top + e + 1) * LANES] = 0.0
+        for i in range(m):
+            s = vzero()
+            for e in range(count):
+                s = vfma(vsplat(aux[i, e]), vload(th, (top + e) * LANES), s)
+            s = vmul(s, inv)
+            for e in range(count):
+                q = (top + e) * LANES
+                vstore(td, q, vfma(vsplat(aux[i, e]), s, vload(td, q)))
+    elif code == COMPLETION:
+        for e in range(count):
+            q = (top + e) * LANES
+            vstore(td, q, vmul(vsplat(aux[0, e]), vload(th, q)))
+    elif e2e:
+        _matmul(td, top, cols, one, th, top, cols, one, sigma, zero, cols, one, d_out, cols, cols, no, w, minus)
+    elif prob.whitened:
+        _copy(td, top, th, top, count)
+    else:
+        inv = vsplat(1.0 / cols)
+        for e in range(count):
+            q = (top + e) * LANES
+            vstore(td, q, vmul(vload(th, q), inv))
+    # Δ̇_{j−1} = V_jᵀ Δ_j + W_jᵀ Δ̇_j
+    for j in range(n, 1, -1):
+        dj, dp = widths[j], widths[j - 1]
+        _matmul(tmph, h_off[j - 1], cols, one, v, w_off[j - 1], one, dp, df, h_off[j], cols, one, dp, dj, cols,
+                no, w, minus)
+        _matmul(td, h_off[j - 1], cols, one, w, w_off[j - 1], one, dp, td, h_off[j], cols, one, dp, dj, cols,
+                yes, tmph, minus)
+    # (∇²L V)_j = Δ̇_j H_{j−1}ᵀ + Δ_j Ḣ_{j−1}ᵀ  (Ḣ_0 = 0)
+    for j in range(n, 1, -1):
+        dj, dp = widths[j], widths[j - 1]
+        _matmul(tmpw, w_off[j - 1], dp, one, td, h_off[j], cols, one, hf, h_off[j - 1], one, cols, dj, cols, dp,
+                no, w, minus)
+        _matmul(out, w_off[j - 1], dp, one, df, h_off[j], cols, one, th, h_off[j - 1], one, cols, dj, cols, dp,
+                yes, tmpw, minus)
+    if ident:
+        _copy(out, w_off[0], td, h_off[1], widths[1] * widths[0])
+    else:
+        _matmul(out, w_off[0], widths[0], one, td, h_off[1], cols, one, x, zero, one, n_x, widths[1], cols, widths[0],
+                no, w, minus)
+
+
+@njit(**_JIT)
+def _pivots_below(alpha, beta, n, t, x):
+    """Number of eigenvalues of the tridiagonal ``T`` of lane ``t`` below ``x`` (negative
+    pivots of ``T − xI``, Sturm)."""
+    below = 0
+    d = 1.0
+    for i in range(n):
+        a = alpha[i * LANES + t] - x
+        d = a if i == 0 else a - beta[(i - 1) * LANES + t] ** 2 / d
+        if d == 0.0:
+            d = -1e-300
+        below += d < 0.0
+    return below
+
+
+@njit(**_JIT)
+def _ritz_top(alpha, beta, n, t, s):
+    """Largest eigenvalue ``θ`` of lane ``t``'s ``n × n`` tridiagonal ``T`` (diagonal
+    ``alpha``, off-diagonal ``beta``, lane layout) and its unit eigenvector into ``s[0:n]``
+    (module docstring: bisection, Newton from above, twisted factorization)."""
+    lo, hi = np.inf, -np.inf
+    for i in range(n):
+        r = 0.0
+        if i > 0:
+            r += abs(beta[(i - 1) * LANES + t])
+        if i < n - 1:
+            r += abs(beta[i * LANES + t])
+        a = alpha[i * LANES + t]
+        lo, hi = min(lo, a - r), max(hi, a + r)
+    width = hi - lo
+    hi += 1e-3 * width + 1e-300  # strictly above λ_max
+    # Bisection to a bracket of 1e-3 of the spectrum's width: Newton then converges in a few steps.
+    for _ in range(12):
+        mid = 0.5 * (lo + hi)
+        if _pivots_below(alpha, beta, n, t, mid) == n:
+            hi = mid
+        else:
+            lo = mid
+    x = hi
+    for _ in range(100):
+        # p'/p of det(T − xI) = Σ d_i'/d_i through the pivots d_i and their derivatives.
+        d = alpha[t] - x
+        dd = -1.0
+        ratio = dd / d
+        for i in range(1, n):
+            b2 = beta[(i - 1) * LANES + t] ** 2
+            dd = -1.0 + b2 * dd / (d * d)
+            d = alpha[i * LANES + t] - x - b2 / d
+            ratio += dd / d
+        nxt = x - 1.0 / ratio
+        if not nxt < x:  # monotone from above: no further decrease is convergence
+            break
+        x = nxt
+    # Eigenvector by the twisted factorization of T − xI (Parlett & Dhillon 2000): pivots
+    # from the top (d⁺) and from the bottom (d⁻); twist at k = argmin |γ_k|, γ_k = d⁺_k + d⁻_k −
+    # (α_k − x); then s_k = 1 and products outwards (no cancellation: each entry is accurate
+    # relative to itself, the tiny last one included, which the residual bound uses).
+    up = np.empty(n)
+    down = np.empty(n)
+    for i in range(n):
+        d = alpha[i * LANES + t] - x
+        if i > 0:
+            d -= beta[(i - 1) * LANES + t] ** 2 / up[i - 1]
+        up[i] = d if d != 0.0 else -1e-300
+    for i in range(n - 1, -1, -1):
+        d = alpha[i * LANES + t] - x
+        if i < n - 1:
+            d -= beta[i * LANES + t] ** 2 / down[i + 1]
+        down[i] = d if d != 0.0 else -1e-300
+    twist = 0
+    least = np.inf
+    for i in range(n):
+        g = abs(up[i] + down[i] - (alpha[i * LANES + t] - x))
+        if g < least:
+            least, twist = g, i
+    s[twist] = 1.0
+    norm = 1.0
+    for i in range(twist - 1, -1, -1):
+        s[i] = -(beta[i * LANES + t] / up[i]) * s[i + 1]
+        norm += s[i] * s[i]
+    for i in range(twist + 1, n):
+        s[i] = -(beta[(i - 1) * LANES + t] / down[i]) * s[i - 1]
+        norm += s[i] * s[i]
+    norm = np.sqrt(norm)
+    for i in range(n):
+        s[i] /= norm
+    return x
+
+
+@njit(**_JIT)
+def observe_chunk(cur, work, active, start, n_lanes, o, loss, prob, run, out, one):
+    """Observables of the chunk's active lanes at observation ``o`` into ``out.observed[b, o]``
+    (columns :data:`OBSERVE_IN_ENGINE`), ``out.observed_residual[b, o]`` (the sharpness's
+    Lanczos residual bound) and ``out.hvp_count[b]``; the warm-start vectors live in
+    ``run.observe_vectors`` (B, P)."""
+    prefer_wide_vectors()
+    w_off, h_off = prob.w_off, prob.h_off
+    flags, tol, cycle, max_cycles = run.observe_flags, run.observe_tol, run.observe_cycle, run.observe_max_cycles
+    vectors, sigma = run.observe_vectors, run.observe_sigma
+    observed, residual, hvps = out.observed, out.observed_residual, out.hvp_count
+    n_params = w_off[-1]
+    h_total = h_off[-1]
+    # Scratch layout (:func:`workspace_size`).
+    o_hf = 0
+    o_df = o_hf + h_total
+    o_th = o_df + h_total
+    o_td = o_th + h_total
+    o_tmph = o_td + h_total
+    o_tmpw = o_tmph + h_total
+    o_out = o_tmpw + n_params
+    o_q = o_out + n_params
+    o_ab = o_q + (cycle + 1) * n_params
+    o_misc = o_ab + 3 * cycle
+    o_res = o_misc + 2
+    hf, df, th, td = work[o_hf * LANES:], work[o_df * LANES:], work[o_th * LANES:], work[o_td * LANES:]
+    tmph, tmpw, hv = work[o_tmph * LANES:], work[o_tmpw * LANES:], work[o_out * LANES:]
+    q = work[o_q * LANES:]
+    alpha, beta = work[o_ab * LANES:], work[(o_ab + cycle) * LANES:]
+    lossbuf, grad_sq = work[o_misc * LANES:], work[(o_misc + 1) * LANES:]
+    res = work[o_res * LANES:]
+    minus = np.full(LANES, -1.0)
+    _prepare(cur, hf, df, tmpw, res, lossbuf, grad_sq, prob, sigma, flags[1] != 0, one)
+    for t in range(n_lanes):
+        if active[t]:
+            b = start + t
+            if flags[0] != 0:
+                observed[b, o, 0] = loss[t]
+            if flags[1] != 0:
+                observed[b, o, 1] = np.sqrt(grad_sq[t])
+    if flags[2] == 0:
+        return
+    # q_0: the lane's previous Ritz vector (run.observe_vectors).
+    for t in range(LANES):
+        b = start + t
+        for p in range(n_params):
+            q[p * LANES + t] = vectors[b, p] if t < n_lanes else 1.0
+    done = np.zeros(LANES, dtype=np.bool_)
+    for t in range(LANES):
+        done[t] = t >= n_lanes or not active[t]
+    size = np.full(LANES, cycle, dtype=np.int64)
+    ritz = np.empty(cycle)
+    theta = np.zeros(LANES)
+    lane_sq = np.zeros(LANES)
+    bound = np.full(LANES, np.inf)
+    for _ in range(max_cycles):
+        for t in range(LANES):
+            size[t] = cycle
+        # q_0 normalized (a Ritz vector Q s drifts from unit length as Q loses orthogonality)
+        inv = vdiv(vsplat(1.0), vsqrt(_lane_dot(q, 0, q, 0, n_params)))
+        for p in range(n_params):
+            vstore(q, p * LANES, vmul(vload(q, p * LANES), inv))
+        for j in range(cycle):
+            qj = q[(j * n_params) * LANES:]
+            _hvp(cur, qj, hv, hf, df, th, td, tmph, tmpw, minus, prob, sigma, one)
+            # α_j = q_jᵀ H q_j; then w = H q_j − Σ_{i ≤ j} (q_iᵀ w) q_i (full reorthogonalization),
+            # a second pass where the first cancelled more than 1 − 1/√2 of the norm (Daniel,
+            # Gragg, Kaufman & Stewart 1976: "twice is enough"). q_0 is renormalized every cycle.
+            a = _lane_dot(q, j * n_params, hv, 0, n_params)
+            vstore(alpha, j * LANES, a)
+            before = _lane_dot(hv, 0, hv, 0, n_params)
+            for _ in range(2):
+                for i in range(j + 1):
+                    c = _lane_dot(q, i * n_params, hv, 0, n_params)
+                    for p in range(n_params):
+                        e = p * LANES
+                        vstore(hv, e, vfnma(c, vload(q, (i * n_params + p) * LANES), vload(hv, e)))
+                after = _lane_dot(hv, 0, hv, 0, n_params)
+                vstore(lane_sq, 0, vsub(vmul(vsplat(2.0), after), before))
+                again = False
+                for t in range(LANES):
+                    again = again or (not done[t] and lane_sq[t] < 0.0)  # ‖w‖² < ½‖Hq‖²
+                if not again:
+                    break
+                before = after
+            nb = vsqrt(_lane_dot(hv, 0, hv, 0, n_params))
+            vstore(beta, j * LANES, nb)
+            inv = vdiv(vsplat(1.0), nb)
+            nxt = (j + 1) * n_params
+            for p in range(n_params):
+                vstore(q, (nxt + p) * LANES, vmul(vload(hv, p * LANES), inv))
+            for t in range(LANES):
+                # Breakdown (an invariant subspace: the Ritz values of T_{j+1} are eigenvalues).
+                scale = abs(alpha[j * LANES + t]) + (beta[(j - 1) * LANES + t] if j > 0 else 0.0)
+                if size[t] == cycle and not beta[j * LANES + t] > 1e-14 * scale:
+                    size[t] = j + 1
+                    beta[j * LANES + t] = 0.0
+                    for p in range(n_params):
+                        q[(nxt + p) * LANES + t] = 0.0
+        for t in range(n_lanes):
+            if done[t]:
+                continue
+            hvps[start + t] += cycle
+            n = size[t]
+            theta[t] = _ritz_top(alpha, beta, n, t, ritz)
+            bound[t] = abs(beta[(n - 1) * LANES + t] * ritz[n - 1])
+            # Ritz vector y = Q s: the next cycle's start (into the slot after q_{n−1}).
+            for p in range(n_params):
+                acc = 0.0
+                for i in range(n):
+                    acc += ritz[i] * q[(i * n_params + p) * LANES + t]
+                hv[p * LANES + t] = acc
+            for p in range(n_params):
+                q[p * LANES + t] = hv[p * LANES + t]
+            if bound[t] <= tol * abs(theta[t]) or not np.isfinite(theta[t]):
+                done[t] = True
+        finished = True
+        for t in range(LANES):
+            finished = finished and done[t]
+        if finished:
+            break
+    for t in range(n_lanes):
+        if active[t]:
+            b = start + t
+            observed[b, o, 2] = theta[t]
+            residual[b, o] = bound[t]
+            s = 0.0
+            for p in range(n_params):
+                s += q[p * LANES + t] ** 2
+            if s > 0.0 and np.isfinite(s):
+                for p in range(n_params):
+                    vectors[b, p] = q[p * LANES + t]
