@@ -247,11 +247,11 @@ def _observed_run(problem, weights0, optimizer, backend, observe, observe_every,
 
         full = run_descent_numpy(setup, on_record)
     elif in_engine:
+        from ._curvature_numba import Observation
         from ._descent_numba import run_descent_numba
 
         tol = options.get("sharpness", {}).get("tol", SHARPNESS_TOL)
-        full = run_descent_numba(setup, {"names": in_engine, "steps": obs_steps, "tol": tol,
-                                         "max_cycles": SHARPNESS_MAX_CYCLES})
+        full = run_descent_numba(setup, Observation(in_engine, obs_steps, tol, SHARPNESS_MAX_CYCLES))
     else:
         full = _engine(setup, backend)
     steps = _record_steps(setup.n_steps, int(record_every))
@@ -298,10 +298,10 @@ def _in_engine_names(setup: DescentSetup, backend: str, names: tuple, options: d
     for, unless ``observe_options`` asks for a ``method`` other than ``"auto"``."""
     if backend != "numba":
         return ()
+    from ._curvature_numba import in_engine_observables
     from ._descent_blas import prefers_blas
-    from ._descent_numba import in_engine_observables
 
-    offered = in_engine_observables(setup.problem, setup.optimizer, setup.batch_size)
+    offered = in_engine_observables(setup.problem)
     chosen = tuple(name for name in names if name in offered and options.get(name, {}).get("method", "auto") == "auto")
     wide = max(setup.problem.network.widths) > IN_ENGINE_SHARPNESS_MAX_WIDTH
     if prefers_blas(setup.problem, setup.batch_size, setup.optimizer) and ("sharpness" not in chosen or wide):
