@@ -71,9 +71,9 @@ from ._descent_numba import (
     SQUARED,
     _completion_loss,
     _end_to_end_data_loss,
+    _keep_alive,
     _matmul,
     _residual_loss,
-    _keep_alive,
     _sensing_loss,
     kernel_array,
 )
@@ -437,7 +437,8 @@ def observe_chunk(cur, work, active, start, n_lanes, o, loss, prob, run, out, on
     data = (borrow(prob.widths), w_off, h_off, borrow(prob.x), borrow(prob.y), borrow(prob.aux),
             borrow(run.observe_sigma))
     kind = (prob.cols, prob.whitened, prob.e2e, prob.loss_code)
-    flags, tol, cycle, max_cycles = borrow(run.observe_flags), run.observe_tol, run.observe_cycle, run.observe_max_cycles
+    flags, tol = borrow(run.observe_flags), run.observe_tol
+    cycle, max_cycles = run.observe_cycle, run.observe_max_cycles
     vectors = borrow(run.observe_vectors)
     observed, residual, hvps = borrow(out.observed), borrow(out.observed_residual), borrow(out.hvp_count)
     n_params = w_off[-1]
