@@ -179,6 +179,16 @@ def _lane_dot(a, oa, b, ob, n):
 
 
 @njit(**_JIT)
+def _times_input(c, oc, a, oa, rows, d0, x, cols, ident, one, lr):
+    """``C = A H_0`` (``A``: ``rows × d_0`` at row ``oa`` of ``a``): a copy when ``H_0 = I``, else
+    ``A X``; ``lr`` is an unused lane vector (:func:`linflow._descent_numba._matmul`)."""
+    if ident:
+        _copy(c, oc, a, oa, rows * d0)
+    else:
+        _matmul(c, oc, cols, one, a, oa, d0, one, x, one - one, x.shape[1], one, rows, d0, cols, one == 0, a, lr)
+
+
+@njit(**_JIT)
 def _prepare(w, hf, df, tmpw, res, lossbuf, grad_sq, data, kind, with_grad, one):
     """``H_j`` into ``hf`` and ``Δ_j`` into ``df`` (rows ``h_off[j]``) at the weights ``w``;
     with ``with_grad`` the squared gradient norm of every lane into ``grad_sq``."""
@@ -189,11 +199,7 @@ def _prepare(w, hf, df, tmpw, res, lossbuf, grad_sq, data, kind, with_grad, one)
     ident = whitened or e2e
     n = widths.shape[0] - 1
     n_x = x.shape[1]
-    if ident:
-        _copy(hf, h_off[1], w, w_off[0], widths[1] * widths[0])
-    else:
-        _matmul(hf, h_off[1], cols, one, w, w_off[0], widths[0], one, x, zero, n_x, one, widths[1], widths[0], cols,
-                no, w, lossbuf)
+    _times_input(hf, h_off[1], w, w_off[0], widths[1], widths[0], x, cols, ident, one, lossbuf)
     for j in range(2, n + 1):
         dj, dp = widths[j], widths[j - 1]
         _matmul(hf, h_off[j], cols, one, w, w_off[j - 1], dp, one, hf, h_off[j - 1], cols, one, dj, dp, cols,
@@ -243,11 +249,7 @@ def _hvp(w, v, out, hf, df, th, td, tmph, tmpw, minus, data, kind, one):
     n = widths.shape[0] - 1
     n_x = x.shape[1]
     # Ḣ_1 = V_1 H_0, Ḣ_j = V_j H_{j−1} + W_j Ḣ_{j−1}
-    if ident:
-        _copy(th, h_off[1], v, w_off[0], widths[1] * widths[0])
-    else:
-        _matmul(th, h_off[1], cols, one, v, w_off[0], widths[0], one, x, zero, n_x, one, widths[1], widths[0], cols,
-                no, w, minus)
+    _times_input(th, h_off[1], v, w_off[0], widths[1], widths[0], x, cols, ident, one, minus)
     for j in range(2, n + 1):
         dj, dp = widths[j], widths[j - 1]
         _matmul(tmph, h_off[j], cols, one, v, w_off[j - 1], dp, one, hf, h_off[j - 1], cols, one, dj, dp, cols,
