@@ -348,14 +348,29 @@ def _run_range(
 
 
 # --------------------------------------------------------------------------- Python wrapper
-def blas_threads_single(problem, cols: int) -> int:
-    """BLAS threads for a run of one trajectory: 1.
+#: Typical product size (:func:`product_size`) from which one trajectory's products use every
+#: BLAS thread (the engine's thread count) instead of one.
+BLAS_THREADED_MIN_SIZE = 96
 
-    Several threads per product pay off only for large products on an idle machine; on this
-    project's shared 2-core machine (8–12 runnable processes) two OpenBLAS threads made single
-    runs 7–15× slower than one at widths 64–256 and 1.6× slower at width 1024 (the threads wait
-    for each other at every call, and a thread whose core is busy stalls its partner).
+
+def blas_threads_single(problem, cols: int) -> int:
+    """BLAS threads for a run of one trajectory: the engine's thread count
+    (``numba.get_num_threads()``) when the typical product is at least
+    :data:`BLAS_THREADED_MIN_SIZE` (widths ≈ 100 and beyond on the whitened loss), else 1.
+
+    Deterministic: the shape and the configured thread count, never the machine's load.
+    Measured on this project's 2-core machine, one network of depth 4 (``python
+    scripts/bench_descent.py --shapes --only "single B=1"``, machine otherwise idle): with two
+    threads linflow's time per step over one thread's was 0.78 at width 128, 0.66 at 256, about 0.53 at 512
+    and 0.57 at 1024 (NumPy's default threading gains as much, so one thread lost to it); width
+    64 keeps one thread (its products are too small to split; not measured with two). On
+    a loaded machine a thread whose core is busy stalls its partner (one thread was measured
+    1.6× faster at width 1024 with 8–12 runnable processes): ``numba.set_num_threads(1)``
+    restores one thread.
     """
+    widths, cols_, samples = _blas_shape(problem) or (problem.network.widths, cols, 0)
+    if product_size(widths, cols_, samples) >= BLAS_THREADED_MIN_SIZE:
+        return max(1, numba.get_num_threads())
     return 1
 
 
