@@ -15,6 +15,11 @@ not check this; theory/numerics):
 * wider networks: one block of :data:`BLOCK_THREADS` threads (a warp) per trajectory, its
   matrices in shared memory, each matrix product split over the threads of the block.
 
+With ``observing`` (:func:`make_kernel`) a copy of the kernel records loss, gradient norm and
+sharpness inside its loop at the observed steps, by the algorithm of the CPU engine
+(:mod:`linflow._curvature_numba`: exact Hessian-vector products, warm-started restarted
+Lanczos, residual bound ``β_m|s_m| ≤ tol·|θ|``); the plain kernels hold none of that code.
+
 All steps run in one launch. Global arrays keep the trajectory index fastest (``(P, B)``)
 so that neighbouring threads read neighbouring addresses (coalesced).
 
@@ -26,11 +31,14 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import replace
 
 import numpy as np
 
+from ._curvature_numba import LANCZOS_CYCLE, OBSERVE_IN_ENGINE
 from ._descent_numba import (
     COMPLETION,
+    LOSS_CODES,
     SENSING,
     SQUARED,
     activation_of,
@@ -40,7 +48,7 @@ from ._descent_numba import (
     loss_arrays,
 )
 
-__all__ = ["run_descent_cuda", "make_kernel", "THREAD_MAX_WIDTH", "BLOCK_THREADS"]
+__all__ = ["run_descent_cuda", "make_kernel", "in_engine_observables", "THREAD_MAX_WIDTH", "BLOCK_THREADS"]
 
 #: Networks whose widths are all ≤ this run one thread per trajectory.
 THREAD_MAX_WIDTH = 4
@@ -82,9 +90,23 @@ def uses_block_kernel(widths) -> bool:
 CUDA_LOSS_CODES = (SQUARED, SENSING, COMPLETION)
 
 
+def shared_bytes(widths, cols: int, activated: bool, observing: bool) -> int:
+    """Shared memory of one trajectory in the block kernel: weights (current and previous),
+    ``H_j`` and ``Δ_j`` (and the pre-activations of a ReLU network), the balances, the
+    reduction slots; when ``observing``, also the tangents ``Ḣ_j``, ``Δ̇_j``, a Hessian-vector
+    product and the Lanczos basis (``min(P, 8)`` vectors)."""
+    w_off, h_off, b_off = layout(widths, cols)
+    n_params, h_size, b_size = int(w_off[-1]), int(h_off[-1]), int(b_off[-1])
+    floats = 2 * n_params + 2 * h_size + (h_size if activated else 1) + b_size + BLOCK_THREADS + 4
+    if observing:
+        floats += 2 * h_size + n_params + min(n_params, LANCZOS_CYCLE) * n_params
+    return 8 * floats
+
+
 @functools.lru_cache(maxsize=32)
 def make_kernel(
-    widths: tuple, cols: int, whitened: bool, slope=None, loss_code: int = SQUARED, n_measurements: int = 1
+    widths: tuple, cols: int, whitened: bool, slope=None, loss_code: int = SQUARED, n_measurements: int = 1,
+    observing: bool = False,
 ):
     """Compile-time-specialized GD kernel for one architecture and loss.
 
@@ -98,6 +120,9 @@ def make_kernel(
     (``y``), or, on ``W_e`` (``whitened``), matrix sensing (``x`` = A as ``(m, d_N d_0)``,
     ``y`` = b as ``(1, m)``, ``n_measurements`` = m) or matrix completion (``x`` = mask/|Ω|,
     ``y`` = the observed values, both ``(1, d_N d_0)``), with the formulas of the CPU engine.
+    ``observing`` (deep linear networks only): the kernel takes eight more arguments (the
+    observation step map, the outputs and the Lanczos settings, :func:`run_descent_cuda`) and
+    computes the observables at the observed steps (:func:`observe` below).
     """
     _cuda()
     from numba import float64
@@ -122,11 +147,18 @@ def make_kernel(
     else:
         loss_scale = 0.5 if whitened else 0.5 / cols
     grad_scale = 1.0 if whitened else 1.0 / cols
+    if observing and activated:
+        raise ValueError(
+            f"in-engine observables on backend='cuda' need a deep linear network; got slope={slope!r} "
+            "(a ReLU network's observables are computed from recorded weights)"
+        )
+    cycle = min(n_params, LANCZOS_CYCLE)  # Lanczos steps per restart (Krylov dimension ≤ P)
     if per_block:
-        shared = 8 * (2 * n_params + 2 * h_size + z_size + b_size + nth + 4)
+        shared = shared_bytes(widths, cols, activated, observing)
         if shared > SHARED_BYTES:
+            what = "with its in-engine observables " if observing else ""
             raise ValueError(
-                f"backend='cuda' keeps one trajectory in {SHARED_BYTES} bytes of shared memory; "
+                f"backend='cuda' keeps one trajectory {what}in {SHARED_BYTES} bytes of shared memory; "
                 f"widths={widths} with {cols} columns needs {shared} bytes: use backend='numba'"
             )
 
@@ -286,9 +318,319 @@ def make_kernel(
         return total
 
     @cuda.jit(device=True)
+    def no_observation(obs, k, b, tid, w, h, delta, x, red, value):
+        """The plain kernel's hook: nothing is observed."""
+
+    if observing:
+        @cuda.jit(device=True)
+        def matmul_add(c, oc, crs, ccs, a, oa, ars, acs, b, ob, brs, bcs, n, m, p, tid):
+            # C += A B, with matmul's thread ↔ entry map (no sync needed between the two)
+            for idx in range(tid, n * p, nth):
+                i = idx // p
+                j = idx - i * p
+                s = 0.0
+                for k in range(m):
+                    s += a[oa + i * ars + k * acs] * b[ob + k * brs + j * bcs]
+                c[oc + i * crs + j * ccs] += s
+
+        @cuda.jit(device=True)
+        def dot_partial(a, oa, b, ob, tid):
+            """This thread's part of the dot product of two P-vectors (offsets ``oa``, ``ob``)."""
+            s = 0.0
+            for p in range(tid, n_params, nth):
+                s += a[oa + p] * b[ob + p]
+            return s
+
+        @cuda.jit(device=True)
+        def backward_deltas(w, delta, tid):
+            """Δ_{j−1} = W_jᵀ Δ_j for every layer (the products backward_update forms next, with
+            the same sums: the step taken is unchanged)."""
+            for j in range(n_layers, 1, -1):
+                dj, dp = widths[j], widths[j - 1]
+                matmul(delta, h_off[j - 1], cols, 1, w, w_off[j - 1], 1, dp, delta, h_off[j], cols, 1, dp, dj, cols,
+                       tid)
+                sync()
+
+        @cuda.jit(device=True)
+        def gradient_sq_partial(h, delta, x, tid):
+            """This thread's part of ‖∇L‖² = Σ_j ‖G_j‖², G_j = Δ_j H_{j−1}ᵀ (the sums of backward_update)."""
+            part = 0.0
+            for j in range(n_layers, 0, -1):
+                dj, dp = widths[j], widths[j - 1]
+                for idx in range(tid, dj * dp, nth):
+                    i = idx // dp
+                    l = idx - i * dp
+                    if j == 1 and whitened:
+                        s = delta[idx]
+                    else:
+                        s = 0.0
+                        for q in range(cols):
+                            if j > 1:
+                                s += delta[h_off[j] + i * cols + q] * h[h_off[j - 1] + l * cols + q]
+                            else:
+                                s += delta[i * cols + q] * x[l, q]
+                    part += s * s
+            return part
+
+        @cuda.jit(device=True)
+        def hessian_product(w, v, ov, out, h, delta, th, td, x, tid):
+            """``out = ∇²L(w)·v`` (``v`` from offset ``ov``), forward-over-reverse from the
+            ``H_j`` in ``h`` and ``Δ_j`` in ``delta`` (Arora, Cohen & Hazan 2018, eq. (5),
+            differentiated; linflow._curvature_numba):
+            ``Ḣ_j = V_j H_{j−1} + W_j Ḣ_{j−1}``, ``Δ̇_N = ∇²ℓ[Ḣ_N]``,
+            ``Δ̇_{j−1} = V_jᵀ Δ_j + W_jᵀ Δ̇_j``, ``(∇²L v)_j = Δ̇_j H_{j−1}ᵀ + Δ_j Ḣ_{j−1}ᵀ``."""
+            d0, d1 = widths[0], widths[1]
+            for idx in range(tid, d1 * cols, nth):  # Ḣ_1 = V_1 H_0
+                if whitened:
+                    th[idx] = v[ov + idx]
+                else:
+                    i = idx // cols
+                    q = idx - i * cols
+                    s = 0.0
+                    for k in range(d0):
+                        s += v[ov + i * d0 + k] * x[k, q]
+                    th[idx] = s
+            sync()
+            for j in range(2, n_layers + 1):
+                dj, dp = widths[j], widths[j - 1]
+                matmul(th, h_off[j], cols, 1, v, ov + w_off[j - 1], dp, 1, h, h_off[j - 1], cols, 1, dj, dp, cols, tid)
+                matmul_add(th, h_off[j], cols, 1, w, w_off[j - 1], dp, 1, th, h_off[j - 1], cols, 1, dj, dp, cols,
+                           tid)
+                sync()
+            count = d_top * cols
+            if sensing:
+                # ∇²ℓ[Ḣ] = (1/m) Σ_i A_i ⟨A_i, Ḣ⟩; every thread forms all m inner products.
+                r = cuda.local.array(n_meas, float64)
+                for i in range(n_meas):
+                    s = 0.0
+                    for e in range(count):
+                        s += x[i, e] * th[top + e]
+                    r[i] = s / n_meas
+                for idx in range(tid, count, nth):
+                    g = 0.0
+                    for i in range(n_meas):
+                        g += r[i] * x[i, idx]
+                    td[top + idx] = g
+            else:
+                for idx in range(tid, count, nth):
+                    if completion:  # (mask/|Ω|) ⊙ Ḣ
+                        td[top + idx] = x[0, idx] * th[top + idx]
+                    else:  # Ḣ (whitened) or Ḣ/m (regression)
+                        td[top + idx] = th[top + idx] * grad_scale
+            sync()
+            for j in range(n_layers, 1, -1):
+                dj, dp = widths[j], widths[j - 1]
+                matmul(td, h_off[j - 1], cols, 1, v, ov + w_off[j - 1], 1, dp, delta, h_off[j], cols, 1, dp, dj, cols,
+                       tid)
+                matmul_add(td, h_off[j - 1], cols, 1, w, w_off[j - 1], 1, dp, td, h_off[j], cols, 1, dp, dj, cols,
+                           tid)
+                sync()
+            for j in range(n_layers, 0, -1):
+                dj, dp = widths[j], widths[j - 1]
+                for idx in range(tid, dj * dp, nth):
+                    i = idx // dp
+                    l = idx - i * dp
+                    if j == 1 and whitened:
+                        s = td[idx]
+                    else:
+                        s = 0.0
+                        for q in range(cols):
+                            if j > 1:
+                                s += td[h_off[j] + i * cols + q] * h[h_off[j - 1] + l * cols + q]
+                                s += delta[h_off[j] + i * cols + q] * th[h_off[j - 1] + l * cols + q]
+                            else:
+                                s += td[i * cols + q] * x[l, q]
+                    out[w_off[j - 1] + idx] = s
+            sync()
+
+        @cuda.jit(device=True)
+        def pivots_below(alpha, beta, n, x):
+            """Eigenvalues of the tridiagonal T below ``x``: negative pivots of T − xI (Sturm)."""
+            below = 0
+            d = 1.0
+            for i in range(n):
+                a = alpha[i] - x
+                d = a if i == 0 else a - beta[i - 1] ** 2 / d
+                if d == 0.0:
+                    d = -1e-300
+                if d < 0.0:
+                    below += 1
+            return below
+
+        @cuda.jit(device=True)
+        def ritz_top(alpha, beta, n, s, up, down):
+            """λ_max of the n × n tridiagonal T (diagonal ``alpha``, off-diagonal ``beta``) and its
+            unit eigenvector into ``s``: Sturm bisection, Newton from above, twisted factorization
+            (Parlett & Dhillon 2000), as linflow._curvature_numba._ritz_top."""
+            lo, hi = math.inf, -math.inf
+            for i in range(n):
+                r = 0.0
+                if i > 0:
+                    r += abs(beta[i - 1])
+                if i < n - 1:
+                    r += abs(beta[i])
+                lo = min(lo, alpha[i] - r)
+                hi = max(hi, alpha[i] + r)
+            hi += 1e-3 * (hi - lo) + 1e-300  # strictly above λ_max (Gershgorin)
+            for _ in range(12):  # a bracket of 1e-3 of the spectrum's width for Newton
+                mid = 0.5 * (lo + hi)
+                if pivots_below(alpha, beta, n, mid) == n:
+                    hi = mid
+                else:
+                    lo = mid
+            x = hi
+            for _ in range(100):
+                # p'/p of det(T − xI) = Σ d_i'/d_i over the pivots; a zero pivot: x is an eigenvalue.
+                d = alpha[0] - x
+                if d == 0.0:
+                    break
+                dd = -1.0
+                ratio = dd / d
+                exact = False
+                for i in range(1, n):
+                    b2 = beta[i - 1] ** 2
+                    dd = -1.0 + b2 * dd / (d * d)
+                    d = alpha[i] - x - b2 / d
+                    if d == 0.0:
+                        exact = True
+                        break
+                    ratio += dd / d
+                if exact:
+                    break
+                nxt = x - 1.0 / ratio
+                if not nxt < x:  # monotone from above: no further decrease is convergence
+                    break
+                x = nxt
+            for i in range(n):
+                d = alpha[i] - x
+                if i > 0:
+                    d -= beta[i - 1] ** 2 / up[i - 1]
+                up[i] = d if d != 0.0 else -1e-300
+            for i in range(n - 1, -1, -1):
+                d = alpha[i] - x
+                if i < n - 1:
+                    d -= beta[i] ** 2 / down[i + 1]
+                down[i] = d if d != 0.0 else -1e-300
+            twist = 0
+            least = math.inf
+            for i in range(n):
+                g = abs(up[i] + down[i] - (alpha[i] - x))
+                if g < least:
+                    least = g
+                    twist = i
+            s[twist] = 1.0
+            norm = 1.0
+            for i in range(twist - 1, -1, -1):
+                s[i] = -(beta[i] / up[i]) * s[i + 1]
+                norm += s[i] * s[i]
+            for i in range(twist + 1, n):
+                s[i] = -(beta[i - 1] / down[i]) * s[i - 1]
+                norm += s[i] * s[i]
+            norm = math.sqrt(norm)
+            for i in range(n):
+                s[i] = s[i] / norm
+            return x
+
+        @cuda.jit(device=True)
+        def lanczos_top(b, o, tid, w, h, delta, x, red, obs):
+            """λ_max(∇²L(w)) by restarted Lanczos from the trajectory's previous Ritz vector into
+            ``observed[b, o, 2]``, its residual bound into ``residual[b, o]``; every condition
+            below depends on reduced values only, uniform over a block (syncs stay legal)."""
+            (index, observed, residual, hvp_count, vectors, flags, tol, max_cycles,
+             th, td, hv, q, alpha, beta, s, up, down) = obs
+            for p in range(tid, n_params, nth):
+                q[p] = vectors[p, b]
+            theta = 0.0
+            bound = math.inf
+            products = 0
+            for _ in range(max_cycles):
+                # q_0 normalized (a Ritz vector Q s drifts from unit length as Q loses orthogonality)
+                norm = math.sqrt(reduce(red, dot_partial(q, 0, q, 0, tid), tid))
+                if not (norm > 0.0 and norm < math.inf):
+                    break
+                inv = 1.0 / norm
+                for p in range(tid, n_params, nth):
+                    q[p] = q[p] * inv
+                sync()
+                size = cycle
+                for j in range(cycle):
+                    qj = j * n_params
+                    hessian_product(w, q, qj, hv, h, delta, th, td, x, tid)
+                    products += 1
+                    alpha[j] = reduce(red, dot_partial(q, qj, hv, 0, tid), tid)
+                    # w = H q_j − Σ_{i ≤ j} (q_iᵀ w) q_i (full reorthogonalization), a second pass
+                    # where the first cancelled more than half the squared norm (Daniel, Gragg,
+                    # Kaufman & Stewart 1976: "twice is enough").
+                    before = reduce(red, dot_partial(hv, 0, hv, 0, tid), tid)
+                    after = before
+                    for _ in range(2):
+                        for i in range(j + 1):
+                            c = reduce(red, dot_partial(q, i * n_params, hv, 0, tid), tid)
+                            for p in range(tid, n_params, nth):
+                                hv[p] -= c * q[i * n_params + p]
+                        after = reduce(red, dot_partial(hv, 0, hv, 0, tid), tid)
+                        if not 2.0 * after - before < 0.0:  # ‖w‖² ≥ ½‖Hq‖² (or NaN): done
+                            break
+                        before = after
+                    nb = math.sqrt(after)
+                    beta[j] = nb
+                    scale = abs(alpha[j]) + (beta[j - 1] if j > 0 else 0.0)
+                    if not nb > 1e-14 * scale:
+                        # Breakdown: an invariant subspace, whose Ritz values are eigenvalues.
+                        beta[j] = 0.0
+                        size = j + 1
+                        break
+                    if j + 1 < cycle:
+                        inv = 1.0 / nb
+                        for p in range(tid, n_params, nth):
+                            q[qj + n_params + p] = hv[p] * inv
+                        sync()
+                theta = ritz_top(alpha, beta, size, s, up, down)
+                bound = abs(beta[size - 1] * s[size - 1])
+                # The Ritz vector y = Q s: the next cycle's start (slot 0; each entry reads its own p).
+                for p in range(tid, n_params, nth):
+                    acc = 0.0
+                    for i in range(size):
+                        acc += s[i] * q[i * n_params + p]
+                    q[p] = acc
+                sync()
+                if bound <= tol * abs(theta) or not math.isfinite(theta):
+                    break
+            sq = reduce(red, dot_partial(q, 0, q, 0, tid), tid)
+            if sq > 0.0 and sq < math.inf:  # the warm start of the next observed step
+                for p in range(tid, n_params, nth):
+                    vectors[p, b] = q[p]
+            if tid == 0:
+                observed[b, o, 2] = theta
+                residual[b, o] = bound
+                hvp_count[b] += products
+
+        @cuda.jit(device=True)
+        def observe(obs, k, b, tid, w, h, delta, x, red, value):
+            """Loss, ‖∇L‖ and λ_max(∇²L) at θ_k into ``observed[b, o]`` when step k is observed
+            (``index[k] = o ≥ 0``): after the divergence check, before the update."""
+            index, observed, flags = obs[0], obs[1], obs[5]
+            o = index[k]
+            if o < 0:
+                return
+            if tid == 0 and flags[0] != 0:
+                observed[b, o, 0] = value
+            if flags[1] == 0 and flags[2] == 0:
+                return
+            backward_deltas(w, delta, tid)
+            if flags[1] != 0:
+                sq = reduce(red, gradient_sq_partial(h, delta, x, tid), tid)
+                if tid == 0:
+                    observed[b, o, 1] = math.sqrt(sq)
+            if flags[2] != 0:
+                lanczos_top(b, o, tid, w, h, delta, x, red, obs)
+
+    observe_hook = observe if observing else no_observation
+
+    @cuda.jit(device=True)
     def run_one(b, tid, cur, prev, h, delta, z, bal0, red, params0, lrs, x, y, n_steps,
                 record_steps, tol, threshold, reference, has_reference, recorded, record_weights,
-                final, losses, final_loss, divergence_step, converged_step, drift, ref_distance, track):
+                final, losses, final_loss, divergence_step, converged_step, drift, ref_distance, track, obs):
         lr = lrs[b]
         for p in range(tid, n_params, nth):
             v = params0[p, b]
@@ -322,6 +664,7 @@ def make_kernel(
                     recorded[b, rec, p] = cur[p]
             if is_record:
                 rec += 1
+            observe_hook(obs, k, b, tid, cur, h, delta, x, red, value)
             for j in range(n_layers - 1 if track else 0):  # ``track`` is uniform: syncs stay legal
                 norm = math.sqrt(reduce(red, balancedness_partial(cur, bal0, j, tid, False), tid))
                 if tid == 0 and not norm <= drift[b]:  # larger, or NaN (overflow): +inf
@@ -342,7 +685,7 @@ def make_kernel(
         for p in range(tid, n_params, nth):
             final[p, b] = cur[p]
 
-    if per_block:
+    if per_block and not observing:
         @cuda.jit
         def kernel(params0, lrs, x, y, n_steps, record_steps, tol, threshold, reference,
                    has_reference, recorded, record_weights, final, losses, final_loss,
@@ -359,8 +702,8 @@ def make_kernel(
                 run_one(b, cuda.threadIdx.x, cur, prev, h, delta, z, bal0, red, params0, lrs, x, y,
                         n_steps, record_steps, tol, threshold, reference, has_reference, recorded,
                         record_weights, final, losses, final_loss, divergence_step,
-                        converged_step, drift, ref_distance, track)
-    else:
+                        converged_step, drift, ref_distance, track, 0)
+    elif not observing:
         @cuda.jit
         def kernel(params0, lrs, x, y, n_steps, record_steps, tol, threshold, reference,
                    has_reference, recorded, record_weights, final, losses, final_loss,
@@ -377,13 +720,124 @@ def make_kernel(
                 run_one(b, 0, cur, prev, h, delta, z, bal0, red, params0, lrs, x, y, n_steps,
                         record_steps, tol, threshold, reference, has_reference, recorded,
                         record_weights, final, losses, final_loss, divergence_step,
-                        converged_step, drift, ref_distance, track)
+                        converged_step, drift, ref_distance, track, 0)
+    elif per_block:
+        # Observing: the same, plus the observation arguments (run_descent_cuda) and the scratch
+        # of the Hessian-vector products and of Lanczos; the tridiagonal's scalars are per thread
+        # (every thread of the block computes the same Ritz pair).
+        @cuda.jit
+        def kernel(params0, lrs, x, y, n_steps, record_steps, tol, threshold, reference,
+                   has_reference, recorded, record_weights, final, losses, final_loss,
+                   divergence_step, converged_step, drift, ref_distance, track,
+                   obs_index, observed, residual, hvp_count, vectors, obs_flags, obs_tol, obs_max_cycles):
+            cur = cuda.shared.array(n_params, float64)
+            prev = cuda.shared.array(n_params, float64)
+            h = cuda.shared.array(h_size, float64)
+            delta = cuda.shared.array(h_size, float64)
+            z = cuda.shared.array(z_size, float64)
+            bal0 = cuda.shared.array(b_size, float64)
+            red = cuda.shared.array(nth, float64)
+            th = cuda.shared.array(h_size, float64)
+            td = cuda.shared.array(h_size, float64)
+            hv = cuda.shared.array(n_params, float64)
+            q = cuda.shared.array(cycle * n_params, float64)
+            alpha = cuda.local.array(cycle, float64)
+            beta = cuda.local.array(cycle, float64)
+            s = cuda.local.array(cycle, float64)
+            up = cuda.local.array(cycle, float64)
+            down = cuda.local.array(cycle, float64)
+            obs = (obs_index, observed, residual, hvp_count, vectors, obs_flags, obs_tol, obs_max_cycles,
+                   th, td, hv, q, alpha, beta, s, up, down)
+            b = cuda.blockIdx.x
+            if b < params0.shape[1]:  # uniform over the block: syncthreads stay legal
+                run_one(b, cuda.threadIdx.x, cur, prev, h, delta, z, bal0, red, params0, lrs, x, y,
+                        n_steps, record_steps, tol, threshold, reference, has_reference, recorded,
+                        record_weights, final, losses, final_loss, divergence_step,
+                        converged_step, drift, ref_distance, track, obs)
+    else:
+        @cuda.jit
+        def kernel(params0, lrs, x, y, n_steps, record_steps, tol, threshold, reference,
+                   has_reference, recorded, record_weights, final, losses, final_loss,
+                   divergence_step, converged_step, drift, ref_distance, track,
+                   obs_index, observed, residual, hvp_count, vectors, obs_flags, obs_tol, obs_max_cycles):
+            cur = cuda.local.array(n_params, float64)
+            prev = cuda.local.array(n_params, float64)
+            h = cuda.local.array(h_size, float64)
+            delta = cuda.local.array(h_size, float64)
+            z = cuda.local.array(z_size, float64)
+            bal0 = cuda.local.array(b_size, float64)
+            red = cuda.local.array(1, float64)
+            th = cuda.local.array(h_size, float64)
+            td = cuda.local.array(h_size, float64)
+            hv = cuda.local.array(n_params, float64)
+            q = cuda.local.array(cycle * n_params, float64)
+            alpha = cuda.local.array(cycle, float64)
+            beta = cuda.local.array(cycle, float64)
+            s = cuda.local.array(cycle, float64)
+            up = cuda.local.array(cycle, float64)
+            down = cuda.local.array(cycle, float64)
+            obs = (obs_index, observed, residual, hvp_count, vectors, obs_flags, obs_tol, obs_max_cycles,
+                   th, td, hv, q, alpha, beta, s, up, down)
+            b = cuda.grid(1)
+            if b < params0.shape[1]:
+                run_one(b, 0, cur, prev, h, delta, z, bal0, red, params0, lrs, x, y, n_steps,
+                        record_steps, tol, threshold, reference, has_reference, recorded,
+                        record_weights, final, losses, final_loss, divergence_step,
+                        converged_step, drift, ref_distance, track, obs)
 
     return kernel, per_block
 
 
-def run_descent_cuda(setup):
-    """Run a validated :class:`linflow.descent.DescentSetup` on the GPU (or the simulator)."""
+def in_engine_observables(problem, optimizer, batch: int) -> tuple:
+    """The observables the CUDA kernels compute inside their loop for this problem, ``()`` when
+    they compute none (the others are computed from recorded weights): deep linear networks with
+    the losses the kernels run, in the one-thread kernel, or in the block kernel when its scratch
+    fits the shared memory (:func:`shared_bytes`). Checks only sizes: imports no CUDA."""
+    loss = problem.loss_function
+    if problem.is_activated or LOSS_CODES.get(getattr(loss, "kind", None)) not in CUDA_LOSS_CODES:
+        return ()
+    widths = tuple(int(d) for d in problem.network.widths)
+    if uses_block_kernel(widths):
+        cols = loss_arrays(loss, widths)[2]
+        if shared_bytes(widths, cols, False, True) > SHARED_BYTES:
+            return ()
+    return OBSERVE_IN_ENGINE
+
+
+def _observation_arrays(observe, setup) -> dict:
+    """The observing kernel's extra arguments (host arrays) for ``observe`` of
+    :func:`run_descent_cuda`."""
+    names = tuple(observe["names"])
+    unknown = [name for name in names if name not in OBSERVE_IN_ENGINE]
+    if unknown:
+        raise ValueError(f"backend='cuda' computes {OBSERVE_IN_ENGINE} in its loop; got names={names!r}")
+    batch, n_params = setup.batch_size, setup.problem.network.n_params
+    steps = kernel_array(observe["steps"], np.int64)
+    index = np.full(setup.n_steps + 1, -1, dtype=np.int64)
+    index[steps] = np.arange(steps.size)
+    # Fixed Gaussian start (seed 0), as the CPU engine: a component along every eigenvector.
+    start = np.random.default_rng(0).standard_normal(n_params)
+    return dict(
+        obs_index=index,
+        observed=np.full((batch, steps.size, len(OBSERVE_IN_ENGINE)), np.nan),
+        residual=np.full((batch, steps.size), np.nan),
+        hvp_count=np.zeros(batch, dtype=np.int64),
+        vectors=np.ascontiguousarray(np.tile(start[:, None], (1, batch))),  # (P, B): trajectory fastest
+        obs_flags=np.array([name in names for name in OBSERVE_IN_ENGINE], dtype=np.int64),
+    )
+
+
+def run_descent_cuda(setup, observe=None):
+    """Run a validated :class:`linflow.descent.DescentSetup` on the GPU (or the simulator).
+
+    ``observe``: in-engine observables as for the CPU engine
+    (:func:`linflow._descent_numba.run_descent_numba`): ``{"names": subset of
+    ("loss", "grad_norm", "sharpness"), "steps": int array, "tol": float, "max_cycles": int}``
+    (:func:`in_engine_observables` says for which problems); they come back in
+    ``result.observables`` (B, n_observed), NaN where not observed or after divergence, with
+    the sharpness's residual bounds ``result.extra["sharpness_residual"]`` (B, n_observed) and
+    the Hessian-vector products per trajectory ``result.extra["hvp_count"]`` (B,).
+    """
     problem = setup.problem
     widths = tuple(problem.network.widths)
     batch = setup.batch_size
@@ -399,8 +853,14 @@ def run_descent_cuda(setup):
     activated, slope = activation_of(problem)
     if loss_code != SQUARED:
         x = aux  # sensing: A; completion: mask/|Ω| (a loss of W_e has no data X)
+    if observe is not None and activated:
+        raise ValueError(
+            f"backend='cuda' computes observables in its loop for deep linear networks only; got problem={problem!r}"
+        )
+    obs_arrays = None if observe is None else _observation_arrays(observe, setup)
     kernel, per_block = make_kernel(
-        widths, cols, whitened, slope if activated else None, loss_code, x.shape[0] if loss_code == SENSING else 1
+        widths, cols, whitened, slope if activated else None, loss_code, x.shape[0] if loss_code == SENSING else 1,
+        observe is not None,
     )
 
     params0 = np.ascontiguousarray(np.concatenate([w.reshape(batch, -1) for w in setup.weights0], axis=1).T)
@@ -423,6 +883,12 @@ def run_descent_cuda(setup):
         grid, block = batch, BLOCK_THREADS
     else:
         grid, block = (batch + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK, THREADS_PER_BLOCK
+    obs_dev = {}
+    obs_args: tuple = ()
+    if obs_arrays is not None:
+        obs_dev = {name: cuda.to_device(a) for name, a in obs_arrays.items()}
+        obs_args = (obs_dev["obs_index"], obs_dev["observed"], obs_dev["residual"], obs_dev["hvp_count"],
+                    obs_dev["vectors"], obs_dev["obs_flags"], float(observe["tol"]), int(observe["max_cycles"]))
     kernel[grid, block](
         cuda.to_device(params0), cuda.to_device(kernel_array(setup.learning_rates)),
         cuda.to_device(x), cuda.to_device(y), setup.n_steps,
@@ -430,11 +896,21 @@ def run_descent_cuda(setup):
         setup.divergence_threshold, cuda.to_device(reference), has_reference, dev["recorded"],
         setup.record_weights, dev["final"], dev["losses"], dev["final_loss"],
         dev["divergence_step"], dev["converged_step"], dev["drift"], dev["ref_distance"],
-        setup.track_balancedness,
+        setup.track_balancedness, *obs_args,
     )
     out = {name: d.copy_to_host() for name, d in dev.items()}
-    return assemble_result(
+    result = assemble_result(
         setup, out["final"].T, out["losses"], out["final_loss"], out["divergence_step"],
         out["converged_step"], out["drift"], out["ref_distance"] if has_reference else None,
         out["recorded"] if setup.record_weights else None, backend="cuda",
     )
+    if observe is None:
+        return result
+    observed = obs_dev["observed"].copy_to_host()
+    observables = {name: observed[:, :, OBSERVE_IN_ENGINE.index(name)] for name in observe["names"]}
+    extra = dict(result.extra)
+    if "sharpness" in observe["names"]:
+        extra["sharpness_residual"] = obs_dev["residual"].copy_to_host()
+        extra["hvp_count"] = obs_dev["hvp_count"].copy_to_host()
+    steps = kernel_array(observe["steps"], np.int64)
+    return replace(result, observables=observables, observable_steps=steps, extra=extra)
