@@ -543,7 +543,7 @@ def make_kernel(
             theta = 0.0
             bound = math.inf
             products = 0
-            for _ in range(max_cycles):
+            for _cycle in range(max_cycles):
                 # q_0 normalized (a Ritz vector Q s drifts from unit length as Q loses orthogonality)
                 norm = math.sqrt(reduce(red, dot_partial(q, 0, q, 0, tid), tid))
                 if not (norm > 0.0 and norm < math.inf):
@@ -563,7 +563,7 @@ def make_kernel(
                     # Kaufman & Stewart 1976: "twice is enough").
                     before = reduce(red, dot_partial(hv, 0, hv, 0, tid), tid)
                     after = before
-                    for _ in range(2):
+                    for _sweep in range(2):
                         for i in range(j + 1):
                             c = reduce(red, dot_partial(q, i * n_params, hv, 0, tid), tid)
                             for p in range(tid, n_params, nth):

@@ -1,0 +1,144 @@
+"""In-engine observables of the CUDA kernels (simulator or GPU): loss, gradient norm and sharpness
+at the observed steps agree with the CPU engine's and with dense ``eigh`` of the recorded
+weights; NaN after divergence; the run itself is unchanged. Tiny sizes: the simulator runs every
+CUDA thread as a Python thread (a block kernel's 32 threads synchronize at every reduction)."""
+
+import numpy as np
+import pytest
+from descent_agreement import loss_data
+
+from linflow import DeepLinearNetwork, HomogeneousNetwork, Problem, flatten, init, simulate_descent
+from linflow._descent_cuda import make_kernel, shared_bytes, uses_block_kernel
+from linflow._hessian import dense_hessian
+from linflow.observables import SHARPNESS_TOL
+
+pytestmark = [pytest.mark.cudasim, pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning"),
+              pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")]
+
+NAMES = ("loss", "grad_norm", "sharpness")
+# Lanczos stops at the residual bound ‖Hy − θy‖ ≤ tol·|θ| (tol = SHARPNESS_TOL): θ is then within
+# tol·|θ| ≤ tol·(spectral radius) of an eigenvalue; the checks allow exactly that much.
+SHARPNESS_RTOL = SHARPNESS_TOL
+# Loss and gradient norm: the same products summed in another order (1e-12 relative, as
+# tests/descent_agreement.py).
+RTOL = 1e-12
+
+
+def _runs(problem, weights0, lr, **kw):
+    """The CUDA run with observables, the same run without, and the CPU engine's observables."""
+    kw = dict(learning_rate=lr, record_weights=True, **kw)
+    gpu = simulate_descent(problem, weights0, backend="cuda", observe=NAMES, **kw)
+    plain = simulate_descent(problem, weights0, backend="cuda", **kw)
+    cpu = simulate_descent(problem, weights0, backend="numba", observe=NAMES, **kw)
+    return gpu, plain, cpu
+
+
+def _check(problem, gpu, plain, cpu):
+    assert gpu.backend == "cuda" and "hvp_count" in gpu.extra  # computed in the kernel
+    # Observing leaves the run as it was: the same kernel loop, bit for bit.
+    for a, b in zip(plain.weights, gpu.weights):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(plain.losses, gpu.losses)
+    np.testing.assert_array_equal(gpu.observable_steps, cpu.observable_steps)
+    n_checked = 0
+    for b in range(gpu.learning_rates.size):
+        for i, k in enumerate(gpu.observable_steps):
+            w = tuple(x[b, np.searchsorted(gpu.steps, k)] for x in gpu.weights)
+            if gpu.divergence_step[b] >= 0 and k >= gpu.divergence_step[b]:
+                assert all(np.isnan(gpu.observables[name][b, i]) for name in NAMES)
+                assert np.isnan(gpu.extra["sharpness_residual"][b, i])
+                continue
+            n_checked += 1
+            eig = np.linalg.eigvalsh(dense_hessian(problem, w))
+            radius = np.max(np.abs(eig))
+            got = gpu.observables["sharpness"][b, i]
+            assert abs(got - eig[-1]) <= SHARPNESS_RTOL * radius + 1e-300, (got, eig[-3:])
+            assert abs(got - cpu.observables["sharpness"][b, i]) <= SHARPNESS_RTOL * radius + 1e-300
+            assert gpu.extra["sharpness_residual"][b, i] <= SHARPNESS_TOL * abs(got) + 1e-300
+            loss = float(problem.loss(w))
+            g = np.linalg.norm(flatten(problem.gradient(w)))
+            for name, want in (("loss", loss), ("grad_norm", g)):
+                assert abs(gpu.observables[name][b, i] - want) <= RTOL * max(want, 1.0)
+                assert abs(gpu.observables[name][b, i] - cpu.observables[name][b, i]) <= RTOL * max(want, 1.0)
+    assert n_checked > 0
+    assert np.all(gpu.extra["hvp_count"] > 0)
+
+
+@pytest.mark.parametrize("kind,widths", [("whitened", (2, 3, 2)), ("regression", (2, 3, 1, 2)),
+                                         ("sensing", (3, 2, 2)), ("completion", (2, 2, 3))])
+def test_thread_kernel_observables_match_cpu_and_dense_eigh(kind, widths):
+    # Five trajectories (a partial block of threads), the last one diverging within the run.
+    rng = np.random.default_rng(11)
+    problem = Problem(DeepLinearNetwork(widths), loss_data(kind, rng, widths[0], widths[-1], 4))
+    assert not uses_block_kernel(widths)
+    w0 = init.near_identity(widths, std=0.3, seed=12, batch=5)
+    sharp = np.array([problem.sharpness(tuple(w[i] for w in w0)) for i in range(5)])
+    lr = np.array([0.05, 0.3, 0.6, 0.9, 60.0]) * 2.0 / sharp
+    gpu, plain, cpu = _runs(problem, w0, lr, n_steps=5, record_every=1, divergence_threshold=1e6)
+    assert gpu.divergence_step[-1] >= 1 and np.all(gpu.divergence_step[:-1] < 0)
+    _check(problem, gpu, plain, cpu)
+
+
+def test_block_kernel_observables_match_cpu_and_dense_eigh():
+    # Width 5: one block of 32 threads per trajectory, Lanczos scratch in shared memory.
+    widths = (5, 2, 1)
+    problem = Problem(DeepLinearNetwork(widths), target=np.random.default_rng(3).standard_normal((1, 5)))
+    assert uses_block_kernel(widths)
+    w0 = init.near_identity(widths, std=0.3, seed=4, batch=2)
+    sharp = np.array([problem.sharpness(tuple(w[i] for w in w0)) for i in range(2)])
+    lr = np.array([0.4, 60.0]) * 2.0 / sharp
+    gpu, plain, cpu = _runs(problem, w0, lr, n_steps=2, divergence_threshold=1e6)
+    assert gpu.divergence_step[1] >= 1
+    _check(problem, gpu, plain, cpu)
+
+
+def test_observe_every_and_a_subset_of_names():
+    problem = Problem(DeepLinearNetwork((2, 2, 2)), target=np.diag([2.0, 1.0]))
+    w0 = init.near_identity((2, 2, 2), std=0.3, seed=5, batch=3)
+    kw = dict(learning_rate=np.array([0.1, 0.2, 0.3]), n_steps=5, observe_every=2)
+    gpu = simulate_descent(problem, w0, backend="cuda", observe=("grad_norm",), **kw)
+    cpu = simulate_descent(problem, w0, backend="numba", observe=("grad_norm",), **kw)
+    np.testing.assert_array_equal(gpu.observable_steps, [0, 2, 4, 5])
+    assert set(gpu.observables) == {"grad_norm"} and "hvp_count" not in gpu.extra
+    np.testing.assert_allclose(gpu.observables["grad_norm"], cpu.observables["grad_norm"], rtol=RTOL)
+
+
+def test_degenerate_top_eigenvalue_and_vanishing_hessian():
+    # Φ = I from a balanced 0.5·I start: the top eigenvalue is repeated (every mode alike).
+    problem = Problem(DeepLinearNetwork((3, 3, 3)), target=np.eye(3))
+    w0 = (0.5 * np.eye(3), 0.5 * np.eye(3))
+    res = simulate_descent(problem, w0, learning_rate=0.1, n_steps=3, backend="cuda", observe=("sharpness",),
+                           record_weights=True)
+    for i in range(res.steps.size):
+        w = tuple(x[i] for x in res.weights)
+        eig = np.linalg.eigvalsh(dense_hessian(problem, w))
+        assert np.sum(np.isclose(eig, eig[-1], rtol=1e-12)) > 1
+        assert abs(res.observables["sharpness"][i] - eig[-1]) <= SHARPNESS_RTOL * np.max(np.abs(eig))
+    # Depth 3 at θ = 0: the Hessian vanishes (an invariant Krylov subspace at once).
+    zero = Problem(DeepLinearNetwork((2, 2, 2, 2)), target=np.eye(2))
+    w0 = tuple(np.zeros((2, 2)) for _ in range(3))
+    res = simulate_descent(zero, w0, learning_rate=0.1, n_steps=2, backend="cuda", observe=("sharpness", "grad_norm"))
+    np.testing.assert_array_equal(res.observables["sharpness"], 0.0)
+    np.testing.assert_array_equal(res.observables["grad_norm"], 0.0)
+
+
+def test_relu_network_observables_come_from_recorded_weights():
+    rng = np.random.default_rng(6)
+    net = HomogeneousNetwork((2, 3, 2), "relu")
+    problem = Problem(net, X=rng.standard_normal((2, 3)), Y=rng.standard_normal((2, 3)))
+    w0 = init.near_identity((2, 3, 2), std=0.3, seed=7, batch=2)
+    kw = dict(learning_rate=np.array([0.1, 0.2]), n_steps=2, observe=("sharpness",))
+    gpu = simulate_descent(problem, w0, backend="cuda", **kw)
+    ref = simulate_descent(problem, w0, backend="numpy", **kw)
+    assert "hvp_count" not in gpu.extra
+    np.testing.assert_allclose(gpu.observables["sharpness"], ref.observables["sharpness"], rtol=1e-10)
+
+
+def test_observing_kernel_refuses_what_it_cannot_hold():
+    with pytest.raises(ValueError, match="deep linear network"):
+        make_kernel((2, 3, 2), 3, False, 0.0, observing=True)
+    widths = (24, 24, 2)  # the plain block kernel fits in 48 KiB, with the Lanczos basis it does not
+    assert shared_bytes(widths, 24, False, False) <= 48 * 1024 < shared_bytes(widths, 24, False, True)
+    make_kernel(widths, 24, True)
+    with pytest.raises(ValueError, match="in-engine observables in 49152 bytes of shared memory"):
+        make_kernel(widths, 24, True, observing=True)
