@@ -15,10 +15,21 @@ not check this; theory/numerics):
 * wider networks: one block of :data:`BLOCK_THREADS` threads (a warp) per trajectory, its
   matrices in shared memory, each matrix product split over the threads of the block.
 
-With ``observing`` (:func:`make_kernel`) a copy of the kernel records loss, gradient norm and
-sharpness inside its loop at the observed steps, by the algorithm of the CPU engine
-(:mod:`linflow._curvature_numba`: exact Hessian-vector products, warm-started restarted
-Lanczos, residual bound ``β_m|s_m| ≤ tol·|θ|``); the plain kernels hold none of that code.
+With ``observing`` (:func:`make_kernel`; deep linear networks) a copy of the kernel records
+loss, gradient norm and sharpness inside its loop at the observed steps, by the algorithm of
+the CPU engine (module docstring of :mod:`linflow._curvature_numba`): exact Hessian-vector
+products by forward-over-reverse differentiation of the backpropagation (derived in this
+project from Arora, Cohen & Hazan 2018, eq. (5)), restarted Lanczos (Golub & Van Loan,
+*Matrix Computations*, 4th ed., §10.1) with cycles of ``min(P, 8)`` steps and full
+reorthogonalization, warm-started from the trajectory's previous Ritz vector, stopped when the
+residual bound ``β_m|s_m| = ‖∇²L y − θy‖ ≤ tol·|θ|`` (then an eigenvalue lies within
+``tol·|θ|`` of θ: Parlett, *The Symmetric Eigenvalue Problem*, Thm 4.5.1). Its scratch (the
+tangents, one Hessian-vector product, the Lanczos basis) is local to the thread, or shared by
+the block in the block kernel, which refuses a network whose scratch exceeds
+:data:`SHARED_BYTES` (:func:`in_engine_observables` then offers nothing and the observables
+come from recorded weights). The plain kernels hold none of that code (a no-op hook).
+Unlike the CPU engine, a Lanczos cycle that breaks down (an invariant subspace) stops there,
+so ``hvp_count`` counts the products actually formed.
 
 All steps run in one launch. Global arrays keep the trajectory index fastest (``(P, B)``)
 so that neighbouring threads read neighbouring addresses (coalesced).
@@ -375,8 +386,8 @@ def make_kernel(
         @cuda.jit(device=True)
         def hessian_product(w, v, ov, out, h, delta, th, td, x, tid):
             """``out = ∇²L(w)·v`` (``v`` from offset ``ov``), forward-over-reverse from the
-            ``H_j`` in ``h`` and ``Δ_j`` in ``delta`` (Arora, Cohen & Hazan 2018, eq. (5),
-            differentiated; linflow._curvature_numba):
+            ``H_j`` in ``h`` and ``Δ_j`` in ``delta`` (derived in this project by differentiating
+            the backpropagation of Arora, Cohen & Hazan 2018, eq. (5)):
             ``Ḣ_j = V_j H_{j−1} + W_j Ḣ_{j−1}``, ``Δ̇_N = ∇²ℓ[Ḣ_N]``,
             ``Δ̇_{j−1} = V_jᵀ Δ_j + W_jᵀ Δ̇_j``, ``(∇²L v)_j = Δ̇_j H_{j−1}ᵀ + Δ_j Ḣ_{j−1}ᵀ``."""
             d0, d1 = widths[0], widths[1]
@@ -533,9 +544,10 @@ def make_kernel(
 
         @cuda.jit(device=True)
         def lanczos_top(b, o, tid, w, h, delta, x, red, obs):
-            """λ_max(∇²L(w)) by restarted Lanczos from the trajectory's previous Ritz vector into
-            ``observed[b, o, 2]``, its residual bound into ``residual[b, o]``; every condition
-            below depends on reduced values only, uniform over a block (syncs stay legal)."""
+            """λ_max(∇²L(w)) by restarted Lanczos (Golub & Van Loan, 4th ed., §10.1) from the
+            trajectory's previous Ritz vector into ``observed[b, o, 2]``, its residual bound
+            ``β_m|s_m|`` (Parlett, Thm 4.5.1) into ``residual[b, o]``; every condition below
+            depends on reduced values only, uniform over a block (syncs stay legal)."""
             (index, observed, residual, hvp_count, vectors, flags, tol, max_cycles,
              th, td, hv, q, alpha, beta, s, up, down) = obs
             for p in range(tid, n_params, nth):
