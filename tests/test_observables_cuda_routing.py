@@ -6,8 +6,9 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
-from linflow import DeepLinearNetwork, HomogeneousNetwork, Problem
+from linflow import DeepLinearNetwork, HomogeneousNetwork, Problem, simulate_descent
 from linflow._descent_cuda import SHARED_BYTES, in_engine_observables, shared_bytes
 from linflow._descent_setup import prepare_descent
 from linflow.descent import _in_engine_names
@@ -52,3 +53,14 @@ def test_method_option_selects_recorded_weights():
     names = ("loss", "sharpness", "lambda_min")
     assert _in_engine_names(setup, "cuda", names, {}) == ("loss", "sharpness")
     assert _in_engine_names(setup, "cuda", names, {"sharpness": {"method": "dense"}}) == ("loss",)
+
+
+def test_observing_without_a_gpu_fails_clearly():
+    from numba import cuda
+
+    if cuda.is_available():
+        pytest.skip("a GPU (or the simulator) is available here")
+    problem = _problem((2, 3, 2))
+    w0 = tuple(np.ones(s) for s in problem.network.shapes)
+    with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
+        simulate_descent(problem, w0, learning_rate=0.1, n_steps=2, backend="cuda", observe=("sharpness",))
