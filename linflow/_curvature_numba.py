@@ -46,21 +46,26 @@ accurate relative to themselves: the residual bound ``β_m |s_m|`` needs the tin
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 from numba import njit
 
 from ._descent_numba import (
     COMPLETION,
+    LOSS_CODES,
     SENSING,
+    SQUARED,
     _completion_loss,
     _end_to_end_data_loss,
     _matmul,
     _residual_loss,
     _sensing_loss,
+    kernel_array,
 )
 from ._simd import prefer_wide_vectors, vadd, vdiv, vfma, vfnma, vload, vmul, vsplat, vsqrt, vstore, vsub, vzero
 
-__all__ = ["observe_chunk", "observe_workspace", "workspace_size", "OBSERVE_IN_ENGINE", "LANCZOS_CYCLE"]
+__all__ = ["Observation", "in_engine_observables", "observe_chunk", "OBSERVE_IN_ENGINE", "LANCZOS_CYCLE"]
 
 LANES = 8  # linflow._descent_numba.LANES
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
@@ -72,19 +77,65 @@ LANCZOS_CYCLE = 8
 
 
 
+def in_engine_observables(problem) -> tuple:
+    """The observables the lane engine computes in its loop for ``problem``, ``()`` when it
+    runs none: deep linear networks with the squared, sensing and completion losses (the
+    Hessian-vector products of the module docstring); the Hessian does not depend on the
+    optimizer."""
+    kind = LOSS_CODES.get(getattr(problem.loss_function, "kind", None))
+    if problem.is_activated or kind not in (SQUARED, SENSING, COMPLETION):
+        return ()
+    return OBSERVE_IN_ENGINE
+
+
+@dataclass(frozen=True)
+class Observation:
+    """In-engine observables of one run: ``names`` (of :data:`OBSERVE_IN_ENGINE`) at the
+    ``steps``, the sharpness to the residual tolerance ``tol`` in at most ``max_cycles``
+    Lanczos cycles per step; what :func:`linflow._descent_numba.run_descent_numba` needs."""
+
+    names: tuple
+    steps: np.ndarray
+    tol: float
+    max_cycles: int
+
+    @property
+    def hook(self):
+        """The kernel's ``observe_hook``."""
+        return observe_chunk
+
+    def kernel_fields(self, loss, widths, cols: int, e2e: bool, x, batch: int, n_params: int) -> dict:
+        """The ``observe_*`` fields of :class:`linflow._descent_numba.KernelRun`."""
+        cycle = min(LANCZOS_CYCLE, n_params)
+        # Fixed Gaussian start (seed 0): a component along every eigenvector, almost surely.
+        start = np.random.default_rng(0).standard_normal(n_params)
+        sigma = kernel_array(x @ x.T / x.shape[1]) if e2e else np.zeros((1, 1))  # Σ = X Xᵀ/m
+        kind = LOSS_CODES[loss.kind]
+        n_res = int(widths[-1]) * x.shape[1] if e2e else (loss.A.shape[0] if kind == SENSING else 1)
+        return dict(
+            observe_steps=kernel_array(self.steps, np.int64),
+            observe_flags=np.array([name in self.names for name in OBSERVE_IN_ENGINE], dtype=np.int64),
+            observe_tol=float(self.tol), observe_cycle=cycle, observe_max_cycles=int(self.max_cycles),
+            observe_vectors=np.tile(start, (batch, 1)), observe_sigma=sigma,
+            observe_work_size=workspace_size(widths, cols, n_params, cycle, n_res),
+        )
+
+    def finish(self, result, out):
+        """``result`` with the observables (and, for the sharpness, the residual bounds and the
+        Hessian-vector product counts in ``extra``) from the kernel's outputs ``out``."""
+        observables = {name: out.observed[:, :, OBSERVE_IN_ENGINE.index(name)] for name in self.names}
+        extra = dict(result.extra)
+        if "sharpness" in self.names:
+            extra["sharpness_residual"] = out.observed_residual
+            extra["hvp_count"] = out.hvp_count
+        return replace(result, observables=observables, observable_steps=np.asarray(self.steps), extra=extra)
+
+
 def workspace_size(widths, cols: int, n_params: int, cycle: int, n_res: int) -> int:
     """Entries of the scratch array of :func:`observe_chunk` (all multiples of 8 lanes)."""
     n_layers = len(widths) - 1
     h_total = int(sum(int(widths[j]) * cols for j in range(1, n_layers + 1)))
     return LANES * (5 * h_total + 2 * n_params + (cycle + 1) * n_params + n_params + 3 * cycle + 2 + n_res)
-
-
-@njit(**_JIT)
-def observe_workspace(size):
-    """Scratch for :func:`observe_chunk`, starting on a 64-byte boundary."""
-    buf = np.zeros(size + LANES)
-    skip = (LANES - (buf.ctypes.data // 8) % LANES) % LANES
-    return buf[skip : skip + size]
 
 
 @njit(**_JIT)

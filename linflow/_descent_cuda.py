@@ -42,11 +42,12 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 
 from ._curvature_numba import LANCZOS_CYCLE, OBSERVE_IN_ENGINE
+from ._curvature_numba import in_engine_observables as cpu_in_engine_observables
 from ._descent_numba import (
     COMPLETION,
     LOSS_CODES,
@@ -800,31 +801,33 @@ def make_kernel(
     return kernel, per_block
 
 
-def in_engine_observables(problem, optimizer, batch: int) -> tuple:
-    """The observables the CUDA kernels compute inside their loop for this problem, ``()`` when
-    they compute none (the others are computed from recorded weights): deep linear networks with
-    the losses the kernels run, in the one-thread kernel, or in the block kernel when its scratch
-    fits the shared memory (:func:`shared_bytes`). Checks only sizes: imports no CUDA."""
-    loss = problem.loss_function
-    if problem.is_activated or LOSS_CODES.get(getattr(loss, "kind", None)) not in CUDA_LOSS_CODES:
+def in_engine_observables(problem) -> tuple:
+    """The observables the CUDA kernels compute inside their loop for ``problem``, ``()`` when
+    they compute none (the others are computed from recorded weights): those of the CPU engine
+    (:func:`linflow._curvature_numba.in_engine_observables`: deep linear networks with the
+    squared, sensing and completion losses, all of which have a CUDA kernel), in the one-thread
+    kernel, or in the block kernel when its scratch fits the shared memory
+    (:func:`shared_bytes`). Checks only sizes: imports no CUDA."""
+    offered = cpu_in_engine_observables(problem)
+    if not offered or LOSS_CODES[problem.loss_function.kind] not in CUDA_LOSS_CODES:
         return ()
     widths = tuple(int(d) for d in problem.network.widths)
     if uses_block_kernel(widths):
-        cols = loss_arrays(loss, widths)[2]
+        cols = loss_arrays(problem.loss_function, widths)[2]
         if shared_bytes(widths, cols, False, True) > SHARED_BYTES:
             return ()
-    return OBSERVE_IN_ENGINE
+    return offered
 
 
 def _observation_arrays(observe, setup) -> dict:
-    """The observing kernel's extra arguments (host arrays) for ``observe`` of
-    :func:`run_descent_cuda`."""
-    names = tuple(observe["names"])
+    """The observing kernel's extra arguments (host arrays) for ``observe`` (a
+    :class:`linflow._curvature_numba.Observation`) of :func:`run_descent_cuda`."""
+    names = tuple(observe.names)
     unknown = [name for name in names if name not in OBSERVE_IN_ENGINE]
     if unknown:
         raise ValueError(f"backend='cuda' computes {OBSERVE_IN_ENGINE} in its loop; got names={names!r}")
     batch, n_params = setup.batch_size, setup.problem.network.n_params
-    steps = kernel_array(observe["steps"], np.int64)
+    steps = kernel_array(observe.steps, np.int64)
     index = np.full(setup.n_steps + 1, -1, dtype=np.int64)
     index[steps] = np.arange(steps.size)
     # Fixed Gaussian start (seed 0), as the CPU engine: a component along every eigenvector.
@@ -843,9 +846,10 @@ def run_descent_cuda(setup, observe=None):
     """Run a validated :class:`linflow.descent.DescentSetup` on the GPU (or the simulator).
 
     ``observe``: in-engine observables as for the CPU engine
-    (:func:`linflow._descent_numba.run_descent_numba`): ``{"names": subset of
-    ("loss", "grad_norm", "sharpness"), "steps": int array, "tol": float, "max_cycles": int}``
-    (:func:`in_engine_observables` says for which problems); they come back in
+    (:func:`linflow._descent_numba.run_descent_numba`), a
+    :class:`linflow._curvature_numba.Observation` (names of ``("loss", "grad_norm",
+    "sharpness")``, steps, residual tolerance, maximum of Lanczos cycles;
+    :func:`in_engine_observables` says for which problems); they come back in
     ``result.observables`` (B, n_observed), NaN where not observed or after divergence, with
     the sharpness's residual bounds ``result.extra["sharpness_residual"]`` (B, n_observed) and
     the Hessian-vector products per trajectory ``result.extra["hvp_count"]`` (B,).
@@ -900,7 +904,7 @@ def run_descent_cuda(setup, observe=None):
     if obs_arrays is not None:
         obs_dev = {name: cuda.to_device(a) for name, a in obs_arrays.items()}
         obs_args = (obs_dev["obs_index"], obs_dev["observed"], obs_dev["residual"], obs_dev["hvp_count"],
-                    obs_dev["vectors"], obs_dev["obs_flags"], float(observe["tol"]), int(observe["max_cycles"]))
+                    obs_dev["vectors"], obs_dev["obs_flags"], float(observe.tol), int(observe.max_cycles))
     kernel[grid, block](
         cuda.to_device(params0), cuda.to_device(kernel_array(setup.learning_rates)),
         cuda.to_device(x), cuda.to_device(y), setup.n_steps,
@@ -918,11 +922,7 @@ def run_descent_cuda(setup, observe=None):
     )
     if observe is None:
         return result
-    observed = obs_dev["observed"].copy_to_host()
-    observables = {name: observed[:, :, OBSERVE_IN_ENGINE.index(name)] for name in observe["names"]}
-    extra = dict(result.extra)
-    if "sharpness" in observe["names"]:
-        extra["sharpness_residual"] = obs_dev["residual"].copy_to_host()
-        extra["hvp_count"] = obs_dev["hvp_count"].copy_to_host()
-    steps = kernel_array(observe["steps"], np.int64)
-    return replace(result, observables=observables, observable_steps=steps, extra=extra)
+    out = SimpleNamespace(observed=obs_dev["observed"].copy_to_host(),
+                          observed_residual=obs_dev["residual"].copy_to_host(),
+                          hvp_count=obs_dev["hvp_count"].copy_to_host())
+    return observe.finish(result, out)

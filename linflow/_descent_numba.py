@@ -60,7 +60,6 @@ and Inf propagate and divergence is detected exactly (theory/numerics).
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import NamedTuple
 
 import numba
@@ -338,7 +337,7 @@ def loss_hook(delta, top, d_out, cols, loss, x, y, aux, res, e2e, loss_code, one
 @njit(**_JIT)
 def observe_hook(cur, work, active, start, n_lanes, o, loss, prob, run, out, one):
     """Observables at an observed step: none in the cached kernel :func:`_run_chunks`; the
-    observing copies (:func:`kernel_for` with ``observing``) bind this name to
+    observing copies (:func:`kernel_for` with ``observe``) bind this name to
     :func:`linflow._curvature_numba.observe_chunk`."""
 
 
@@ -367,32 +366,30 @@ def make_loss_hook(value, gradient):
 _KERNELS: dict = {}
 
 
-def _kernel_copy(hook, name: str, *, cache: bool, observing: bool = False):
-    """:func:`_run_chunks` compiled with ``loss_hook`` bound to ``hook`` and, when
-    ``observing``, ``observe_hook`` bound to :func:`linflow._curvature_numba.observe_chunk`
-    (its own name, so that its disk cache, if any, is its own)."""
+def _kernel_copy(hook, name: str, *, cache: bool, observe=None):
+    """:func:`_run_chunks` compiled with ``loss_hook`` bound to ``hook`` and, if given,
+    ``observe_hook`` bound to ``observe`` (its own name, so that its disk cache, if any, is its
+    own)."""
     import types
 
     py = _run_chunks.py_func
     bound = dict(py.__globals__, loss_hook=hook)
-    if observing:
-        from ._curvature_numba import observe_chunk
-
-        bound["observe_hook"] = observe_chunk
+    if observe is not None:
+        bound["observe_hook"] = observe
     fn = types.FunctionType(py.__code__, bound, name, py.__defaults__, py.__closure__)
     fn.__qualname__ = name
     return njit(nogil=True, error_model="numpy", cache=cache)(fn)
 
 
-def kernel_for(loss, *, observing: bool = False):
+def kernel_for(loss, *, observe=None):
     """The batch kernel for ``loss``: :func:`_run_chunks` for the squared losses; a cached copy
     with :func:`builtin_loss_hook` for the other built-in losses (compiled on first use,
     then loaded from numba's cache); for an :class:`~linflow.losses.EndToEnd` loss a copy that
     calls its njit functions (:func:`make_loss_hook`), not cached on disk (numba cannot cache a
     function bound to other dispatchers): the first run of each such loss in a process compiles
-    the engine anew (a few seconds). With ``observing`` (in-engine observables, squared,
-    sensing and completion losses only: :func:`linflow._curvature_numba.observe_chunk`) a
-    cached copy that calls the observables at the observed steps.
+    the engine anew (a few seconds). With ``observe`` (the in-engine observables' hook,
+    :func:`linflow._curvature_numba.observe_chunk`; squared, sensing and completion losses) a
+    cached copy that calls it at the observed steps.
 
     Raises
     ------
@@ -400,11 +397,11 @@ def kernel_for(loss, *, observing: bool = False):
         An EndToEnd ``value`` or ``gradient`` that is a plain Python function (names the remedies).
     """
     code = LOSS_CODES[loss.kind]
-    if observing:
+    if observe is not None:
         key = "observe" if code == SQUARED else "observe_builtin"
         if key not in _KERNELS:
             hook = loss_hook if code == SQUARED else builtin_loss_hook
-            _KERNELS[key] = _kernel_copy(hook, "_run_chunks_" + key, cache=True, observing=True)
+            _KERNELS[key] = _kernel_copy(hook, "_run_chunks_" + key, cache=True, observe=observe)
         return _KERNELS[key]
     if code == SQUARED:
         return _run_chunks
@@ -787,7 +784,7 @@ class KernelRun(NamedTuple):
     :func:`_optimizer_step`; code 0 is GD, fused into the gradient products). ``abort[0] != 0``
     (set on Ctrl-C, see :func:`_wait_for`) stops every chunk within a step. ``observe_*``: the
     in-engine observables (:mod:`linflow._curvature_numba`; ``observe_steps`` empty for none):
-    flags for :data:`~linflow._curvature_numba.OBSERVE_IN_ENGINE`, the sharpness tolerance,
+    flags for loss, gradient norm and sharpness, the sharpness tolerance,
     Lanczos cycle length and cycle cap, warm-start vectors (B, P, updated in place), ``Σ = X Xᵀ/m``
     for a data loss run through ``W_e`` and the size of the scratch array."""
 
@@ -1106,13 +1103,12 @@ def end_to_end_is_cheaper(widths, n_samples: int) -> bool:
     return 3 * d0 * p + 2 * dn * d0 * n_samples < 3 * n_samples * p
 
 
-def run_descent_numba(setup, observe=None) -> DescentResult:
+def run_descent_numba(setup, observation=None) -> DescentResult:
     """Run a validated :class:`linflow.descent.DescentSetup` on the Numba CPU engine.
 
-    ``observe``: in-engine observables, ``{"names": subset of OBSERVE_IN_ENGINE, "steps": int
-    array, "tol": float, "max_cycles": int}`` (:func:`in_engine_observables` says when the
-    engine offers them); they come back in ``result.observables`` with the sharpness's
-    residual bounds and the Hessian-vector product counts in ``result.extra``.
+    ``observation``: in-engine observables (:class:`linflow._curvature_numba.Observation`:
+    its ``hook`` for the kernel, ``kernel_fields`` for :class:`KernelRun` and ``finish`` for
+    the result); None runs the canonical kernel.
     """
     problem = setup.problem
     widths = np.asarray(problem.network.widths, dtype=np.int64)
@@ -1120,7 +1116,7 @@ def run_descent_numba(setup, observe=None) -> DescentResult:
     n_params = problem.network.n_params
     loss = problem.loss_function
     loss_code, whitened, cols, x, y, aux = loss_arrays(loss, widths)
-    kernel = kernel_for(loss, observing=observe is not None)
+    kernel = kernel_for(loss, observe=None if observation is None else observation.hook)
     if loss_code == END_TO_END:
         _check_end_to_end_gradient(loss, tuple(w[0] for w in setup.weights0))
     activated, slope = activation_of(problem)
@@ -1138,7 +1134,13 @@ def run_descent_numba(setup, observe=None) -> DescentResult:
     reference = kernel_array(setup.reference) if has_reference else np.zeros((1, 1, 1))
     recorded = np.full((batch, n_rec, n_params), np.nan) if setup.record_weights else np.zeros((1, 1, 1))
 
-    obs_spec = _observe_spec(observe, loss, widths, cols, e2e, x, batch, n_params)
+    if observation is None:
+        obs_fields = dict(observe_steps=np.zeros(0, dtype=np.int64), observe_flags=np.zeros(3, dtype=np.int64),
+                          observe_tol=0.0, observe_cycle=1, observe_max_cycles=0, observe_vectors=np.zeros((1, 1)),
+                          observe_sigma=np.zeros((1, 1)), observe_work_size=LANES)
+    else:
+        obs_fields = observation.kernel_fields(loss, widths, int(cols), e2e, x, batch, n_params)
+    n_obs = obs_fields["observe_steps"].size
     optimizer = setup.optimizer
     n_state = sum(n_params if per_param else 1 for _, per_param in optimizer.engine_state)
     out = KernelOutputs(
@@ -1151,8 +1153,8 @@ def run_descent_numba(setup, observe=None) -> DescentResult:
         drift=np.zeros(batch),
         ref_distance=np.zeros(batch),
         state=np.zeros((batch, max(n_state, 1))),
-        observed=np.full((batch, obs_spec["n"], 3), np.nan),
-        observed_residual=np.full((batch, obs_spec["n"]), np.nan),
+        observed=np.full((batch, n_obs, 3), np.nan),
+        observed_residual=np.full((batch, n_obs), np.nan),
         hvp_count=np.zeros(batch, dtype=np.int64),
     )
     prob = KernelProblem(widths, w_off, h_off, b_off, x, y, whitened, int(cols), e2e, activated, slope, loss_code, aux)
@@ -1171,7 +1173,7 @@ def run_descent_numba(setup, observe=None) -> DescentResult:
         opt_hyper=kernel_array(optimizer.engine_hyperparameters()),
         state_size=n_state,
         abort=np.zeros(1, dtype=np.int64),
-        **obs_spec["run"],
+        **obs_fields,
     )
     n_chunks = (batch + LANES - 1) // LANES
     _run_threaded(kernel, n_chunks, (prob, run, out))
@@ -1180,53 +1182,7 @@ def run_descent_numba(setup, observe=None) -> DescentResult:
         out.ref_distance if has_reference else None, recorded if setup.record_weights else None,
         backend="numba", extra=engine_state_arrays(optimizer, out.state, problem.network.shapes),
     )
-    if observe is None:
-        return result
-    from ._curvature_numba import OBSERVE_IN_ENGINE
-
-    observables = {name: out.observed[:, :, OBSERVE_IN_ENGINE.index(name)] for name in observe["names"]}
-    extra = dict(result.extra)
-    if "sharpness" in observe["names"]:
-        extra["sharpness_residual"] = out.observed_residual
-        extra["hvp_count"] = out.hvp_count
-    return replace(result, observables=observables, observable_steps=run.observe_steps, extra=extra)
-
-
-def in_engine_observables(problem, optimizer, batch: int) -> tuple:
-    """The observables the lane engine computes inside its loop for this problem, ``()`` when
-    it runs none of them: deep linear networks with the squared, sensing and completion losses
-    (:mod:`linflow._curvature_numba`); the Hessian does not depend on the optimizer."""
-    from ._curvature_numba import OBSERVE_IN_ENGINE
-
-    loss = problem.loss_function
-    if problem.is_activated or LOSS_CODES.get(getattr(loss, "kind", None)) not in (SQUARED, SENSING, COMPLETION):
-        return ()
-    return OBSERVE_IN_ENGINE
-
-
-def _observe_spec(observe, loss, widths, cols, e2e, x, batch, n_params) -> dict:
-    """Kernel fields for the in-engine observables (``observe`` of :func:`run_descent_numba`)."""
-    from ._curvature_numba import LANCZOS_CYCLE, OBSERVE_IN_ENGINE, workspace_size
-
-    if observe is None:
-        run = dict(observe_steps=np.zeros(0, dtype=np.int64), observe_flags=np.zeros(3, dtype=np.int64),
-                   observe_tol=0.0, observe_cycle=1, observe_max_cycles=0, observe_vectors=np.zeros((1, 1)),
-                   observe_sigma=np.zeros((1, 1)), observe_work_size=LANES)
-        return {"n": 0, "run": run}
-    steps = kernel_array(observe["steps"], np.int64)
-    flags = np.array([name in observe["names"] for name in OBSERVE_IN_ENGINE], dtype=np.int64)
-    cycle = min(LANCZOS_CYCLE, n_params)
-    # Fixed Gaussian start (seed 0): a vector with a component along every eigenvector.
-    start = np.random.default_rng(0).standard_normal(n_params)
-    vectors = np.tile(start, (batch, 1))
-    sigma = kernel_array(x @ x.T / x.shape[1]) if e2e else np.zeros((1, 1))
-    kind = LOSS_CODES[loss.kind]
-    n_res = int(widths[-1]) * x.shape[1] if e2e else (loss.A.shape[0] if kind == SENSING else 1)
-    size = workspace_size(widths, int(cols), n_params, cycle, n_res)
-    run = dict(observe_steps=steps, observe_flags=flags, observe_tol=float(observe["tol"]), observe_cycle=cycle,
-               observe_max_cycles=int(observe["max_cycles"]), observe_vectors=vectors, observe_sigma=sigma,
-               observe_work_size=size)
-    return {"n": steps.size, "run": run}
+    return result if observation is None else observation.finish(result, out)
 
 
 def engine_state_arrays(optimizer, flat, shapes) -> dict:

@@ -247,8 +247,10 @@ def _observed_run(problem, weights0, optimizer, backend, observe, observe_every,
 
         full = run_descent_numpy(setup, on_record)
     elif in_engine:
+        from ._curvature_numba import Observation
+
         tol = options.get("sharpness", {}).get("tol", SHARPNESS_TOL)
-        spec = {"names": in_engine, "steps": obs_steps, "tol": tol, "max_cycles": SHARPNESS_MAX_CYCLES}
+        spec = Observation(in_engine, obs_steps, tol, SHARPNESS_MAX_CYCLES)
         if backend == "cuda":
             from ._descent_cuda import run_descent_cuda
 
@@ -305,15 +307,15 @@ def _in_engine_names(setup: DescentSetup, backend: str, names: tuple, options: d
     if backend == "cuda":
         from ._descent_cuda import in_engine_observables as cuda_offers
 
-        offered = cuda_offers(setup.problem, setup.optimizer, setup.batch_size)
+        offered = cuda_offers(setup.problem)
         return tuple(name for name in names
                      if name in offered and options.get(name, {}).get("method", "auto") == "auto")
     if backend != "numba":
         return ()
+    from ._curvature_numba import in_engine_observables
     from ._descent_blas import prefers_blas
-    from ._descent_numba import in_engine_observables
 
-    offered = in_engine_observables(setup.problem, setup.optimizer, setup.batch_size)
+    offered = in_engine_observables(setup.problem)
     chosen = tuple(name for name in names if name in offered and options.get(name, {}).get("method", "auto") == "auto")
     wide = max(setup.problem.network.widths) > IN_ENGINE_SHARPNESS_MAX_WIDTH
     if prefers_blas(setup.problem, setup.batch_size, setup.optimizer) and ("sharpness" not in chosen or wide):

@@ -24,13 +24,13 @@ def _problem(widths, relu=False):
 
 
 def test_offered_for_deep_linear_networks_that_fit():
-    assert in_engine_observables(_problem((3, 4, 2)), GD(), 5) == ("loss", "grad_norm", "sharpness")
-    assert in_engine_observables(_problem((6, 5, 2)), GD(), 5) == ("loss", "grad_norm", "sharpness")  # block
-    assert in_engine_observables(_problem((3, 4, 2), relu=True), GD(), 5) == ()
+    assert in_engine_observables(_problem((3, 4, 2))) == ("loss", "grad_norm", "sharpness")
+    assert in_engine_observables(_problem((6, 5, 2))) == ("loss", "grad_norm", "sharpness")  # block
+    assert in_engine_observables(_problem((3, 4, 2), relu=True)) == ()
     # A block kernel whose Lanczos scratch exceeds the shared memory: observables from recorded weights.
     wide = Problem(DeepLinearNetwork((24, 24, 2)), target=np.zeros((2, 24)))
     assert shared_bytes((24, 24, 2), 24, False, True) > SHARED_BYTES
-    assert in_engine_observables(wide, GD(), 1) == ()
+    assert in_engine_observables(wide) == ()
 
 
 def test_deciding_imports_no_cuda():
@@ -38,8 +38,7 @@ def test_deciding_imports_no_cuda():
         "import sys, numpy as np\n"
         "from linflow import DeepLinearNetwork, Problem\n"
         "from linflow._descent_cuda import in_engine_observables\n"
-        "from linflow.optimizers import GD\n"
-        "assert in_engine_observables(Problem(DeepLinearNetwork((2, 2)), target=np.eye(2)), GD(), 1)\n"
+        "assert in_engine_observables(Problem(DeepLinearNetwork((2, 2)), target=np.eye(2)))\n"
         "assert 'numba.cuda' not in sys.modules\n"
     )
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
