@@ -165,6 +165,7 @@ def make_kernel(
             "(a ReLU network's observables are computed from recorded weights)"
         )
     cycle = min(n_params, LANCZOS_CYCLE)  # Lanczos steps per restart (Krylov dimension ≤ P)
+    basis_size = cycle * n_params  # a Python int: array shapes must be compile-time constants
     if per_block:
         shared = shared_bytes(widths, cols, activated, observing)
         if shared > SHARED_BYTES:
@@ -481,8 +482,10 @@ def make_kernel(
                     r += abs(beta[i - 1])
                 if i < n - 1:
                     r += abs(beta[i])
-                lo = min(lo, alpha[i] - r)
-                hi = max(hi, alpha[i] + r)
+                if alpha[i] - r < lo:  # (no min/max: not every CUDA target types them on floats)
+                    lo = alpha[i] - r
+                if alpha[i] + r > hi:
+                    hi = alpha[i] + r
             hi += 1e-3 * (hi - lo) + 1e-300  # strictly above λ_max (Gershgorin)
             for _ in range(12):  # a bracket of 1e-3 of the spectrum's width for Newton
                 mid = 0.5 * (lo + hi)
@@ -753,7 +756,7 @@ def make_kernel(
             th = cuda.shared.array(h_size, float64)
             td = cuda.shared.array(h_size, float64)
             hv = cuda.shared.array(n_params, float64)
-            q = cuda.shared.array(cycle * n_params, float64)
+            q = cuda.shared.array(basis_size, float64)
             alpha = cuda.local.array(cycle, float64)
             beta = cuda.local.array(cycle, float64)
             s = cuda.local.array(cycle, float64)
@@ -783,7 +786,7 @@ def make_kernel(
             th = cuda.local.array(h_size, float64)
             td = cuda.local.array(h_size, float64)
             hv = cuda.local.array(n_params, float64)
-            q = cuda.local.array(cycle * n_params, float64)
+            q = cuda.local.array(basis_size, float64)
             alpha = cuda.local.array(cycle, float64)
             beta = cuda.local.array(cycle, float64)
             s = cuda.local.array(cycle, float64)
