@@ -35,7 +35,9 @@ All steps run in one launch. Global arrays keep the trajectory index fastest (``
 so that neighbouring threads read neighbouring addresses (coalesced).
 
 Under ``NUMBA_ENABLE_CUDASIM=1`` (set before numba is imported) the same kernels run in
-numba's CUDA simulator, which is how CI tests them (tests/cudasim).
+numba's CUDA simulator, which is how CI tests them (tests/cudasim). The simulator runs them as
+Python; ``scripts/check_cuda_ptx.py`` compiles every kernel shape for a real GPU (PTX through
+libNVVM, no GPU needed), which tests/test_cuda_ptx.py runs where the CUDA toolkit is installed.
 """
 
 from __future__ import annotations
