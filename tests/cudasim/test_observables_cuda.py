@@ -9,6 +9,7 @@ from descent_agreement import loss_cases, loss_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import linflow._descent_cuda as cuda_engine
 from linflow import DeepLinearNetwork, HomogeneousNetwork, Problem, flatten, init, simulate_descent
 from linflow._descent_cuda import make_kernel, shared_bytes, uses_block_kernel
 from linflow._hessian import dense_hessian
@@ -80,6 +81,18 @@ def test_thread_kernel_observables_match_cpu_and_dense_eigh(kind, widths):
     lr = np.array([0.05, 0.3, 0.6, 0.9, 60.0]) * 2.0 / sharp
     gpu, plain, cpu = _runs(problem, w0, lr, n_steps=5, divergence_threshold=1e6)
     assert gpu.divergence_step[-1] >= 1 and np.all(gpu.divergence_step[:-1] < 0)
+    _check(problem, gpu, plain, cpu)
+
+
+def test_partial_last_block_of_threads(monkeypatch):
+    # Two threads per block: five trajectories in three blocks, the last one half empty.
+    monkeypatch.setattr(cuda_engine, "THREADS_PER_BLOCK", 2)
+    problem = Problem(DeepLinearNetwork((2, 2, 2)), target=np.diag([2.0, 0.5]))
+    w0 = init.near_identity((2, 2, 2), std=0.3, seed=9, batch=5)
+    sharp = np.array([problem.sharpness(tuple(w[i] for w in w0)) for i in range(5)])
+    lr = np.array([0.1, 0.5, 0.9, 60.0, 0.3]) * 2.0 / sharp
+    gpu, plain, cpu = _runs(problem, w0, lr, every=2, n_steps=4, divergence_threshold=1e6)
+    assert gpu.divergence_step[3] >= 1
     _check(problem, gpu, plain, cpu)
 
 
