@@ -19,27 +19,40 @@ loss run through ``W_e``, ``(1/m) Σ_i A_i ⟨A_i, Ḣ⟩`` (matrix sensing) and
 costs about ``6N`` matrix products, twice a gradient.
 
 **Sharpness** ``λ_max(∇²L(θ_k))`` by restarted Lanczos (Golub & Van Loan, *Matrix Computations*,
-4th ed., §10.1): cycles of ``m = min(P, 8)`` steps with full reorthogonalization, each restarted
-from the Ritz vector of the largest Ritz value, the first cycle of an observed step started from
-that trajectory's Ritz vector at its previous observed step (warm start) or, at the first, from
-a fixed Gaussian vector (seed 0). A cycle ends the iteration when its residual bound
-``r = β_m |s_m| = ‖∇²L y − θ y‖`` satisfies ``r ≤ tol·|θ|`` (default ``tol = 1e-8``): then some
-eigenvalue of the Hessian lies within ``tol·|θ|`` of ``θ`` (Parlett, *The Symmetric Eigenvalue
-Problem*, Thm 4.5.1), and within ``r²/gap`` when the top eigenvalue is separated by ``gap``.
-What is not certified: that this eigenvalue is the largest. Started from a vector with a
-component along the top eigenvector, Lanczos finds it first; a warm start can be nearly
-orthogonal to an eigenvalue that has just risen past the tracked one (a crossing). On the
-edge-of-stability benchmark (``scripts/bench_observables.py``) every value agreed with dense
-``eigh`` to ≤ 1e-8 relative (tests check the same on drawn problems). A lane whose residual
-still exceeds the tolerance after ``max_cycles`` cycles keeps its last Ritz value; its residual
-is reported (``DescentResult.extra["sharpness_residual"]``), so such values can be found.
-At a near-degenerate top eigenvalue the Ritz value converges, the Ritz vector may be any vector
-of the near-invariant subspace: the warm start then costs iterations, never accuracy.
+4th ed., §10.1) with full reorthogonalization, in cycles of ``m = min(P, 16)`` steps, each
+restarted from the Ritz vector of the largest Ritz value. Every second step (and at a breakdown)
+the iteration stops when the residual bound of the top Ritz pair ``(θ, y = Q_j s)`` after ``j``
+steps, ``r = β_j |s_j| = ‖∇²L y − θ y‖``, satisfies ``r ≤ tol·|θ|`` (default ``tol = 1e-8``):
+then some eigenvalue of the Hessian lies within ``tol·|θ|`` of ``θ`` (Parlett, *The Symmetric
+Eigenvalue Problem*, Thm 4.5.1), and within ``r²/gap`` when the top eigenvalue is separated by
+``gap``.
 
-The Ritz pair of the small tridiagonal ``T`` is computed lane by lane without LAPACK (a call per
-lane and cycle would cost more than the Hessian-vector products): Sturm-count bisection
-brackets ``λ_max(T)``, Newton's method from the upper end of the bracket converges to it
-monotonically (the characteristic polynomial has real roots only), and the eigenvector comes
+Warm start: the first cycle of an observed step starts from the trajectory's Ritz vector two
+observations back (before there is one, from a fixed Gaussian vector, seed 0). Two back, not
+one: on the period-2 orbits of GD at the edge of stability the iterate two steps back has the
+nearest Hessian; on the edge-of-stability benchmark this start took 20% fewer Hessian-vector
+products per step on average (30% fewer for the slowest trajectory of each 8-lane chunk, which
+sets the chunk's cost) than the previous step's vector. The first cycle runs at least 6 steps
+before it may stop, so that an eigenvalue that rose past the tracked one is seen; a breakdown
+(an invariant Krylov subspace, e.g. a warm start that is already an eigenvector at a fixed
+point) stops at once, its Ritz values exact.
+
+What is not certified: that the eigenvalue found is the largest. Started from a vector with a
+component along the top eigenvector, Lanczos finds it first; a warm start can be nearly
+orthogonal to an eigenvalue that has just risen past the tracked one (a crossing), and then a
+loose ``tol`` may stop on the one below (seen at ``tol = 1e-4`` on the benchmark, never at the
+default). On the edge-of-stability benchmark (``scripts/bench_observables.py``: 15,120 observed
+points) every value agreed with dense ``eigh`` to 1e-13 relative at the default tolerance, and
+the tests check 1e-8 on drawn problems. A lane whose residual still exceeds the tolerance after
+``max_cycles`` cycles keeps its last Ritz value; its residual is reported
+(``DescentResult.extra["sharpness_residual"]``), so such values can be found. At a
+near-degenerate top eigenvalue the Ritz value converges, the Ritz vector may be any vector of
+the near-invariant subspace: the warm start then costs iterations, never accuracy.
+
+The Ritz pair of the small tridiagonal ``T`` is computed for the 8 lanes at once without LAPACK
+(a call per lane and check would cost more than the Hessian-vector products): Sturm-count
+bisection brackets ``λ_max(T)``, Newton's method from the upper end of the bracket converges to
+it monotonically (the characteristic polynomial has real roots only), and the eigenvector comes
 from the twisted factorization of ``T − θI`` (Parlett & Dhillon 2000), whose entries are each
 accurate relative to themselves: the residual bound ``β_m |s_m|`` needs the tiny last one.
 """
@@ -58,12 +71,13 @@ from ._descent_numba import (
     SQUARED,
     _completion_loss,
     _end_to_end_data_loss,
+    _keep_alive,
     _matmul,
     _residual_loss,
     _sensing_loss,
     kernel_array,
 )
-from ._simd import prefer_wide_vectors, vadd, vdiv, vfma, vfnma, vload, vmul, vsplat, vsqrt, vstore, vsub, vzero
+from ._simd import borrow, prefer_wide_vectors, vadd, vdiv, vfma, vfnma, vload, vmul, vsplat, vsqrt, vstore, vsub, vzero
 
 __all__ = ["Observation", "in_engine_observables", "observe_chunk", "OBSERVE_IN_ENGINE", "LANCZOS_CYCLE"]
 
@@ -73,7 +87,12 @@ _JIT = dict(cache=True, error_model="numpy", nogil=True)
 #: Observables the lane engine computes in its loop (index into ``KernelOutputs.observed``).
 OBSERVE_IN_ENGINE = ("loss", "grad_norm", "sharpness")
 #: Lanczos steps per restart cycle (at most P).
-LANCZOS_CYCLE = 8
+LANCZOS_CYCLE = 16
+#: Lanczos steps between convergence checks (each check costs a small tridiagonal solve per
+#: lane, about a tenth of a Hessian-vector product).
+CHECK_EVERY = 2
+#: Lanczos steps an observed step takes at least before it may stop (see observe_chunk).
+MIN_KRYLOV = 6
 
 
 
@@ -116,7 +135,7 @@ class Observation:
             observe_steps=kernel_array(self.steps, np.int64),
             observe_flags=np.array([name in self.names for name in OBSERVE_IN_ENGINE], dtype=np.int64),
             observe_tol=float(self.tol), observe_cycle=cycle, observe_max_cycles=int(self.max_cycles),
-            observe_vectors=np.tile(start, (batch, 1)), observe_sigma=sigma,
+            observe_vectors=np.tile(start, (batch, 2)), observe_sigma=sigma,
             observe_work_size=workspace_size(widths, cols, n_params, cycle, n_res),
         )
 
@@ -160,21 +179,27 @@ def _lane_dot(a, oa, b, ob, n):
 
 
 @njit(**_JIT)
-def _prepare(w, hf, df, tmpw, res, lossbuf, grad_sq, prob, sigma, with_grad, one):
+def _times_input(c, oc, a, oa, rows, d0, x, cols, ident, one, lr):
+    """``C = A H_0`` (``A``: ``rows × d_0`` at row ``oa`` of ``a``): a copy when ``H_0 = I``, else
+    ``A X``; ``lr`` is an unused lane vector (:func:`linflow._descent_numba._matmul`)."""
+    if ident:
+        _copy(c, oc, a, oa, rows * d0)
+    else:
+        _matmul(c, oc, cols, one, a, oa, d0, one, x, one - one, x.shape[1], one, rows, d0, cols, one == 0, a, lr)
+
+
+@njit(**_JIT)
+def _prepare(w, hf, df, tmpw, res, lossbuf, grad_sq, data, kind, with_grad, one):
     """``H_j`` into ``hf`` and ``Δ_j`` into ``df`` (rows ``h_off[j]``) at the weights ``w``;
     with ``with_grad`` the squared gradient norm of every lane into ``grad_sq``."""
     prefer_wide_vectors()
     no, zero = one == 0, one - one
-    widths, w_off, h_off = prob.widths, prob.w_off, prob.h_off
-    x, y, aux, cols, e2e, code = prob.x, prob.y, prob.aux, prob.cols, prob.e2e, prob.loss_code
-    ident = prob.whitened or e2e
+    widths, w_off, h_off, x, y, aux, _ = data
+    cols, whitened, e2e, code = kind
+    ident = whitened or e2e
     n = widths.shape[0] - 1
     n_x = x.shape[1]
-    if ident:
-        _copy(hf, h_off[1], w, w_off[0], widths[1] * widths[0])
-    else:
-        _matmul(hf, h_off[1], cols, one, w, w_off[0], widths[0], one, x, zero, n_x, one, widths[1], widths[0], cols,
-                no, w, lossbuf)
+    _times_input(hf, h_off[1], w, w_off[0], widths[1], widths[0], x, cols, ident, one, lossbuf)
     for j in range(2, n + 1):
         dj, dp = widths[j], widths[j - 1]
         _matmul(hf, h_off[j], cols, one, w, w_off[j - 1], dp, one, hf, h_off[j - 1], cols, one, dj, dp, cols,
@@ -189,7 +214,7 @@ def _prepare(w, hf, df, tmpw, res, lossbuf, grad_sq, prob, sigma, with_grad, one
     elif e2e:
         _end_to_end_data_loss(df, top, res, lossbuf, x, y, d_out, cols, one)
     else:
-        scale = 1.0 if prob.whitened else 1.0 / cols
+        scale = 1.0 if whitened else 1.0 / cols
         _residual_loss(df, top * LANES, y, d_out, cols, scale, 0.5 * scale, lossbuf)
     for j in range(n, 1, -1):
         dj, dp = widths[j], widths[j - 1]
@@ -211,24 +236,20 @@ def _prepare(w, hf, df, tmpw, res, lossbuf, grad_sq, prob, sigma, with_grad, one
 
 
 @njit(**_JIT)
-def _hvp(w, v, out, hf, df, th, td, tmph, tmpw, minus, prob, sigma, one):
+def _hvp(w, v, out, hf, df, th, td, tmph, tmpw, minus, data, kind, one):
     """``out = ∇²L(w) · v`` on 8 lanes, from :func:`_prepare`'s ``H_j`` and ``Δ_j`` (module
     docstring); ``th``, ``td``: the tangents ``Ḣ_j``, ``Δ̇_j``; ``tmph``, ``tmpw``: scratch in
     the layouts of ``hf`` and of the weights; ``minus``: −1 in every lane (a product added
     to ``tmp`` is the fused update ``tmp − (−1)·AB``)."""
     prefer_wide_vectors()
     no, yes, zero = one == 0, one == 1, one - one
-    widths, w_off, h_off = prob.widths, prob.w_off, prob.h_off
-    x, aux, cols, e2e, code = prob.x, prob.aux, prob.cols, prob.e2e, prob.loss_code
-    ident = prob.whitened or e2e
+    widths, w_off, h_off, x, _, aux, sigma = data
+    cols, whitened, e2e, code = kind
+    ident = whitened or e2e
     n = widths.shape[0] - 1
     n_x = x.shape[1]
     # Ḣ_1 = V_1 H_0, Ḣ_j = V_j H_{j−1} + W_j Ḣ_{j−1}
-    if ident:
-        _copy(th, h_off[1], v, w_off[0], widths[1] * widths[0])
-    else:
-        _matmul(th, h_off[1], cols, one, v, w_off[0], widths[0], one, x, zero, n_x, one, widths[1], widths[0], cols,
-                no, w, minus)
+    _times_input(th, h_off[1], v, w_off[0], widths[1], widths[0], x, cols, ident, one, minus)
     for j in range(2, n + 1):
         dj, dp = widths[j], widths[j - 1]
         _matmul(tmph, h_off[j], cols, one, v, w_off[j - 1], dp, one, hf, h_off[j - 1], cols, one, dj, dp, cols,
@@ -258,7 +279,7 @@ def _hvp(w, v, out, hf, df, th, td, tmph, tmpw, minus, prob, sigma, one):
             vstore(td, q, vmul(vsplat(aux[0, e]), vload(th, q)))
     elif e2e:
         _matmul(td, top, cols, one, th, top, cols, one, sigma, zero, cols, one, d_out, cols, cols, no, w, minus)
-    elif prob.whitened:
+    elif whitened:
         _copy(td, top, th, top, count)
     else:
         inv = vsplat(1.0 / cols)
@@ -287,92 +308,123 @@ def _hvp(w, v, out, hf, df, th, td, tmph, tmpw, minus, prob, sigma, one):
 
 
 @njit(**_JIT)
-def _pivots_below(alpha, beta, n, t, x):
-    """Number of eigenvalues of the tridiagonal ``T`` of lane ``t`` below ``x`` (negative
-    pivots of ``T − xI``, Sturm)."""
-    below = 0
-    d = 1.0
-    for i in range(n):
-        a = alpha[i * LANES + t] - x
-        d = a if i == 0 else a - beta[(i - 1) * LANES + t] ** 2 / d
-        if d == 0.0:
-            d = -1e-300
-        below += d < 0.0
-    return below
-
-
-@njit(**_JIT)
-def _ritz_top(alpha, beta, n, t, s):
-    """Largest eigenvalue ``θ`` of lane ``t``'s ``n × n`` tridiagonal ``T`` (diagonal
-    ``alpha``, off-diagonal ``beta``, lane layout) and its unit eigenvector into ``s[0:n]``
-    (module docstring: bisection, Newton from above, twisted factorization)."""
-    lo, hi = np.inf, -np.inf
-    for i in range(n):
-        r = 0.0
-        if i > 0:
-            r += abs(beta[(i - 1) * LANES + t])
-        if i < n - 1:
-            r += abs(beta[i * LANES + t])
-        a = alpha[i * LANES + t]
-        lo, hi = min(lo, a - r), max(hi, a + r)
-    width = hi - lo
-    hi += 1e-3 * width + 1e-300  # strictly above λ_max
-    # Bisection to a bracket of 1e-3 of the spectrum's width: Newton then converges in a few steps.
-    for _ in range(12):
-        mid = 0.5 * (lo + hi)
-        if _pivots_below(alpha, beta, n, t, mid) == n:
-            hi = mid
-        else:
-            lo = mid
-    x = hi
-    for _ in range(100):
-        # p'/p of det(T − xI) = Σ d_i'/d_i through the pivots d_i and their derivatives.
-        d = alpha[t] - x
-        dd = -1.0
-        ratio = dd / d
+def _ritz_top(alpha, beta, n, theta, ritz, scratch):
+    """Largest eigenvalue ``θ`` of each lane's ``n × n`` tridiagonal ``T`` (diagonal ``alpha``,
+    off-diagonal ``beta``, lane layout) into ``theta`` and its unit eigenvector into ``ritz``
+    (``n`` rows of 8 lanes): Sturm bisection, Newton from above, twisted factorization (module
+    docstring). All lanes at once, the lane loop innermost and branch-free where it matters, so
+    that the divisions are vector instructions; ``scratch`` holds ``2n + 6`` rows of 8 lanes."""
+    lo = scratch[0:LANES]
+    hi = scratch[LANES : 2 * LANES]
+    x = scratch[2 * LANES : 3 * LANES]
+    d = scratch[3 * LANES : 4 * LANES]
+    dd = scratch[4 * LANES : 5 * LANES]
+    ratio = scratch[5 * LANES : 6 * LANES]
+    plus = scratch[6 * LANES : (6 + n) * LANES]
+    minus = scratch[(6 + n) * LANES : (6 + 2 * n) * LANES]
+    for t in range(LANES):
+        lo[t] = alpha[t] - abs(beta[t]) if n > 1 else alpha[t]
+        hi[t] = alpha[t] + abs(beta[t]) if n > 1 else alpha[t]
+    for i in range(1, n):
+        for t in range(LANES):
+            r = abs(beta[(i - 1) * LANES + t]) + (abs(beta[i * LANES + t]) if i < n - 1 else 0.0)
+            a = alpha[i * LANES + t]
+            lo[t] = min(lo[t], a - r)
+            hi[t] = max(hi[t], a + r)
+    # Scaled by the Gershgorin radius (T/σ has entries ≤ 1): the characteristic polynomials
+    # below then stay far from overflow for every n ≤ 16 (|p_n| ≤ 3^n).
+    for t in range(LANES):
+        sigma = max(abs(lo[t]), abs(hi[t]))
+        sigma = sigma if sigma > 0.0 else 1.0
+        ratio[t] = 1.0 / sigma
+        lo[t] *= ratio[t]
+        hi[t] = hi[t] * ratio[t] + 1e-3 * (hi[t] - lo[t] / ratio[t]) * ratio[t] + 1e-300  # strictly above
+    # Bisection to 1/256 of the Gershgorin interval by Sturm counts: the sign changes of the
+    # leading principal minors p_i(x) = det(T_i/σ − xI) (three-term recurrence, no division)
+    # count the eigenvalues below x. Newton then converges in a few steps.
+    for _ in range(8):
+        for t in range(LANES):
+            x[t] = 0.5 * (lo[t] + hi[t])
+            d[t] = alpha[t] * ratio[t] - x[t]  # p_1
+            dd[t] = 1.0  # p_0
+            plus[t] = 1.0 if d[t] < 0.0 else 0.0  # sign changes so far
         for i in range(1, n):
-            b2 = beta[(i - 1) * LANES + t] ** 2
-            dd = -1.0 + b2 * dd / (d * d)
-            d = alpha[i * LANES + t] - x - b2 / d
-            ratio += dd / d
-        nxt = x - 1.0 / ratio
-        if not nxt < x:  # monotone from above: no further decrease is convergence
+            for t in range(LANES):
+                b = beta[(i - 1) * LANES + t] * ratio[t]
+                p_next = (alpha[i * LANES + t] * ratio[t] - x[t]) * d[t] - b * b * dd[t]
+                plus[t] += 1.0 if (p_next < 0.0) != (d[t] < 0.0) else 0.0
+                dd[t], d[t] = d[t], p_next
+        for t in range(LANES):
+            top = plus[t] == n
+            hi[t] = x[t] if top else hi[t]
+            lo[t] = lo[t] if top else x[t]
+    for t in range(LANES):
+        x[t] = hi[t]
+    for _ in range(60):
+        # Newton from above on p_n(x) (monotone to the largest root: real roots only), with p_n'
+        # from the differentiated recurrence: one division per lane and iteration.
+        for t in range(LANES):
+            d[t] = alpha[t] * ratio[t] - x[t]  # p_1
+            dd[t] = 1.0  # p_0
+            lo[t] = -1.0  # p_1'
+            minus[t] = 0.0  # p_0'
+        for i in range(1, n):
+            for t in range(LANES):
+                b = beta[(i - 1) * LANES + t] * ratio[t]
+                shift = alpha[i * LANES + t] * ratio[t] - x[t]
+                p_next = shift * d[t] - b * b * dd[t]
+                dp_next = shift * lo[t] - d[t] - b * b * minus[t]
+                dd[t], d[t] = d[t], p_next
+                minus[t], lo[t] = lo[t], dp_next
+        moved = 0
+        for t in range(LANES):
+            nxt = x[t] - d[t] / lo[t]
+            # Monotone from above: a step below rounding level is convergence.
+            moved += nxt < x[t] - 4e-16 * abs(x[t])
+            x[t] = nxt if nxt < x[t] else x[t]
+        if moved == 0:
             break
-        x = nxt
-    # Eigenvector by the twisted factorization of T − xI (Parlett & Dhillon 2000): pivots
-    # from the top (d⁺) and from the bottom (d⁻); twist at k = argmin |γ_k|, γ_k = d⁺_k + d⁻_k −
-    # (α_k − x); then s_k = 1 and products outwards (no cancellation: each entry is accurate
+    for t in range(LANES):
+        x[t] /= ratio[t]
+    # Eigenvector by the twisted factorization of T − xI (Parlett & Dhillon 2000): pivots from
+    # the top (d⁺) and from the bottom (d⁻); twist at k = argmin |γ_k|, γ_k = d⁺_k + d⁻_k −
+    # (α_k − x); then s_k = 1 and products outwards (no cancellation: each entry accurate
     # relative to itself, the tiny last one included, which the residual bound uses).
-    up = np.empty(n)
-    down = np.empty(n)
-    for i in range(n):
-        d = alpha[i * LANES + t] - x
-        if i > 0:
-            d -= beta[(i - 1) * LANES + t] ** 2 / up[i - 1]
-        up[i] = d if d != 0.0 else -1e-300
-    for i in range(n - 1, -1, -1):
-        d = alpha[i * LANES + t] - x
-        if i < n - 1:
-            d -= beta[i * LANES + t] ** 2 / down[i + 1]
-        down[i] = d if d != 0.0 else -1e-300
-    twist = 0
-    least = np.inf
-    for i in range(n):
-        g = abs(up[i] + down[i] - (alpha[i * LANES + t] - x))
-        if g < least:
-            least, twist = g, i
-    s[twist] = 1.0
-    norm = 1.0
-    for i in range(twist - 1, -1, -1):
-        s[i] = -(beta[i * LANES + t] / up[i]) * s[i + 1]
-        norm += s[i] * s[i]
-    for i in range(twist + 1, n):
-        s[i] = -(beta[(i - 1) * LANES + t] / down[i]) * s[i - 1]
-        norm += s[i] * s[i]
-    norm = np.sqrt(norm)
-    for i in range(n):
-        s[i] /= norm
-    return x
+    for t in range(LANES):
+        theta[t] = x[t]
+        v = alpha[t] - x[t]
+        plus[t] = v if v != 0.0 else -1e-300
+        v = alpha[(n - 1) * LANES + t] - x[t]
+        minus[(n - 1) * LANES + t] = v if v != 0.0 else -1e-300
+    for i in range(1, n):
+        for t in range(LANES):
+            v = alpha[i * LANES + t] - x[t] - beta[(i - 1) * LANES + t] ** 2 / plus[(i - 1) * LANES + t]
+            plus[i * LANES + t] = v if v != 0.0 else -1e-300
+    for i in range(n - 2, -1, -1):
+        for t in range(LANES):
+            v = alpha[i * LANES + t] - x[t] - beta[i * LANES + t] ** 2 / minus[(i + 1) * LANES + t]
+            minus[i * LANES + t] = v if v != 0.0 else -1e-300
+    for t in range(LANES):
+        twist = 0
+        least = np.inf
+        for i in range(n):
+            e = i * LANES + t
+            g = abs(plus[e] + minus[e] - (alpha[e] - x[t]))
+            if g < least:
+                least, twist = g, i
+        ritz[twist * LANES + t] = 1.0
+        norm = 1.0
+        for i in range(twist - 1, -1, -1):
+            v = -(beta[i * LANES + t] / plus[i * LANES + t]) * ritz[(i + 1) * LANES + t]
+            ritz[i * LANES + t] = v
+            norm += v * v
+        for i in range(twist + 1, n):
+            v = -(beta[(i - 1) * LANES + t] / minus[i * LANES + t]) * ritz[(i - 1) * LANES + t]
+            ritz[i * LANES + t] = v
+            norm += v * v
+        scale = 1.0 / np.sqrt(norm)
+        for i in range(n):
+            ritz[i * LANES + t] *= scale
 
 
 @njit(**_JIT)
@@ -380,12 +432,17 @@ def observe_chunk(cur, work, active, start, n_lanes, o, loss, prob, run, out, on
     """Observables of the chunk's active lanes at observation ``o`` into ``out.observed[b, o]``
     (columns :data:`OBSERVE_IN_ENGINE`), ``out.observed_residual[b, o]`` (the sharpness's
     Lanczos residual bound) and ``out.hvp_count[b]``; the warm-start vectors live in
-    ``run.observe_vectors`` (B, P)."""
+    ``run.observe_vectors`` (B, 2P: the last two)."""
     prefer_wide_vectors()
-    w_off, h_off = prob.w_off, prob.h_off
-    flags, tol, cycle, max_cycles = run.observe_flags, run.observe_tol, run.observe_cycle, run.observe_max_cycles
-    vectors, sigma = run.observe_vectors, run.observe_sigma
-    observed, residual, hvps = out.observed, out.observed_residual, out.hvp_count
+    # Borrowed views (no reference counting per call: linflow._simd.borrow); the records own them.
+    w_off, h_off = borrow(prob.w_off), borrow(prob.h_off)
+    data = (borrow(prob.widths), w_off, h_off, borrow(prob.x), borrow(prob.y), borrow(prob.aux),
+            borrow(run.observe_sigma))
+    kind = (prob.cols, prob.whitened, prob.e2e, prob.loss_code)
+    flags, tol = borrow(run.observe_flags), run.observe_tol
+    cycle, max_cycles = run.observe_cycle, run.observe_max_cycles
+    vectors = borrow(run.observe_vectors)
+    observed, residual, hvps = borrow(out.observed), borrow(out.observed_residual), borrow(out.hvp_count)
     n_params = w_off[-1]
     h_total = h_off[-1]
     # Scratch layout (:func:`workspace_size`).
@@ -406,8 +463,9 @@ def observe_chunk(cur, work, active, start, n_lanes, o, loss, prob, run, out, on
     alpha, beta = work[o_ab * LANES:], work[(o_ab + cycle) * LANES:]
     lossbuf, grad_sq = work[o_misc * LANES:], work[(o_misc + 1) * LANES:]
     res = work[o_res * LANES:]
-    minus = np.full(LANES, -1.0)
-    _prepare(cur, hf, df, tmpw, res, lossbuf, grad_sq, prob, sigma, flags[1] != 0, one)
+    minus_owner = np.full(LANES, -1.0)
+    minus = borrow(minus_owner)
+    _prepare(cur, hf, df, tmpw, res, lossbuf, grad_sq, data, kind, flags[1] != 0, one)
     for t in range(n_lanes):
         if active[t]:
             b = start + t
@@ -417,19 +475,28 @@ def observe_chunk(cur, work, active, start, n_lanes, o, loss, prob, run, out, on
                 observed[b, o, 1] = np.sqrt(grad_sq[t])
     if flags[2] == 0:
         return
-    # q_0: the lane's previous Ritz vector (run.observe_vectors).
+    # q_0: the lane's Ritz vector two observations back (run.observe_vectors[b, P:]; the last
+    # one is at [b, :P]): on a period-2 orbit at the edge of stability the iterate two steps
+    # back is the one whose Hessian is nearest (module docstring).
     for t in range(LANES):
         b = start + t
         for p in range(n_params):
-            q[p * LANES + t] = vectors[b, p] if t < n_lanes else 1.0
+            q[p * LANES + t] = vectors[b, n_params + p] if t < n_lanes else 1.0
     done = np.zeros(LANES, dtype=np.bool_)
     for t in range(LANES):
         done[t] = t >= n_lanes or not active[t]
     size = np.full(LANES, cycle, dtype=np.int64)
-    ritz = np.empty(cycle)
+    ritz_owner = np.zeros(cycle * LANES)
+    theta_owner = np.zeros(LANES)
+    scratch_owner = np.zeros((2 * cycle + 6) * LANES)
+    ritz, theta_now, scratch = borrow(ritz_owner), borrow(theta_owner), borrow(scratch_owner)
     theta = np.zeros(LANES)
     lane_sq = np.zeros(LANES)
     bound = np.full(LANES, np.inf)
+    finished = False
+    # The first cycle of a step runs at least MIN_KRYLOV steps before it may stop: a Krylov space
+    # of a few dimensions sees an eigenvalue that rose past the tracked one since the last step.
+    first_steps = min(MIN_KRYLOV, cycle)
     for _ in range(max_cycles):
         for t in range(LANES):
             size[t] = cycle
@@ -439,7 +506,7 @@ def observe_chunk(cur, work, active, start, n_lanes, o, loss, prob, run, out, on
             vstore(q, p * LANES, vmul(vload(q, p * LANES), inv))
         for j in range(cycle):
             qj = q[(j * n_params) * LANES:]
-            _hvp(cur, qj, hv, hf, df, th, td, tmph, tmpw, minus, prob, sigma, one)
+            _hvp(cur, qj, hv, hf, df, th, td, tmph, tmpw, minus, data, kind, one)
             # α_j = q_jᵀ H q_j; then w = H q_j − Σ_{i ≤ j} (q_iᵀ w) q_i (full reorthogonalization),
             # a second pass where the first cancelled more than 1 − 1/√2 of the norm (Daniel,
             # Gragg, Kaufman & Stewart 1976: "twice is enough"). q_0 is renormalized every cycle.
@@ -474,28 +541,43 @@ def observe_chunk(cur, work, active, start, n_lanes, o, loss, prob, run, out, on
                     beta[j * LANES + t] = 0.0
                     for p in range(n_params):
                         q[(nxt + p) * LANES + t] = 0.0
-        for t in range(n_lanes):
-            if done[t]:
+            # Convergence of each lane's top Ritz pair, every CHECK_EVERY steps (a lane that
+            # broke down is checked at once: its residual is 0) and at the end of the cycle,
+            # where unconverged lanes restart from their Ritz vector.
+            last = j == cycle - 1
+            check = False
+            for t in range(n_lanes):
+                if not done[t]:
+                    hvps[start + t] += 1
+                    check = check or size[t] == j + 1  # a breakdown: residual 0, done
+            if not (check or last or (j + 1 >= first_steps and (j + 1) % CHECK_EVERY == 0)):
                 continue
-            hvps[start + t] += cycle
-            n = size[t]
-            theta[t] = _ritz_top(alpha, beta, n, t, ritz)
-            bound[t] = abs(beta[(n - 1) * LANES + t] * ritz[n - 1])
-            # Ritz vector y = Q s: the next cycle's start (into the slot after q_{n−1}).
-            for p in range(n_params):
-                acc = 0.0
-                for i in range(n):
-                    acc += ritz[i] * q[(i * n_params + p) * LANES + t]
-                hv[p * LANES + t] = acc
-            for p in range(n_params):
-                q[p * LANES + t] = hv[p * LANES + t]
-            if bound[t] <= tol * abs(theta[t]) or not np.isfinite(theta[t]):
-                done[t] = True
-        finished = True
-        for t in range(LANES):
-            finished = finished and done[t]
+            n = j + 1  # (lanes that broke down earlier are done)
+            _ritz_top(alpha, beta, n, theta_now, ritz, scratch)
+            for t in range(n_lanes):
+                if done[t]:
+                    continue
+                theta[t] = theta_now[t]
+                bound[t] = abs(beta[(n - 1) * LANES + t] * ritz[(n - 1) * LANES + t])
+                converged = bound[t] <= tol * abs(theta[t]) or not np.isfinite(theta[t])
+                if converged or last:
+                    # Ritz vector y = Q s: this lane's result and next start, into q_0.
+                    for p in range(n_params):
+                        acc = 0.0
+                        for i in range(n):
+                            acc += ritz[i * LANES + t] * q[(i * n_params + p) * LANES + t]
+                        hv[p * LANES + t] = acc
+                    for p in range(n_params):
+                        q[p * LANES + t] = hv[p * LANES + t]
+                    done[t] = converged
+            finished = True
+            for t in range(LANES):
+                finished = finished and done[t]
+            if finished:
+                break
         if finished:
             break
+        first_steps = 1
     for t in range(n_lanes):
         if active[t]:
             b = start + t
@@ -506,4 +588,6 @@ def observe_chunk(cur, work, active, start, n_lanes, o, loss, prob, run, out, on
                 s += q[p * LANES + t] ** 2
             if s > 0.0 and np.isfinite(s):
                 for p in range(n_params):
+                    vectors[b, n_params + p] = vectors[b, p]
                     vectors[b, p] = q[p * LANES + t]
+    _keep_alive(minus_owner, ritz_owner, theta_owner, scratch_owner)

@@ -20,16 +20,16 @@ loss, gradient norm and sharpness inside its loop at the observed steps, by the 
 the CPU engine (module docstring of :mod:`linflow._curvature_numba`): exact Hessian-vector
 products by forward-over-reverse differentiation of the backpropagation (derived in this
 project from Arora, Cohen & Hazan 2018, eq. (5)), restarted Lanczos (Golub & Van Loan,
-*Matrix Computations*, 4th ed., §10.1) with cycles of ``min(P, 8)`` steps and full
-reorthogonalization, warm-started from the trajectory's previous Ritz vector, stopped when the
-residual bound ``β_m|s_m| = ‖∇²L y − θy‖ ≤ tol·|θ|`` (then an eigenvalue lies within
-``tol·|θ|`` of θ: Parlett, *The Symmetric Eigenvalue Problem*, Thm 4.5.1). Its scratch (the
-tangents, one Hessian-vector product, the Lanczos basis) is local to the thread, or shared by
-the block in the block kernel, which refuses a network whose scratch exceeds
+*Matrix Computations*, 4th ed., §10.1) with cycles of ``min(P, LANCZOS_CYCLE)`` steps and full
+reorthogonalization, warm-started from the trajectory's Ritz vector two observations back,
+checked every ``CHECK_EVERY`` steps (after ``MIN_KRYLOV`` in an observed step's first cycle),
+stopped when the residual bound ``β_j|s_j| = ‖∇²L y − θy‖ ≤ tol·|θ|`` (then an eigenvalue lies
+within ``tol·|θ|`` of θ: Parlett, *The Symmetric Eigenvalue Problem*, Thm 4.5.1); the same
+Ritz values as the CPU engine's up to rounding, the same Hessian-vector product counts. Its
+scratch (the tangents, one Hessian-vector product, the Lanczos basis) is local to the thread,
+or shared by the block in the block kernel, which refuses a network whose scratch exceeds
 :data:`SHARED_BYTES` (:func:`in_engine_observables` then offers nothing and the observables
 come from recorded weights). The plain kernels hold none of that code (a no-op hook).
-Unlike the CPU engine, a Lanczos cycle that breaks down (an invariant subspace) stops there,
-so ``hvp_count`` counts the products actually formed.
 
 All steps run in one launch. Global arrays keep the trajectory index fastest (``(P, B)``)
 so that neighbouring threads read neighbouring addresses (coalesced).
@@ -48,7 +48,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ._curvature_numba import LANCZOS_CYCLE, OBSERVE_IN_ENGINE
+from ._curvature_numba import CHECK_EVERY, LANCZOS_CYCLE, MIN_KRYLOV, OBSERVE_IN_ENGINE
 from ._curvature_numba import in_engine_observables as cpu_in_engine_observables
 from ._descent_numba import (
     COMPLETION,
@@ -108,7 +108,7 @@ def shared_bytes(widths, cols: int, activated: bool, observing: bool) -> int:
     """Shared memory of one trajectory in the block kernel: weights (current and previous),
     ``H_j`` and ``Δ_j`` (and the pre-activations of a ReLU network), the balances, the
     reduction slots; when ``observing``, also the tangents ``Ḣ_j``, ``Δ̇_j``, a Hessian-vector
-    product and the Lanczos basis (``min(P, 8)`` vectors)."""
+    product and the Lanczos basis (``min(P, LANCZOS_CYCLE)`` vectors)."""
     w_off, h_off, b_off = layout(widths, cols)
     n_params, h_size, b_size = int(w_off[-1]), int(h_off[-1]), int(b_off[-1])
     floats = 2 * n_params + 2 * h_size + (h_size if activated else 1) + b_size + BLOCK_THREADS + 4
@@ -167,6 +167,8 @@ def make_kernel(
             "(a ReLU network's observables are computed from recorded weights)"
         )
     cycle = min(n_params, LANCZOS_CYCLE)  # Lanczos steps per restart (Krylov dimension ≤ P)
+    min_krylov = min(MIN_KRYLOV, cycle)  # steps of an observed step's first cycle before a check
+    check_every = CHECK_EVERY
     basis_size = cycle * n_params  # a Python int: array shapes must be compile-time constants
     if per_block:
         shared = shared_bytes(widths, cols, activated, observing)
@@ -459,75 +461,89 @@ def make_kernel(
             sync()
 
         @cuda.jit(device=True)
-        def pivots_below(alpha, beta, n, x):
-            """Eigenvalues of the tridiagonal T below ``x``: negative pivots of T − xI (Sturm)."""
-            below = 0
-            d = 1.0
-            for i in range(n):
-                a = alpha[i] - x
-                d = a if i == 0 else a - beta[i - 1] ** 2 / d
-                if d == 0.0:
-                    d = -1e-300
-                if d < 0.0:
-                    below += 1
-            return below
-
-        @cuda.jit(device=True)
         def ritz_top(alpha, beta, n, s, up, down):
             """λ_max of the n × n tridiagonal T (diagonal ``alpha``, off-diagonal ``beta``) and its
-            unit eigenvector into ``s``: Sturm bisection, Newton from above, twisted factorization
-            (Parlett & Dhillon 2000), as linflow._curvature_numba._ritz_top."""
-            lo, hi = math.inf, -math.inf
-            for i in range(n):
+            unit eigenvector into ``s``, as linflow._curvature_numba._ritz_top for one lane:
+            Sturm bisection on T/σ (σ the Gershgorin radius), Newton from above on its
+            characteristic polynomial, twisted factorization (Parlett & Dhillon 2000)."""
+            lo = alpha[0]
+            hi = alpha[0]
+            for i in range(n):  # (no min/max: the CUDA target does not type them on two floats)
                 r = 0.0
                 if i > 0:
                     r += abs(beta[i - 1])
                 if i < n - 1:
                     r += abs(beta[i])
-                if alpha[i] - r < lo:  # (no min/max: not every CUDA target types them on floats)
+                if alpha[i] - r < lo:
                     lo = alpha[i] - r
                 if alpha[i] + r > hi:
                     hi = alpha[i] + r
-            hi += 1e-3 * (hi - lo) + 1e-300  # strictly above λ_max (Gershgorin)
-            for _ in range(12):  # a bracket of 1e-3 of the spectrum's width for Newton
-                mid = 0.5 * (lo + hi)
-                if pivots_below(alpha, beta, n, mid) == n:
-                    hi = mid
-                else:
-                    lo = mid
-            x = hi
-            for _ in range(100):
-                # p'/p of det(T − xI) = Σ d_i'/d_i over the pivots; a zero pivot: x is an eigenvalue.
-                d = alpha[0] - x
-                if d == 0.0:
-                    break
-                dd = -1.0
-                ratio = dd / d
-                exact = False
+            # Scaled by the Gershgorin radius (T/σ has entries ≤ 1): the characteristic
+            # polynomials below stay far from overflow (|p_n| ≤ 3^n).
+            sigma = abs(lo) if abs(lo) > abs(hi) else abs(hi)
+            if not sigma > 0.0:
+                sigma = 1.0
+            ratio = 1.0 / sigma
+            hi = hi * ratio + 1e-3 * (hi - lo) * ratio + 1e-300  # strictly above λ_max
+            lo = lo * ratio
+            # Bisection to 1/256 of the interval by Sturm counts: the sign changes of the leading
+            # principal minors p_i(x) = det(T_i/σ − xI) count the eigenvalues below x.
+            for _halving in range(8):
+                x = 0.5 * (lo + hi)
+                d = alpha[0] * ratio - x  # p_1
+                dd = 1.0  # p_0
+                changes = 1 if d < 0.0 else 0
                 for i in range(1, n):
-                    b2 = beta[i - 1] ** 2
-                    dd = -1.0 + b2 * dd / (d * d)
-                    d = alpha[i] - x - b2 / d
-                    if d == 0.0:
-                        exact = True
-                        break
-                    ratio += dd / d
-                if exact:
+                    bs = beta[i - 1] * ratio
+                    p_next = (alpha[i] * ratio - x) * d - bs * bs * dd
+                    if (p_next < 0.0) != (d < 0.0):
+                        changes += 1
+                    dd = d
+                    d = p_next
+                if changes == n:
+                    hi = x
+                else:
+                    lo = x
+            x = hi
+            for _newton in range(60):
+                # Newton from above on p_n (monotone to the largest root: real roots only), p_n'
+                # from the differentiated recurrence.
+                d = alpha[0] * ratio - x  # p_1
+                dd = 1.0  # p_0
+                dp = -1.0  # p_1'
+                dpp = 0.0  # p_0'
+                for i in range(1, n):
+                    bs = beta[i - 1] * ratio
+                    shift = alpha[i] * ratio - x
+                    p_next = shift * d - bs * bs * dd
+                    dp_next = shift * dp - d - bs * bs * dpp
+                    dd = d
+                    d = p_next
+                    dpp = dp
+                    dp = dp_next
+                if dp == 0.0:  # p_n' = 0 at or above the largest root: p_n = 0 too, x is the root
                     break
-                nxt = x - 1.0 / ratio
-                if not nxt < x:  # monotone from above: no further decrease is convergence
+                nxt = x - d / dp
+                moved = nxt < x - 4e-16 * abs(x)  # a step below rounding level is convergence
+                if nxt < x:
+                    x = nxt
+                if not moved:
                     break
-                x = nxt
+            x = x / ratio
+            # Eigenvector by the twisted factorization of T − xI: pivots from the top (d⁺, ``up``)
+            # and from the bottom (d⁻, ``down``); twist at k = argmin |d⁺_k + d⁻_k − (α_k − x)|,
+            # s_k = 1, products outwards (each entry accurate relative to itself, the tiny last
+            # one included, which the residual bound uses).
             for i in range(n):
-                d = alpha[i] - x
+                v = alpha[i] - x
                 if i > 0:
-                    d -= beta[i - 1] ** 2 / up[i - 1]
-                up[i] = d if d != 0.0 else -1e-300
+                    v -= beta[i - 1] ** 2 / up[i - 1]
+                up[i] = v if v != 0.0 else -1e-300
             for i in range(n - 1, -1, -1):
-                d = alpha[i] - x
+                v = alpha[i] - x
                 if i < n - 1:
-                    d -= beta[i] ** 2 / down[i + 1]
-                down[i] = d if d != 0.0 else -1e-300
+                    v -= beta[i] ** 2 / down[i + 1]
+                down[i] = v if v != 0.0 else -1e-300
             twist = 0
             least = math.inf
             for i in range(n):
@@ -543,24 +559,30 @@ def make_kernel(
             for i in range(twist + 1, n):
                 s[i] = -(beta[i - 1] / down[i]) * s[i - 1]
                 norm += s[i] * s[i]
-            norm = math.sqrt(norm)
+            scale = 1.0 / math.sqrt(norm)
             for i in range(n):
-                s[i] = s[i] / norm
+                s[i] = s[i] * scale
             return x
 
         @cuda.jit(device=True)
         def lanczos_top(b, o, tid, w, h, delta, x, red, obs):
-            """λ_max(∇²L(w)) by restarted Lanczos (Golub & Van Loan, 4th ed., §10.1) from the
-            trajectory's previous Ritz vector into ``observed[b, o, 2]``, its residual bound
-            ``β_m|s_m|`` (Parlett, Thm 4.5.1) into ``residual[b, o]``; every condition below
-            depends on reduced values only, uniform over a block (syncs stay legal)."""
+            """λ_max(∇²L(w)) by restarted Lanczos (Golub & Van Loan, 4th ed., §10.1) into
+            ``observed[b, o, 2]``, its residual bound ``β_j|s_j|`` (Parlett, Thm 4.5.1) into
+            ``residual[b, o]``, with the schedule of linflow._curvature_numba.observe_chunk: start
+            from the trajectory's Ritz vector two observations back (``vectors[P:2P, b]``; the last
+            one is at ``[0:P, b]``), check convergence every CHECK_EVERY steps once the first cycle
+            has MIN_KRYLOV of them, at a breakdown and at the end of a cycle (then restart from the
+            Ritz vector). Every condition depends on reduced values only, uniform over a block
+            (syncs stay legal)."""
             (index, observed, residual, hvp_count, vectors, flags, tol, max_cycles,
              th, td, hv, q, alpha, beta, s, up, down) = obs
             for p in range(tid, n_params, nth):
-                q[p] = vectors[p, b]
+                q[p] = vectors[n_params + p, b]
             theta = 0.0
             bound = math.inf
             products = 0
+            first_steps = min_krylov
+            done = False
             for _cycle in range(max_cycles):
                 # q_0 normalized (a Ritz vector Q s drifts from unit length as Q loses orthogonality)
                 norm = math.sqrt(reduce(red, dot_partial(q, 0, q, 0, tid), tid))
@@ -570,7 +592,6 @@ def make_kernel(
                 for p in range(tid, n_params, nth):
                     q[p] = q[p] * inv
                 sync()
-                size = cycle
                 for j in range(cycle):
                     qj = j * n_params
                     hessian_product(w, q, qj, hv, h, delta, th, td, x, tid)
@@ -593,30 +614,41 @@ def make_kernel(
                     nb = math.sqrt(after)
                     beta[j] = nb
                     scale = abs(alpha[j]) + (beta[j - 1] if j > 0 else 0.0)
-                    if not nb > 1e-14 * scale:
-                        # Breakdown: an invariant subspace, whose Ritz values are eigenvalues.
+                    # Breakdown: an invariant subspace, whose Ritz values are eigenvalues
+                    # (residual 0: converged).
+                    breakdown = not nb > 1e-14 * scale
+                    if breakdown:
                         beta[j] = 0.0
-                        size = j + 1
-                        break
-                    if j + 1 < cycle:
+                    elif j + 1 < cycle:
                         inv = 1.0 / nb
                         for p in range(tid, n_params, nth):
                             q[qj + n_params + p] = hv[p] * inv
                         sync()
-                theta = ritz_top(alpha, beta, size, s, up, down)
-                bound = abs(beta[size - 1] * s[size - 1])
-                # The Ritz vector y = Q s: the next cycle's start (slot 0; each entry reads its own p).
-                for p in range(tid, n_params, nth):
-                    acc = 0.0
-                    for i in range(size):
-                        acc += s[i] * q[i * n_params + p]
-                    q[p] = acc
-                sync()
-                if bound <= tol * abs(theta) or not math.isfinite(theta):
+                    last = j == cycle - 1
+                    if not (breakdown or last or (j + 1 >= first_steps and (j + 1) % check_every == 0)):
+                        continue
+                    n = j + 1
+                    theta = ritz_top(alpha, beta, n, s, up, down)
+                    bound = abs(beta[n - 1] * s[n - 1])
+                    done = breakdown or bound <= tol * abs(theta) or not math.isfinite(theta)
+                    if done or last:
+                        # The Ritz vector y = Q s: the result, and the next start (slot 0; each
+                        # thread reads and writes its own entries p).
+                        for p in range(tid, n_params, nth):
+                            acc = 0.0
+                            for i in range(n):
+                                acc += s[i] * q[i * n_params + p]
+                            q[p] = acc
+                        sync()
+                    if done:
+                        break
+                if done:
                     break
+                first_steps = 1
             sq = reduce(red, dot_partial(q, 0, q, 0, tid), tid)
-            if sq > 0.0 and sq < math.inf:  # the warm start of the next observed step
+            if sq > 0.0 and sq < math.inf:  # the warm starts: last two Ritz vectors
                 for p in range(tid, n_params, nth):
+                    vectors[n_params + p, b] = vectors[p, b]
                     vectors[p, b] = q[p]
             if tid == 0:
                 observed[b, o, 2] = theta
@@ -842,7 +874,8 @@ def _observation_arrays(observe, setup) -> dict:
         observed=np.full((batch, steps.size, len(OBSERVE_IN_ENGINE)), np.nan),
         residual=np.full((batch, steps.size), np.nan),
         hvp_count=np.zeros(batch, dtype=np.int64),
-        vectors=np.ascontiguousarray(np.tile(start[:, None], (1, batch))),  # (P, B): trajectory fastest
+        # (2P, B), trajectory fastest: the last two Ritz vectors (both the Gaussian at first)
+        vectors=np.ascontiguousarray(np.tile(start[:, None], (2, batch))),
         obs_flags=np.array([name in names for name in OBSERVE_IN_ENGINE], dtype=np.int64),
     )
 

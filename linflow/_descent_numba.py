@@ -785,7 +785,7 @@ class KernelRun(NamedTuple):
     (set on Ctrl-C, see :func:`_wait_for`) stops every chunk within a step. ``observe_*``: the
     in-engine observables (:mod:`linflow._curvature_numba`; ``observe_steps`` empty for none):
     flags for loss, gradient norm and sharpness, the sharpness tolerance,
-    Lanczos cycle length and cycle cap, warm-start vectors (B, P, updated in place), ``Σ = X Xᵀ/m``
+    Lanczos cycle length and cycle cap, warm-start vectors (B, 2P, updated in place), ``Σ = X Xᵀ/m``
     for a data loss run through ``W_e`` and the size of the scratch array."""
 
     params0: np.ndarray

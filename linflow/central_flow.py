@@ -134,6 +134,8 @@ class CentralFlowResult(ResultIO):
     message : str
     stop_time : float
         Time (in steps) at which integration stopped.
+    observables : dict
+        ``integrate_central_flow(observe=...)``: each observable at the times ``t``, ``(R[, m])``.
     """
 
     t: np.ndarray
@@ -159,6 +161,7 @@ class CentralFlowResult(ResultIO):
     substeps: int
     ablation: Optional[str] = None
     extra: dict = field(default_factory=dict)
+    observables: dict = field(default_factory=dict)
 
     @property
     def success(self) -> bool:
@@ -390,6 +393,8 @@ def integrate_central_flow(
     eigensolver: str = "auto",
     sdcp_tol: float = 1e-10,
     max_seconds: float = DEFAULT_MAX_SECONDS,
+    observe=None,
+    observe_options=None,
 ) -> CentralFlowResult:
     """Integrate the central flow of GD, Scalar RMSProp or RMSProp (Cohen et al. 2025).
 
@@ -441,6 +446,12 @@ def integrate_central_flow(
     max_seconds : float
         Wall-clock budget (default 120 s), checked at every substep: when it runs out the flow
         stops with :attr:`Status.BUDGET_EXHAUSTED` at the time reached.
+    observe : sequence of str, optional
+        Observables (:data:`linflow.observables.OBSERVABLES`, as for ``simulate_descent``)
+        recorded at the flow's record times into ``result.observables[name]`` (``(R[, m])``);
+        ``effective_sharpness`` of RMSProp uses the flow's own ``ν`` at each record.
+    observe_options : dict, optional
+        Per-observable options, as for ``simulate_descent``.
 
     Returns
     -------
@@ -506,6 +517,11 @@ def integrate_central_flow(
         max_oscillation_ratio = check_positive(max_oscillation_ratio, "max_oscillation_ratio")
     sdcp_tol = check_positive(sdcp_tol, "sdcp_tol")
     max_seconds = check_positive(max_seconds, "max_seconds")
+    names = options = None
+    if observe is not None:
+        from .observables import check_observe
+
+        names, _, options = check_observe(observe, 1, observe_options, problem, optimizer)
 
     n = problem.network.n_params
     n_records = float(n_steps) / record_every + 2.0
@@ -538,7 +554,18 @@ def integrate_central_flow(
         max_oscillation_ratio=max_oscillation_ratio, n_eigenvalues=n_eigenvalues, dense=dense,
         sdcp_tol=sdcp_tol,
     )
-    return _integrate(cfg, theta, nu, n_steps, substeps, record_every, max_seconds)
+    result = _integrate(cfg, theta, nu, n_steps, substeps, record_every, max_seconds)
+    if names is None:
+        return result
+    from .observables import observe_path
+
+    precond = None
+    if optimizer.adaptive:
+        # RMSProp's diagonal preconditioner √ν + ε at each record (ν scalar for Scalar RMSProp).
+        nu_rec = np.asarray(result.nu, dtype=np.float64).reshape(result.t.size, -1)
+        precond = np.broadcast_to(np.sqrt(nu_rec) + eps, (result.t.size, n))
+    observed = observe_path(problem, result.weights, weights0, names, options, preconditioner=precond)
+    return replace(result, observables=observed)
 
 
 def _integrate(cfg: _Config, theta, nu, n_steps, substeps, record_every, max_seconds=np.inf) -> CentralFlowResult:

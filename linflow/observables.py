@@ -223,16 +223,17 @@ def compute_observable(name, problem, weights, options, *, preconditioner=None,
     return out
 
 
-def observe_path(problem, path, weights0, names, options) -> dict:
+def observe_path(problem, path, weights0, names, options, preconditioner=None) -> dict:
     """Observables ``{name: (R[, m])}`` along one recorded path ``path[j]`` of shape
-    ``(R, d_{j+1}, d_j)`` started at ``weights0`` (a flow's records; no preconditioner)."""
+    ``(R, d_{j+1}, d_j)`` started at ``weights0`` (a flow's records); ``preconditioner``
+    ``(R, P)``: RMSProp's ``√ν + ε`` at each record, for ``effective_sharpness``."""
     r = path[0].shape[0]
     balance0 = None
     if "balancedness" in names:
         balance0 = [np.repeat(b[None], r, axis=0) for b in problem._balancedness(tuple(weights0))]
     ids = np.zeros(r, dtype=np.int64)
     return {name: compute_observable(name, problem, path, options.get(name, {}), balance0=balance0,
-                                     trajectories=ids) for name in names}
+                                     trajectories=ids, preconditioner=preconditioner) for name in names}
 
 
 def _width(name, problem, options) -> tuple:

@@ -217,3 +217,28 @@ def test_integrate_flow_records_observables_at_its_times():
     # Gradient flow conserves B_j (Arora, Cohen & Hazan 2018, Thm 1): drift at the solver's
     # tolerance (rtol 1e-10 on O(1) weights), far below 1e-6.
     assert res.observables["balancedness"].shape == (5, 1) and np.max(res.observables["balancedness"]) < 1e-6
+
+
+@pytest.mark.parametrize("optimizer", ["gd", RMSProp(0.9, 1e-8)])
+def test_integrate_central_flow_records_observables_at_its_times(optimizer):
+    from linflow import integrate_central_flow
+
+    problem = Problem(DeepLinearNetwork((2, 2, 2)), target=np.diag([2.0, 1.0]))
+    w0 = tuple(init.near_identity((2, 2, 2), std=0.2, seed=1))
+    names = ("loss", "sharpness", "effective_sharpness", "grad_norm")
+    res = integrate_central_flow(problem, w0, learning_rate=0.1, n_steps=12, record_every=4, optimizer=optimizer,
+                                 observe=names)
+    assert set(res.observables) == set(names)
+    for i in range(res.t.size):
+        w = tuple(x[i] for x in res.weights)
+        eig = _eig(problem, w)
+        scale = max(np.max(np.abs(eig)), 1.0)
+        assert abs(res.observables["sharpness"][i] - eig[-1]) <= RTOL * scale
+        assert abs(res.observables["loss"][i] - res.losses[i]) <= 1e-12 * max(res.losses[i], 1.0)
+        assert res.observables["grad_norm"][i] ** 2 == pytest.approx(res.grad_norm_sq[i], rel=1e-10)
+        if optimizer == "gd":
+            assert res.observables["effective_sharpness"][i] == pytest.approx(eig[-1], rel=1e-9)
+        else:
+            # λ_max(P^{-1/2} H P^{-1/2}), P = diag(√ν + ε): η times it is the flow's own effective sharpness.
+            assert 0.1 * res.observables["effective_sharpness"][i] == pytest.approx(res.effective_sharpness[i],
+                                                                                    rel=1e-8)
