@@ -25,7 +25,10 @@ reorthogonalization, warm-started from the trajectory's Ritz vector two observat
 checked every ``CHECK_EVERY`` steps (after ``MIN_KRYLOV`` in an observed step's first cycle),
 stopped when the residual bound ``β_j|s_j| = ‖∇²L y − θy‖ ≤ tol·|θ|`` (then an eigenvalue lies
 within ``tol·|θ|`` of θ: Parlett, *The Symmetric Eigenvalue Problem*, Thm 4.5.1); the same
-Ritz values as the CPU engine's up to rounding, the same Hessian-vector product counts. Its
+Ritz values as the CPU engine's up to rounding and the same Hessian-vector product counts,
+except where a breakdown test (``β_j ≤ 1e-14·(|α_j| + β_{j−1})``) sits at rounding level, as in
+Hessians of low rank (measured: 192 of 200 drawn problems identical, the others a few products
+apart, every sharpness within 1e-15 relative). Its
 scratch (the tangents, one Hessian-vector product, the Lanczos basis) is local to the thread,
 or shared by the block in the block kernel, which refuses a network whose scratch exceeds
 :data:`SHARED_BYTES` (:func:`in_engine_observables` then offers nothing and the observables
