@@ -131,6 +131,19 @@ def test_observe_every_and_a_subset_of_names():
     np.testing.assert_allclose(gpu.observables["grad_norm"], cpu.observables["grad_norm"], rtol=RTOL)
 
 
+def test_looser_tolerance_takes_fewer_products():
+    problem = Problem(DeepLinearNetwork((3, 3, 3)), target=np.diag([3.0, 2.0, 1.0]))
+    w0 = init.near_identity((3, 3, 3), std=0.3, seed=0, batch=3)
+    kw = dict(learning_rate=0.1, n_steps=4, observe=("sharpness",), backend="cuda")
+    loose = simulate_descent(problem, w0, observe_options={"sharpness": {"tol": 1e-3}}, **kw)
+    tight = simulate_descent(problem, w0, **kw)
+    assert np.all(loose.extra["hvp_count"] <= tight.extra["hvp_count"])
+    assert loose.extra["hvp_count"].sum() < tight.extra["hvp_count"].sum()
+    assert np.all(loose.extra["sharpness_residual"] <= 1e-3 * np.abs(loose.observables["sharpness"]))
+    # (the residual bound 1e-3·|θ| bounds the error by the same amount)
+    np.testing.assert_allclose(loose.observables["sharpness"], tight.observables["sharpness"], rtol=1e-3)
+
+
 def test_degenerate_top_eigenvalue_and_vanishing_hessian():
     # Φ = I from a balanced 0.5·I start: the top eigenvalue is repeated (every mode alike).
     problem = Problem(DeepLinearNetwork((3, 3, 3)), target=np.eye(3))
