@@ -248,10 +248,17 @@ def _observed_run(problem, weights0, optimizer, backend, observe, observe_every,
         full = run_descent_numpy(setup, on_record)
     elif in_engine:
         from ._curvature_numba import Observation
-        from ._descent_numba import run_descent_numba
 
         tol = options.get("sharpness", {}).get("tol", SHARPNESS_TOL)
-        full = run_descent_numba(setup, Observation(in_engine, obs_steps, tol, SHARPNESS_MAX_CYCLES))
+        spec = Observation(in_engine, obs_steps, tol, SHARPNESS_MAX_CYCLES)
+        if backend == "cuda":
+            from ._descent_cuda import run_descent_cuda
+
+            full = run_descent_cuda(setup, spec)
+        else:
+            from ._descent_numba import run_descent_numba
+
+            full = run_descent_numba(setup, spec)
     else:
         full = _engine(setup, backend)
     steps = _record_steps(setup.n_steps, int(record_every))
@@ -294,8 +301,15 @@ IN_ENGINE_SHARPNESS_MAX_WIDTH = 16
 def _in_engine_names(setup: DescentSetup, backend: str, names: tuple, options: dict) -> tuple:
     """The observables of ``names`` that the engine computes in its loop (the rest are
     computed afterwards from recorded weights): ``loss``, ``grad_norm`` and ``sharpness`` on
-    the 8-lane CPU engine (:mod:`linflow._curvature_numba`) for the problems it offers them
+    the 8-lane CPU engine (:mod:`linflow._curvature_numba`) and in the CUDA kernels
+    (:func:`linflow._descent_cuda.in_engine_observables`) for the problems they offer them
     for, unless ``observe_options`` asks for a ``method`` other than ``"auto"``."""
+    if backend == "cuda":
+        from ._descent_cuda import in_engine_observables as cuda_offers
+
+        offered = cuda_offers(setup.problem)
+        return tuple(name for name in names
+                     if name in offered and options.get(name, {}).get("method", "auto") == "auto")
     if backend != "numba":
         return ()
     from ._curvature_numba import in_engine_observables

@@ -13,8 +13,11 @@ products, warm-started from the trajectory's previous Ritz vector, until the res
 :data:`SHARPNESS_TOL`); algorithm, guarantee and its limit (an eigenvalue crossing the tracked
 one) in :mod:`linflow._curvature_numba`. The residual bounds come back in
 ``result.extra["sharpness_residual"]`` and the Hessian-vector products per trajectory in
-``result.extra["hvp_count"]``. ``method="dense"`` or ``"lanczos"`` asks for the computation
-from recorded weights below instead (the independent check).
+``result.extra["hvp_count"]``. The CUDA kernels (``backend="cuda"``) compute the same three by
+the same algorithm for the same problems (:func:`linflow._descent_cuda.in_engine_observables`:
+not where a wide network's Lanczos scratch exceeds a block's shared memory). ``method="dense"``
+or ``"lanczos"`` asks for the computation from recorded weights below instead (the
+independent check).
 
 **From recorded weights** (every other observable, every other engine, and the NumPy
 reference). Curvature observables (``sharpness``, ``top_eigenvalues``, ``lambda_min``,

@@ -21,9 +21,11 @@ every step), and every in-engine value is compared with dense ``eigh`` at the sa
 (largest relative difference over all observed points). The machine is shared: compare ratios
 within one run only.
 
+``--backend cuda`` times the same rows on the CUDA engine (the sharpness then in its kernel).
+
 Usage::
 
-    python scripts/bench_observables.py [--batch 32] [--steps 500] [--repeat 3]
+    python scripts/bench_observables.py [--batch 32] [--steps 500] [--repeat 3] [--backend cuda]
 """
 
 from __future__ import annotations
@@ -84,6 +86,9 @@ def main(argv=None) -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--backend", choices=("numba", "cuda"), default="numba",
+                        help="engine of every row (cuda: the one-thread-per-trajectory kernel, in-engine "
+                             "sharpness there too; needs a GPU, or NUMBA_ENABLE_CUDASIM=1 for a smoke run)")
     parser.add_argument("--wide", action="store_true",
                         help="single networks of growing width instead: in-engine sharpness on the 8-lane "
                              "engine vs BLAS steps and the sharpness from recorded weights")
@@ -92,7 +97,7 @@ def main(argv=None) -> None:
         _wide(args)
         return
     problem, w0, lr = _workload(args.batch)
-    kw = dict(learning_rate=lr, n_steps=args.steps)
+    kw = dict(learning_rate=lr, n_steps=args.steps, backend=args.backend)
     dense = {"sharpness": {"method": "dense"}}
     tolerances = (1e-8, 1e-6, 1e-4)
     simulate_descent(problem, w0, observe=("sharpness",), **kw)  # compile / warm up
@@ -123,7 +128,8 @@ def main(argv=None) -> None:
         worst = float(np.max(np.abs(seen[ok] - exact[ok]) / np.abs(exact[ok])))
         hvps = float(got.extra["hvp_count"].sum() / ok.sum())
         notes[f"gd + sharpness (engine, tol {tol:g})"] = f"{hvps:5.1f} HVP/step, max rel. diff. vs eigh {worst:.1e}"
-    print(f"workload: B={args.batch}, depth 3, width 4 (P={problem.network.n_params}), {args.steps} steps, "
+    print(f"backend {args.backend}; workload: B={args.batch}, depth 3, width 4 (P={problem.network.n_params}), "
+          f"{args.steps} steps, "
           f"eta = c*2/S0, c in [1.05, 1.9]; diverged: {int(res.diverged.sum())}; observed points: {len(points)}")
     print(f"{'row':40s} {'time [s]':>10s} {'ratio to gd':>12s}")
     for name, sec in times.items():
