@@ -304,19 +304,19 @@ def _in_engine_names(setup: DescentSetup, backend: str, names: tuple, options: d
     the 8-lane CPU engine (:mod:`linflow._curvature_numba`) and in the CUDA kernels
     (:func:`linflow._descent_cuda.in_engine_observables`) for the problems they offer them
     for, unless ``observe_options`` asks for a ``method`` other than ``"auto"``."""
+    auto = tuple(name for name in names if options.get(name, {}).get("method", "auto") == "auto")
     if backend == "cuda":
         from ._descent_cuda import in_engine_observables as cuda_offers
 
         offered = cuda_offers(setup.problem)
-        return tuple(name for name in names
-                     if name in offered and options.get(name, {}).get("method", "auto") == "auto")
+        return tuple(name for name in auto if name in offered)
     if backend != "numba":
         return ()
     from ._curvature_numba import in_engine_observables
     from ._descent_blas import prefers_blas
 
     offered = in_engine_observables(setup.problem)
-    chosen = tuple(name for name in names if name in offered and options.get(name, {}).get("method", "auto") == "auto")
+    chosen = tuple(name for name in auto if name in offered)
     wide = max(setup.problem.network.widths) > IN_ENGINE_SHARPNESS_MAX_WIDTH
     if prefers_blas(setup.problem, setup.batch_size, setup.optimizer) and ("sharpness" not in chosen or wide):
         return ()
