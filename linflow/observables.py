@@ -64,7 +64,7 @@ OBSERVABLES = (
     "distance_to_reference",
 )
 
-#: In-engine sharpness: Lanczos stops when the residual bound is ≤ this times |θ| (then an
+#: In-engine sharpness: Lanczos stops when the residual bound is ≤ this times ``|θ|`` (then an
 #: eigenvalue lies within that relative distance; within its square over the relative gap
 #: when the top eigenvalue is separated).
 SHARPNESS_TOL = 1e-8
