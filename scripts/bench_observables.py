@@ -16,6 +16,9 @@ and self-stabilizes or diverges), 500 GD steps. Rows, each timed best of ``--rep
   call ``Problem.sharpness`` on each recorded point (timed on a tenth of the points and
   scaled up).
 
+``--one-product`` measures instead how accurate the estimate is that a ≤ 3× budget would allow
+(one Hessian-vector product per step). ``--wide`` compares single networks of growing width.
+
 The ratio to ``gd`` is printed for each row (target of the issue: ≤ 3× for the sharpness at
 every step), and every in-engine value is compared with dense ``eigh`` at the same step
 (largest relative difference over all observed points). The machine is shared: compare ratios
@@ -59,6 +62,33 @@ def _best(fn, repeat: int) -> float:
     return min(times)
 
 
+def _one_product(args) -> None:
+    """Errors of a one-product-per-step sharpness estimate on the workload: at step k the
+    Rayleigh quotient of v (the warm start) and v ← Hv/‖Hv‖, v from one or two steps back."""
+    from linflow._hessian import dense_hessian
+
+    problem, w0, lr = _workload(args.batch)
+    res = simulate_descent(problem, w0, learning_rate=lr, n_steps=args.steps, record_weights=True)
+    start = np.random.default_rng(0).standard_normal(problem.network.n_params)
+    for lag in (1, 2):
+        errors = []
+        for b in range(args.batch):
+            history = [start / np.linalg.norm(start)] * 2
+            for i in range(res.steps.size):
+                w = tuple(x[b, i] for x in res.weights)
+                if not np.all(np.isfinite(np.concatenate([x.ravel() for x in w]))):
+                    break
+                h = dense_hessian(problem, w)
+                v = history[-lag]
+                hv = h @ v
+                top = np.linalg.eigvalsh(h)[-1]
+                errors.append(abs(v @ hv - top) / top)
+                history.append(hv / np.linalg.norm(hv))
+        e = np.array(errors)
+        print(f"one product per step, warm start {lag} step(s) back: relative error median {np.median(e):.1e}, "
+              f"90th percentile {np.quantile(e, 0.9):.1e}, max {e.max():.1e} ({e.size} points)")
+
+
 def _wide(args) -> None:
     """One network, depth 3, widths 16–128, 50 steps, sharpness at every step, both ways."""
     print(f"{'width':>6s} {'P':>7s} {'in engine [s]':>14s} {'afterwards [s]':>15s} {'ratio':>7s} "
@@ -96,12 +126,18 @@ def main(argv=None) -> None:
     parser.add_argument("--backend", choices=("numba", "cuda"), default="numba",
                         help="engine of every row (cuda: the one-thread-per-trajectory kernel, in-engine "
                              "sharpness there too; needs a GPU, or NUMBA_ENABLE_CUDASIM=1 for a smoke run)")
+    parser.add_argument("--one-product", action="store_true",
+                        help="accuracy of the estimate a ≤ 3x budget allows: one Hessian-vector product per "
+                             "step (Rayleigh quotient of the power-iterated warm start), against dense eigh")
     parser.add_argument("--wide", action="store_true",
                         help="single networks of growing width instead: in-engine sharpness on the 8-lane "
                              "engine vs BLAS steps and the sharpness from recorded weights")
     args = parser.parse_args(argv)
     if args.wide:
         _wide(args)
+        return
+    if args.one_product:
+        _one_product(args)
         return
     problem, w0, lr = _workload(args.batch)
     kw = dict(learning_rate=lr, n_steps=args.steps, backend=args.backend)
