@@ -233,6 +233,7 @@ def _observed_run(problem, weights0, optimizer, backend, observe, observe_every,
     batch, p = setup.batch_size, problem.network.n_params
     n_base = setup.record_steps.size
     obs_steps = _record_steps(setup.n_steps, every)
+    _check_observables_memory(problem, names, options, batch, obs_steps.size, every)
     precond = None
     if with_state:
         from ._descent_numpy import run_descent_numpy
@@ -288,6 +289,19 @@ def _observed_run(problem, weights0, optimizer, backend, observe, observe_every,
         observable_steps=obs_steps,
     )
     return result if setup.batched else drop_batch_axis(result)
+
+
+def _check_observables_memory(problem, names, options, batch: int, n_obs: int, every: int) -> None:
+    """Refuse before the run when the observables' arrays would exceed the memory limit: every
+    observable ``(B, n_observed[, m])``, and the in-engine outputs (three columns, the residual
+    bounds) and Lanczos warm starts (``2P`` per trajectory)."""
+    from ._validation import check_memory
+    from .observables import _width
+
+    per_point = 4 + sum(int(np.prod(_width(name, problem, options.get(name, {})))) for name in names)
+    n_bytes = 8.0 * batch * (float(n_obs) * per_point + 2 * problem.network.n_params)
+    check_memory(n_bytes, argument=f"observe_every={every}", what=f"the observables {names} of {batch} trajectories",
+                 advice="observe fewer steps (a larger observe_every) or fewer trajectories")
 
 
 #: Observing the sharpness runs the 8-lane engine (its in-engine Lanczos) instead of the BLAS

@@ -121,3 +121,13 @@ def test_bad_tolerance_is_refused():
         with pytest.raises(ValueError, match="tol"):
             simulate_descent(problem, w0, learning_rate=0.1, n_steps=2, observe=("sharpness",),
                              observe_options={"sharpness": {"tol": tol}})
+
+
+def test_observables_too_large_for_memory_are_refused_before_the_run(monkeypatch):
+    # 1 MiB limit; 1,000 trajectories × 1,001 observed steps × (4 + 2) float64 ≈ 46 MiB.
+    monkeypatch.setenv("LINFLOW_MEMORY_LIMIT_GIB", str(1 / 1024))
+    problem = Problem(DeepLinearNetwork((2, 2)), target=np.eye(2))
+    w0 = init.near_identity((2, 2), std=0.1, seed=0, batch=1000)
+    with pytest.raises(ValueError, match="observe_every=1 would need .* MiB for the observables"):
+        simulate_descent(problem, w0, learning_rate=0.1, n_steps=1000, record_every=1000,
+                         observe=("sharpness", "grad_norm"))
