@@ -50,9 +50,11 @@ near-degenerate top eigenvalue the Ritz value converges, the Ritz vector may be 
 the near-invariant subspace: the warm start then costs iterations, never accuracy.
 
 The Ritz pair of the small tridiagonal ``T`` is computed for the 8 lanes at once without LAPACK
-(a call per lane and check would cost more than the Hessian-vector products): Sturm-count
-bisection brackets ``λ_max(T)``, Newton's method from the upper end of the bracket converges to
-it monotonically (the characteristic polynomial has real roots only), and the eigenvector comes
+(a call per lane and check would cost more than the Hessian-vector products): Newton's method
+from above converges to ``λ_max(T)`` monotonically (the characteristic polynomial has real roots
+only), started at the last check's Ritz value plus twice its residual bound once a Sturm count
+confirms that this lies above every eigenvalue, else at the upper end of a Sturm-count
+bisection bracket; the eigenvector comes
 from the twisted factorization of ``T − θI`` (Parlett & Dhillon 2000), whose entries are each
 accurate relative to themselves: the residual bound ``β_m |s_m|`` needs the tiny last one.
 """
@@ -308,12 +310,31 @@ def _hvp(w, v, out, hf, df, th, td, tmph, tmpw, minus, data, kind, one):
 
 
 @njit(**_JIT)
-def _ritz_top(alpha, beta, n, theta, ritz, scratch):
+def _count_below(alpha, beta, n, ratio, x, p, q, count):
+    """Per lane, the number of eigenvalues of ``T·ratio`` below ``x`` (Sturm): the sign changes
+    of the leading principal minors ``p_i(x) = det(T_i·ratio − xI)`` (three-term recurrence, no
+    division); ``p``, ``q`` scratch rows."""
+    for t in range(LANES):
+        p[t] = alpha[t] * ratio[t] - x[t]  # p_1
+        q[t] = 1.0  # p_0
+        count[t] = 1.0 if p[t] < 0.0 else 0.0
+    for i in range(1, n):
+        for t in range(LANES):
+            b = beta[(i - 1) * LANES + t] * ratio[t]
+            nxt = (alpha[i * LANES + t] * ratio[t] - x[t]) * p[t] - b * b * q[t]
+            count[t] += 1.0 if (nxt < 0.0) != (p[t] < 0.0) else 0.0
+            q[t], p[t] = p[t], nxt
+
+
+@njit(**_JIT)
+def _ritz_top(alpha, beta, n, theta, ritz, scratch, guess, needed):
     """Largest eigenvalue ``θ`` of each lane's ``n × n`` tridiagonal ``T`` (diagonal ``alpha``,
     off-diagonal ``beta``, lane layout) into ``theta`` and its unit eigenvector into ``ritz``
     (``n`` rows of 8 lanes): Sturm bisection, Newton from above, twisted factorization (module
     docstring). All lanes at once, the lane loop innermost and branch-free where it matters, so
-    that the divisions are vector instructions; ``scratch`` holds ``2n + 6`` rows of 8 lanes."""
+    that the divisions are vector instructions; ``scratch`` holds ``2n + 6`` rows of 8 lanes.
+    ``guess``: a candidate upper bound per lane, used when a Sturm count confirms it in every
+    lane of ``needed`` (the others' values are not used)."""
     lo = scratch[0:LANES]
     hi = scratch[LANES : 2 * LANES]
     x = scratch[2 * LANES : 3 * LANES]
@@ -339,25 +360,29 @@ def _ritz_top(alpha, beta, n, theta, ritz, scratch):
         ratio[t] = 1.0 / sigma
         lo[t] *= ratio[t]
         hi[t] = hi[t] * ratio[t] + 1e-3 * (hi[t] - lo[t] / ratio[t]) * ratio[t] + 1e-300  # strictly above
-    # Bisection to 1/256 of the Gershgorin interval by Sturm counts: the sign changes of the
-    # leading principal minors p_i(x) = det(T_i/σ − xI) (three-term recurrence, no division)
-    # count the eigenvalues below x. Newton then converges in a few steps.
-    for _ in range(8):
+    # Newton starts from an upper bound of λ_max(T): the caller's guess (the last check's Ritz
+    # value plus twice its residual bound: Ritz values grow by about r²/gap between checks) where a
+    # Sturm count confirms it lies above every eigenvalue in every lane that needs a value;
+    # otherwise bisection to 1/256 of the Gershgorin interval.
+    for t in range(LANES):
+        x[t] = guess[t] * ratio[t]
+    _count_below(alpha, beta, n, ratio, x, d, dd, plus)
+    confirmed = True
+    for t in range(LANES):
+        if needed[t] and not (plus[t] == n and x[t] < hi[t]):
+            confirmed = False
+    if confirmed:
         for t in range(LANES):
-            x[t] = 0.5 * (lo[t] + hi[t])
-            d[t] = alpha[t] * ratio[t] - x[t]  # p_1
-            dd[t] = 1.0  # p_0
-            plus[t] = 1.0 if d[t] < 0.0 else 0.0  # sign changes so far
-        for i in range(1, n):
+            hi[t] = x[t] if needed[t] else hi[t]
+    else:
+        for _ in range(8):
             for t in range(LANES):
-                b = beta[(i - 1) * LANES + t] * ratio[t]
-                p_next = (alpha[i * LANES + t] * ratio[t] - x[t]) * d[t] - b * b * dd[t]
-                plus[t] += 1.0 if (p_next < 0.0) != (d[t] < 0.0) else 0.0
-                dd[t], d[t] = d[t], p_next
-        for t in range(LANES):
-            top = plus[t] == n
-            hi[t] = x[t] if top else hi[t]
-            lo[t] = lo[t] if top else x[t]
+                x[t] = 0.5 * (lo[t] + hi[t])
+            _count_below(alpha, beta, n, ratio, x, d, dd, plus)
+            for t in range(LANES):
+                top = plus[t] == n
+                hi[t] = x[t] if top else hi[t]
+                lo[t] = lo[t] if top else x[t]
     for t in range(LANES):
         x[t] = hi[t]
     for _ in range(60):
@@ -488,6 +513,9 @@ def observe_chunk(cur, work, active, start, n_lanes, o, loss, prob, run, out, on
     size = np.full(LANES, cycle, dtype=np.int64)
     ritz_owner = np.zeros(cycle * LANES)
     theta_owner = np.zeros(LANES)
+    guess_owner = np.full(LANES, np.inf)  # no upper bound yet at this step (a new Hessian)
+    needed_owner = np.zeros(LANES, dtype=np.bool_)
+    guess, needed = borrow(guess_owner), borrow(needed_owner)
     scratch_owner = np.zeros((2 * cycle + 6) * LANES)
     ritz, theta_now, scratch = borrow(ritz_owner), borrow(theta_owner), borrow(scratch_owner)
     theta = np.zeros(LANES)
@@ -553,12 +581,15 @@ def observe_chunk(cur, work, active, start, n_lanes, o, loss, prob, run, out, on
             if not (check or last or (j + 1 >= first_steps and (j + 1) % CHECK_EVERY == 0)):
                 continue
             n = j + 1  # (lanes that broke down earlier are done)
-            _ritz_top(alpha, beta, n, theta_now, ritz, scratch)
+            for t in range(LANES):
+                needed[t] = t < n_lanes and not done[t]
+            _ritz_top(alpha, beta, n, theta_now, ritz, scratch, guess, needed)
             for t in range(n_lanes):
                 if done[t]:
                     continue
                 theta[t] = theta_now[t]
                 bound[t] = abs(beta[(n - 1) * LANES + t] * ritz[(n - 1) * LANES + t])
+                guess[t] = theta[t] + 2.0 * bound[t] + 1e-12 * abs(theta[t])
                 converged = bound[t] <= tol * abs(theta[t]) or not np.isfinite(theta[t])
                 if converged or last:
                     # Ritz vector y = Q s: this lane's result and next start, into q_0.
@@ -590,4 +621,4 @@ def observe_chunk(cur, work, active, start, n_lanes, o, loss, prob, run, out, on
                 for p in range(n_params):
                     vectors[b, n_params + p] = vectors[b, p]
                     vectors[b, p] = q[p * LANES + t]
-    _keep_alive(minus_owner, ritz_owner, theta_owner, scratch_owner)
+    _keep_alive(minus_owner, ritz_owner, theta_owner, scratch_owner, guess_owner, needed_owner)

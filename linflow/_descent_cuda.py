@@ -464,11 +464,27 @@ def make_kernel(
             sync()
 
         @cuda.jit(device=True)
-        def ritz_top(alpha, beta, n, s, up, down):
+        def count_below(alpha, beta, n, ratio, x):
+            """Eigenvalues of T·ratio below x: sign changes of the leading principal minors."""
+            d = alpha[0] * ratio - x  # p_1
+            dd = 1.0  # p_0
+            changes = 1 if d < 0.0 else 0
+            for i in range(1, n):
+                bs = beta[i - 1] * ratio
+                p_next = (alpha[i] * ratio - x) * d - bs * bs * dd
+                if (p_next < 0.0) != (d < 0.0):
+                    changes += 1
+                dd = d
+                d = p_next
+            return changes
+
+        @cuda.jit(device=True)
+        def ritz_top(alpha, beta, n, s, up, down, guess):
             """λ_max of the n × n tridiagonal T (diagonal ``alpha``, off-diagonal ``beta``) and its
             unit eigenvector into ``s``, as linflow._curvature_numba._ritz_top for one lane:
-            Sturm bisection on T/σ (σ the Gershgorin radius), Newton from above on its
-            characteristic polynomial, twisted factorization (Parlett & Dhillon 2000)."""
+            Newton from above on T/σ's characteristic polynomial (σ the Gershgorin radius),
+            started at ``guess`` where a Sturm count confirms it above λ_max, else after Sturm
+            bisection; twisted factorization (Parlett & Dhillon 2000)."""
             lo = alpha[0]
             hi = alpha[0]
             for i in range(n):  # (no min/max: the CUDA target does not type them on two floats)
@@ -489,24 +505,19 @@ def make_kernel(
             ratio = 1.0 / sigma
             hi = hi * ratio + 1e-3 * (hi - lo) * ratio + 1e-300  # strictly above λ_max
             lo = lo * ratio
-            # Bisection to 1/256 of the interval by Sturm counts: the sign changes of the leading
-            # principal minors p_i(x) = det(T_i/σ − xI) count the eigenvalues below x.
-            for _halving in range(8):
-                x = 0.5 * (lo + hi)
-                d = alpha[0] * ratio - x  # p_1
-                dd = 1.0  # p_0
-                changes = 1 if d < 0.0 else 0
-                for i in range(1, n):
-                    bs = beta[i - 1] * ratio
-                    p_next = (alpha[i] * ratio - x) * d - bs * bs * dd
-                    if (p_next < 0.0) != (d < 0.0):
-                        changes += 1
-                    dd = d
-                    d = p_next
-                if changes == n:
-                    hi = x
-                else:
-                    lo = x
+            # The caller's guess (last check's Ritz value plus twice its residual bound) when a
+            # Sturm count confirms it above every eigenvalue; else bisection to 1/256 of the
+            # Gershgorin interval by Sturm counts.
+            x = guess * ratio
+            if x < hi and count_below(alpha, beta, n, ratio, x) == n:
+                hi = x
+            else:
+                for _halving in range(8):
+                    x = 0.5 * (lo + hi)
+                    if count_below(alpha, beta, n, ratio, x) == n:
+                        hi = x
+                    else:
+                        lo = x
             x = hi
             for _newton in range(60):
                 # Newton from above on p_n (monotone to the largest root: real roots only), p_n'
@@ -583,6 +594,7 @@ def make_kernel(
                 q[p] = vectors[n_params + p, b]
             theta = 0.0
             bound = math.inf
+            guess = math.inf  # no upper bound of λ_max(T) yet at this step (a new Hessian)
             products = 0
             first_steps = min_krylov
             done = False
@@ -631,8 +643,9 @@ def make_kernel(
                     if not (breakdown or last or (j + 1 >= first_steps and (j + 1) % check_every == 0)):
                         continue
                     n = j + 1
-                    theta = ritz_top(alpha, beta, n, s, up, down)
+                    theta = ritz_top(alpha, beta, n, s, up, down, guess)
                     bound = abs(beta[n - 1] * s[n - 1])
+                    guess = theta + 2.0 * bound + 1e-12 * abs(theta)
                     done = breakdown or bound <= tol * abs(theta) or not math.isfinite(theta)
                     if done or last:
                         # The Ritz vector y = Q s: the result, and the next start (slot 0; each
