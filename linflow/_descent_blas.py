@@ -282,22 +282,20 @@ def _run_range(
     first, last, fns, params0, lrs, widths, w_off, b_off, x, y, weight, ident, e2e, completion, activated, slope,
     cols, m, scale,
     inv_m, n_steps, record_steps, loss_tolerance, threshold, reference, has_reference, recorded, record_weights,
-    track, final, losses, final_loss, divergence_step, converged_step, drift, ref_distance, abort,
+    track, final, losses, final_loss, divergence_step, converged_step, drift, ref_distance, abort, work,
 ):
     """All steps of trajectories ``first … last−1``, one after the other (threads take disjoint
-    ranges: ``nogil``). ``abort[0] != 0`` (set on Ctrl-C) stops every trajectory within a step."""
+    ranges: ``nogil``). ``abort[0] != 0`` (set on Ctrl-C) stops every trajectory within a step.
+    ``work``: the large working buffers (:func:`_work_buffers`), allocated by the caller."""
     n = widths.shape[0] - 1
     n_params = params0.shape[1]
-    size = h_off_of(widths, cols, n + 1)
-    h = np.empty(size)
-    dl = np.empty(size)
+    h, dl, cur, prev, spare = work
     res = np.empty(widths[n] * m if e2e else 1)
     rows = 1
     for j in range(n + 1):
         rows = max(rows, widths[j])
     gram = np.empty(rows * rows if track else 1)
     bal0 = np.empty(max(b_off[-1], 1))
-    cur, prev, spare = np.empty(n_params), np.empty(n_params), np.empty(n_params)
     for b in range(first, last):
         for p in range(n_params):
             cur[p] = params0[b, p]
@@ -348,6 +346,16 @@ def _run_range(
 
 
 # --------------------------------------------------------------------------- Python wrapper
+def _run_range_task(first: int, last: int, size: int, n_params: int, args: tuple) -> None:
+    """:func:`_run_range` with its working buffers allocated here, in the pool thread, by NumPy:
+    NumPy advises transparent huge pages for large arrays, numba's allocator does not, and the
+    first touch of 4 KiB pages cost ~9 ms per 32 MB buffer (a third of a step's time beyond
+    the products at width 1024, measured)."""
+    work = (np.empty(size), np.empty(size), np.empty(n_params), np.empty(n_params), np.empty(n_params))
+    _run_range(first, last, *args, work)
+
+
+
 #: Typical product size (:func:`product_size`) from which one trajectory's products use every
 #: BLAS thread (the engine's thread count) instead of one.
 BLAS_THREADED_MIN_SIZE = 96
@@ -436,7 +444,9 @@ def run_descent_blas(setup):
     bounds = np.unique(np.linspace(0, batch, 4 * n_threads + 1).astype(np.int64))
     pool = _thread_pool(n_threads)
     with _blas_threads(1 if n_threads > 1 else blas_threads_single(problem, cols)):
-        futures = [pool.submit(_run_range, int(a), int(b), *args) for a, b in zip(bounds[:-1], bounds[1:])]
+        size = int(sum(int(d) for d in widths[1:])) * int(cols)
+        futures = [pool.submit(_run_range_task, int(a), int(b), size, n_params, args)
+                   for a, b in zip(bounds[:-1], bounds[1:])]
         try:
             for future in futures:
                 future.result()
