@@ -140,7 +140,9 @@ def check_observe(observe, observe_every, observe_options, problem, optimizer) -
                 raise ValueError(f"observe_options['top_eigenvalues']['k'] must be < P = {p}; got k={opts['k']}")
     if "tol" in checked.get("sharpness", {}):
         tol = checked["sharpness"]["tol"]
-        if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)) or not 0.0 < tol < 1.0:
+        if isinstance(tol, bool) or not isinstance(tol, (int, float, np.integer, np.floating)):
+            raise TypeError(f"observe_options['sharpness']['tol'] must be a real number; got {tol!r}")
+        if not 0.0 < tol < 1.0:
             raise ValueError(f"observe_options['sharpness']['tol'] must be a number in (0, 1); got {tol!r}")
         checked["sharpness"]["tol"] = float(tol)
     if "top_eigenvalues" in names:

@@ -117,8 +117,8 @@ def test_degenerate_top_eigenvalue_and_vanishing_hessian():
 def test_bad_tolerance_is_refused():
     problem = Problem(DeepLinearNetwork((2, 2)), target=np.eye(2))
     w0 = (np.eye(2),)
-    for tol in (0.0, 1.0, -1e-3, "1e-8", True):
-        with pytest.raises(ValueError, match="tol"):
+    for tol in (0.0, 1.0, -1e-3, float("nan"), "1e-8", True):
+        with pytest.raises((ValueError, TypeError), match="tol"):
             simulate_descent(problem, w0, learning_rate=0.1, n_steps=2, observe=("sharpness",),
                              observe_options={"sharpness": {"tol": tol}})
 
