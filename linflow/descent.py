@@ -102,7 +102,14 @@ def simulate_descent(
         ``"balancedness"`` (``‖B_j(θ_k) − B_j(θ_0)‖_F`` per j), ``"gfs_sharpness"`` (scalar
         networks), ``"distance_to_reference"``. Stored in ``result.observables[name]``
         (``(B, n_observed[, m])``, NaN after divergence) at ``result.observable_steps``.
-        The run itself is unchanged: the engine records the weights every
+        The run itself is unchanged. ``"loss"``, ``"grad_norm"`` and ``"sharpness"`` are
+        computed inside the compiled loop on the default CPU engine (its 8-lane path; observing
+        the sharpness of one network up to width 16 selects it over the BLAS path, which then
+        changes the trajectory by rounding only) and on CUDA, for deep linear networks with the
+        whitened, regression, sensing and completion losses: the sharpness by warm-started
+        Lanczos on exact Hessian-vector products to a residual tolerance (default 1e-8; the
+        residual bounds in ``result.extra["sharpness_residual"]``, the products per trajectory
+        in ``result.extra["hvp_count"]``). For the others the engine records the weights every
         ``gcd(record_every, observe_every)`` steps (memory: B·R·P floats, checked before the
         run) and the observables are computed from them afterwards, batched over all records.
         ``effective_sharpness`` with an RMSProp optimizer needs ν at each record: it runs on the
@@ -111,8 +118,10 @@ def simulate_descent(
         Observe every this many steps (the last step is always observed).
     observe_options : dict, optional
         Per-observable options: ``{"top_eigenvalues": {"k": 3}}`` (default k = 3),
-        ``{"sharpness": {"method": "dense" | "lanczos"}}`` (also ``lambda_min``,
-        ``top_eigenvalues``, ``effective_sharpness``; see :mod:`linflow.observables`),
+        ``{"sharpness": {"method": "dense" | "lanczos"}}`` (from recorded weights; also
+        ``lambda_min``, ``top_eigenvalues``, ``effective_sharpness``; see
+        :mod:`linflow.observables`), ``{"sharpness": {"tol": 1e-6}}`` (the in-engine residual
+        tolerance, in (0, 1)),
         ``{"distance_to_reference": {"reference": weights or flat θ}}`` (required for it).
 
     Returns
