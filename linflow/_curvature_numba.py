@@ -154,12 +154,28 @@ class Observation:
 
 def workspace_size(widths, cols: int, n_params: int, cycle: int, n_res: int) -> int:
     """Entries of the scratch array of :func:`observe_chunk` (all multiples of 8 lanes)."""
-    n_layers = len(widths) - 1
-    h_total = int(sum(int(widths[j]) * cols for j in range(1, n_layers + 1)))
-    # H, Δ, their tangents and a scratch in H's layout; a gradient scratch and a Hessian-vector
-    # product; the Lanczos basis (cycle + 1 vectors); α, β (and a spare row); loss and ‖g‖²; the
-    # loss's residuals.
-    return LANES * (5 * h_total + (cycle + 3) * n_params + 3 * cycle + 2 + n_res)
+    h_total = int(sum(int(w) for w in widths[1:])) * int(cols)
+    return LANES * (_workspace_rows(h_total, n_params, cycle)[-1] + n_res)
+
+
+@njit(**_JIT)
+def _workspace_rows(h_total, n_params, cycle):
+    """Row offsets (of 8 lanes) in the scratch of :func:`observe_chunk`: ``H``, ``Δ``, their
+    tangents and a scratch in ``H``'s layout (``h_total`` rows each); a gradient scratch and a
+    Hessian-vector product (``P`` each); the Lanczos basis (``cycle + 1`` vectors); α, β (and a
+    spare row of ``cycle``); loss and ‖g‖²; then the loss's residuals, from the last offset on."""
+    hf = 0
+    df = hf + h_total
+    th = df + h_total
+    td = th + h_total
+    tmph = td + h_total
+    tmpw = tmph + h_total
+    hv = tmpw + n_params
+    q = hv + n_params
+    ab = q + (cycle + 1) * n_params
+    misc = ab + 3 * cycle
+    res = misc + 2
+    return hf, df, th, td, tmph, tmpw, hv, q, ab, misc, res
 
 
 @njit(**_JIT)
@@ -473,18 +489,7 @@ def observe_chunk(cur, work, active, start, n_lanes, o, loss, prob, run, out, on
     observed, residual, hvps = borrow(out.observed), borrow(out.observed_residual), borrow(out.hvp_count)
     n_params = w_off[-1]
     h_total = h_off[-1]
-    # Scratch layout (:func:`workspace_size`).
-    o_hf = 0
-    o_df = o_hf + h_total
-    o_th = o_df + h_total
-    o_td = o_th + h_total
-    o_tmph = o_td + h_total
-    o_tmpw = o_tmph + h_total
-    o_out = o_tmpw + n_params
-    o_q = o_out + n_params
-    o_ab = o_q + (cycle + 1) * n_params
-    o_misc = o_ab + 3 * cycle
-    o_res = o_misc + 2
+    o_hf, o_df, o_th, o_td, o_tmph, o_tmpw, o_out, o_q, o_ab, o_misc, o_res = _workspace_rows(h_total, n_params, cycle)
     hf, df, th, td = work[o_hf * LANES:], work[o_df * LANES:], work[o_th * LANES:], work[o_td * LANES:]
     tmph, tmpw, hv = work[o_tmph * LANES:], work[o_tmpw * LANES:], work[o_out * LANES:]
     q = work[o_q * LANES:]
