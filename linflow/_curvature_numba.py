@@ -68,6 +68,7 @@ from numba import njit
 
 from ._descent_numba import (
     COMPLETION,
+    LANES,
     LOSS_CODES,
     SENSING,
     SQUARED,
@@ -83,7 +84,6 @@ from ._simd import borrow, prefer_wide_vectors, vadd, vdiv, vfma, vfnma, vload, 
 
 __all__ = ["Observation", "in_engine_observables", "observe_chunk", "OBSERVE_IN_ENGINE", "LANCZOS_CYCLE"]
 
-LANES = 8  # linflow._descent_numba.LANES
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
 
 #: Observables the lane engine computes in its loop (index into ``KernelOutputs.observed``).
