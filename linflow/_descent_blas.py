@@ -361,10 +361,11 @@ def _run_range_task(first: int, last: int, size: int, n_params: int, args: tuple
 BLAS_THREADED_MIN_SIZE = 96
 
 
-def blas_threads_single(problem, cols: int) -> int:
+def blas_threads_single(widths, cols: int, samples: int = 0) -> int:
     """BLAS threads for a run of one trajectory: the engine's thread count
     (``numba.get_num_threads()``) when the typical product is at least
-    :data:`BLAS_THREADED_MIN_SIZE` (widths ≈ 100 and beyond on the whitened loss), else 1.
+    :data:`BLAS_THREADED_MIN_SIZE` (widths ≈ 100 and beyond on the whitened loss), else 1;
+    ``widths``, ``cols``, ``samples`` as for :func:`product_size`.
 
     Deterministic: the shape and the configured thread count, never the machine's load.
     Measured on this project's 2-core machine, one network of depth 4 (``python
@@ -376,8 +377,7 @@ def blas_threads_single(problem, cols: int) -> int:
     1.6× faster at width 1024 with 8–12 runnable processes): ``numba.set_num_threads(1)``
     restores one thread.
     """
-    widths, cols_, samples = _blas_shape(problem) or (problem.network.widths, cols, 0)
-    if product_size(widths, cols_, samples) >= BLAS_THREADED_MIN_SIZE:
+    if product_size(widths, cols, samples) >= BLAS_THREADED_MIN_SIZE:
         return max(1, numba.get_num_threads())
     return 1
 
@@ -443,7 +443,7 @@ def run_descent_blas(setup):
     # reaches it at once (it then sets the abort flag the kernel polls at every step).
     bounds = np.unique(np.linspace(0, batch, 4 * n_threads + 1).astype(np.int64))
     pool = _thread_pool(n_threads)
-    with _blas_threads(1 if n_threads > 1 else blas_threads_single(problem, cols)):
+    with _blas_threads(1 if n_threads > 1 else blas_threads_single(widths, cols, m if e2e else 0)):
         size = int(sum(int(d) for d in widths[1:])) * int(cols)
         futures = [pool.submit(_run_range_task, int(a), int(b), size, n_params, args)
                    for a, b in zip(bounds[:-1], bounds[1:])]
