@@ -17,7 +17,9 @@ and self-stabilizes or diverges), 500 GD steps. Rows, each timed best of ``--rep
   scaled up).
 
 ``--one-product`` measures instead how accurate the estimate is that a ≤ 3× budget would allow
-(one Hessian-vector product per step). ``--wide`` compares single networks of growing width.
+(one Hessian-vector product per step). ``--oracle`` measures the fewest products any Krylov
+method warm-started from earlier steps needs at each point, and the cost ratio that implies even
+with no overhead. ``--wide`` compares single networks of growing width.
 
 The ratio to ``gd`` is printed for each row (target of the issue: ≤ 3× for the sharpness at
 every step), and every in-engine value is compared with dense ``eigh`` at the same step
@@ -89,6 +91,82 @@ def _one_product(args) -> None:
               f"90th percentile {np.quantile(e, 0.9):.1e}, max {e.max():.1e} ({e.size} points)")
 
 
+def _krylov_products(hessian: np.ndarray, start: np.ndarray, top: float, tol: float) -> int:
+    """Fewest Hessian-vector products k after which the top Ritz value of the Krylov space
+    K_k(H, start) is within ``tol`` (relative) of ``top``: what a Krylov method told the answer
+    would need (K_k takes k products: the last one gives its last diagonal entry)."""
+    basis = [start / np.linalg.norm(start)]
+    for k in range(1, hessian.shape[0] + 1):
+        q = np.stack(basis, axis=1)
+        if abs(np.linalg.eigvalsh(q.T @ hessian @ q)[-1] - top) <= tol * abs(top):
+            return k
+        z = hessian @ basis[-1]
+        for _ in range(2):  # full reorthogonalization, twice
+            z -= q @ (q.T @ z)
+        norm = np.linalg.norm(z)
+        if norm <= 1e-13 * abs(top):  # an invariant subspace: its Ritz values are eigenvalues
+            return k
+        basis.append(z / norm)
+    return hessian.shape[0]
+
+
+def _oracle(args) -> None:
+    """Lower bound of the cost of the sharpness at every step for warm-started Krylov methods.
+
+    At every point of the workload: the dense Hessian, its top eigenpair (``eigh``), and the fewest
+    products a Krylov method needs to be within 1e-8 of λ_max, started from the *exact* top
+    eigenvector one step back, two steps back, or extrapolated from two and four steps back
+    (2v₋₂ − v₋₄); stopping is told by the oracle, so no product is spent on certifying. Mean
+    products per trajectory-step n̄ are given for lanes that each go their own way, and for 8
+    lanes in lockstep (a chunk takes its slowest lane's count), as the lane engine runs.
+
+    Cost bound: nothing but the products is counted, each as h GD steps: h = 1 (generous), and
+    h = 2, its count of matrix products (a GD step of a depth-N whitened chain takes 3(N − 1),
+    a Hessian-vector product 6(N − 1): the tangent forward and backward passes and the two
+    outer-product terms). GD's per-call cost F (its 1-step run) is not multiplied, so the bound
+    on the measured ratio of whole runs is 1 + h·n̄·(T − F)/T, T the GD run's time."""
+    from linflow._hessian import dense_hessian
+
+    tol = 1e-8
+    problem, w0, lr = _workload(args.batch)
+    res = simulate_descent(problem, w0, learning_rate=lr, n_steps=args.steps, record_weights=True)
+    starts = ("one step back", "two steps back", "extrapolated")
+    need = np.full((len(starts), args.batch, res.steps.size), np.nan)
+    for b in range(args.batch):
+        tops = []
+        for i in range(res.steps.size):
+            w = tuple(x[b, i] for x in res.weights)
+            if not np.all(np.isfinite(np.concatenate([x.ravel() for x in w]))):
+                break
+            hessian = dense_hessian(problem, w)
+            values, vectors = np.linalg.eigh(hessian)
+            top = vectors[:, -1] if not tops or vectors[:, -1] @ tops[-1] >= 0 else -vectors[:, -1]
+            tops.append(top)
+            if i >= 4:
+                for s, start in enumerate((tops[-2], tops[-3], 2 * tops[-3] - tops[-5])):
+                    need[s, b, i] = _krylov_products(hessian, start, values[-1], tol)
+    live = np.isfinite(need[0])
+    engine = simulate_descent(problem, w0, learning_rate=lr, n_steps=args.steps, observe=("sharpness",))
+    run = dict(learning_rate=lr, backend=args.backend)
+    simulate_descent(problem, w0, n_steps=1, **run)  # compile / warm up
+    whole = _best(lambda: simulate_descent(problem, w0, n_steps=args.steps, **run), args.repeat)
+    per_step = 1.0 - _best(lambda: simulate_descent(problem, w0, n_steps=1, **run), args.repeat) / whole
+    print(f"workload: B={args.batch}, {args.steps} steps (as the main rows); {int(live.sum())} points from step 4 "
+          f"on; GD {whole * 1e3:.2f} ms, of it per-step {per_step:.0%} (the rest: a 1-step run)")
+    print(f"{'warm start (exact eigenvector)':31s} {'lanes':>6s} {'products/step':>14s} {'needing one':>12s} "
+          f"{'ratio per step >= (h=1, h=2)':>29s} {'whole run >= (h=1, h=2)':>24s}")
+    for s, name in enumerate(starts):
+        chunks = [need[s, c:c + 8] for c in range(0, args.batch, 8)]
+        lockstep = np.concatenate([np.nanmax(np.where(np.isfinite(c), c, 0.0), axis=0) for c in chunks])
+        for lanes, counts in (("own", need[s][live]), ("8", lockstep[lockstep > 0])):
+            n = counts.mean()
+            print(f"{name:31s} {lanes:>6s} {n:14.2f} {np.mean(counts == 1):12.2f} "
+                  f"{1 + n:14.2f} {1 + 2 * n:14.2f} {1 + n * per_step:11.2f} {1 + 2 * n * per_step:12.2f}")
+    done = np.isfinite(engine.observables["sharpness"])
+    print(f"the engine (certified residual <= 1e-8·θ, Ritz vector two back): "
+          f"{engine.extra['hvp_count'].sum() / done.sum():.2f} products per trajectory-step")
+
+
 def _wide(args) -> None:
     """One network, depth 3, widths 16–128, 50 steps, sharpness at every step, both ways."""
     print(f"{'width':>6s} {'P':>7s} {'in engine [s]':>14s} {'afterwards [s]':>15s} {'ratio':>7s} "
@@ -129,6 +207,9 @@ def main(argv=None) -> None:
     parser.add_argument("--one-product", action="store_true",
                         help="accuracy of the estimate a ≤ 3x budget allows: one Hessian-vector product per "
                              "step (Rayleigh quotient of the power-iterated warm start), against dense eigh")
+    parser.add_argument("--oracle", action="store_true",
+                        help="fewest Hessian-vector products per step any warm-started Krylov method needs for "
+                             "1e-8 (stopping told by dense eigh), and the cost ratio that bounds from below")
     parser.add_argument("--wide", action="store_true",
                         help="single networks of growing width instead: in-engine sharpness on the 8-lane "
                              "engine vs BLAS steps and the sharpness from recorded weights")
@@ -138,6 +219,9 @@ def main(argv=None) -> None:
         return
     if args.one_product:
         _one_product(args)
+        return
+    if args.oracle:
+        _oracle(args)
         return
     problem, w0, lr = _workload(args.batch)
     kw = dict(learning_rate=lr, n_steps=args.steps, backend=args.backend)
