@@ -64,7 +64,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from numba import njit
 
 from ._descent_numba import (
     COMPLETION,
@@ -80,11 +79,12 @@ from ._descent_numba import (
     _sensing_loss,
     kernel_array,
 )
+from ._jit_cache import cached_njit
 from ._simd import borrow, prefer_wide_vectors, vadd, vdiv, vfma, vfnma, vload, vmul, vsplat, vsqrt, vstore, vsub, vzero
 
 __all__ = ["Observation", "in_engine_observables", "observe_chunk", "OBSERVE_IN_ENGINE", "LANCZOS_CYCLE"]
 
-_JIT = dict(cache=True, error_model="numpy", nogil=True)
+_JIT = dict(error_model="numpy", nogil=True)
 
 #: Observables the lane engine computes in its loop (index into ``KernelOutputs.observed``).
 OBSERVE_IN_ENGINE = ("loss", "grad_norm", "sharpness")
@@ -158,7 +158,7 @@ def workspace_size(widths, cols: int, n_params: int, cycle: int, n_res: int) -> 
     return LANES * (_workspace_rows(h_total, n_params, cycle)[-1] + n_res)
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _workspace_rows(h_total, n_params, cycle):
     """Row offsets (of 8 lanes) in the scratch of :func:`observe_chunk`: ``H``, ``Δ``, their
     tangents and a scratch in ``H``'s layout (``h_total`` rows each); a gradient scratch and a
@@ -178,13 +178,13 @@ def _workspace_rows(h_total, n_params, cycle):
     return hf, df, th, td, tmph, tmpw, hv, q, ab, misc, res
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _copy(dst, do, src, so, count):
     for e in range(count * LANES):
         dst[do * LANES + e] = src[so * LANES + e]
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _lane_dot(a, oa, b, ob, n):
     """Eight dot products (one per lane) of ``n``-entry vectors at rows ``oa``, ``ob``."""
     prefer_wide_vectors()
@@ -199,7 +199,7 @@ def _lane_dot(a, oa, b, ob, n):
     return vadd(s0, s1)
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _times_input(c, oc, a, oa, rows, d0, x, cols, ident, one, lr):
     """``C = A H_0`` (``A``: ``rows × d_0`` at row ``oa`` of ``a``): a copy when ``H_0 = I``, else
     ``A X``; ``lr`` is an unused lane vector (:func:`linflow._descent_numba._matmul`)."""
@@ -209,7 +209,7 @@ def _times_input(c, oc, a, oa, rows, d0, x, cols, ident, one, lr):
         _matmul(c, oc, cols, one, a, oa, d0, one, x, one - one, x.shape[1], one, rows, d0, cols, one == 0, a, lr)
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _prepare(w, hf, df, tmpw, res, lossbuf, grad_sq, data, kind, with_grad, one):
     """``H_j`` into ``hf`` and ``Δ_j`` into ``df`` (rows ``h_off[j]``) at the weights ``w``;
     with ``with_grad`` the squared gradient norm of every lane into ``grad_sq``."""
@@ -256,7 +256,7 @@ def _prepare(w, hf, df, tmpw, res, lossbuf, grad_sq, data, kind, with_grad, one)
     vstore(grad_sq, 0, total)
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _hvp(w, v, out, hf, df, th, td, tmph, tmpw, minus, data, kind, one):
     """``out = ∇²L(w) · v`` on 8 lanes, from :func:`_prepare`'s ``H_j`` and ``Δ_j`` (module
     docstring); ``th``, ``td``: the tangents ``Ḣ_j``, ``Δ̇_j``; ``tmph``, ``tmpw``: scratch in
@@ -328,7 +328,7 @@ def _hvp(w, v, out, hf, df, th, td, tmph, tmpw, minus, data, kind, one):
                 no, w, minus)
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _count_below(alpha, beta, n, ratio, x, p, q, count):
     """Per lane, the number of eigenvalues of ``T·ratio`` below ``x`` (Sturm): the sign changes
     of the leading principal minors ``p_i(x) = det(T_i·ratio − xI)`` (three-term recurrence, no
@@ -345,7 +345,7 @@ def _count_below(alpha, beta, n, ratio, x, p, q, count):
             q[t], p[t] = p[t], nxt
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _ritz_top(alpha, beta, n, theta, ritz, scratch, guess, needed):
     """Largest eigenvalue ``θ`` of each lane's ``n × n`` tridiagonal ``T`` (diagonal ``alpha``,
     off-diagonal ``beta``, lane layout) into ``theta`` and its unit eigenvector into ``ritz``
@@ -471,7 +471,7 @@ def _ritz_top(alpha, beta, n, theta, ritz, scratch, guess, needed):
             ritz[i * LANES + t] *= scale
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def observe_chunk(cur, work, active, start, n_lanes, o, loss, prob, run, out, one):
     """Observables of the chunk's active lanes at observation ``o`` into ``out.observed[b, o]``
     (columns :data:`OBSERVE_IN_ENGINE`), ``out.observed_residual[b, o]`` (the sharpness's

@@ -32,7 +32,6 @@ from functools import lru_cache
 
 import numba
 import numpy as np
-from numba import njit
 
 from ._blas import blas_addresses, gemm, syrk
 from ._descent_numba import (
@@ -45,6 +44,7 @@ from ._descent_numba import (
     kernel_array,
     loss_arrays,
 )
+from ._jit_cache import cached_njit
 
 __all__ = ["BLAS_MIN_SIZE", "prefers_blas", "run_descent_blas"]
 
@@ -57,7 +57,7 @@ BLAS_MIN_SIZE = 96
 #: 0.5 at 32, 0.75 at 64, 1 at 96, both engines with every lane in use).
 BLAS_SIZE_EXPONENT = 1.25
 
-_JIT = dict(cache=True, nogil=True, error_model="numpy")
+_JIT = dict(nogil=True, error_model="numpy")
 
 
 def product_size(widths, cols: int, samples: int = 0) -> float:
@@ -130,7 +130,7 @@ def _blas_shape(problem):
 # Matrices live in flat row-major buffers at offsets: layer j of a parameter vector at
 # ``w_off[j]`` (``d_{j+1} × d_j``), H_j / Z_j / Δ_j at ``h_off[j]`` (``d_j × cols``), the
 # balancedness matrix B_j at ``b_off[j]``. ``x`` and ``y`` are flattened (X: d_0 × m).
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _forward_loss(fns, w, w_off, widths, h, dl, res, x, y, weight, ident, e2e, completion, activated, slope, cols, m, scale):
     """Forward pass (``H_N`` into the Δ_N slot of ``dl``), residual, loss ``scale·‖R‖²``.
 
@@ -182,7 +182,7 @@ def _forward_loss(fns, w, w_off, widths, h, dl, res, x, y, weight, ident, e2e, c
     return scale * s
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def h_off_of(widths, cols, j):
     """Offset of H_j (j ≥ 1) in the forward buffer: ``cols · Σ_{i<j, i≥1} d_i``."""
     off = 0
@@ -191,12 +191,12 @@ def h_off_of(widths, cols, j):
     return off
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def h_off_top(widths, cols, n):
     return h_off_of(widths, cols, n)
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _backward_update(fns, cur, new, w_off, widths, h, dl, res, x, ident, e2e, activated, slope, cols, m, inv_m, lr):
     """``new = cur − lr·G`` with ``G_j = Δ_j H_{j−1}ᵀ`` and ``Δ_{j−1} = W_jᵀΔ_j``, top down."""
     n = widths.shape[0] - 1
@@ -235,7 +235,7 @@ def _backward_update(fns, cur, new, w_off, widths, h, dl, res, x, ident, e2e, ac
                     dl[e] = d if h[e] > 0.0 else slope * d
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _balances(fns, w, w_off, widths, gram, bal0, b_off, activated, store):
     """Largest ``‖B_j(θ) − B_j(θ_0)‖_F`` over j; with ``store``, ``B_j(θ)`` goes to ``bal0``
     instead (and 0 is returned). Deep linear: ``B_j = W_{j+1}ᵀW_{j+1} − W_jW_jᵀ`` by two
@@ -277,7 +277,7 @@ def _balances(fns, w, w_off, widths, gram, bal0, b_off, activated, store):
     return worst
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _run_range(
     first, last, fns, params0, lrs, widths, w_off, b_off, x, y, weight, ident, e2e, completion, activated, slope,
     cols, m, scale,

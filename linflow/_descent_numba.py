@@ -66,6 +66,7 @@ import numba
 import numpy as np
 from numba import njit
 
+from ._jit_cache import cached_njit
 from ._simd import (
     borrow,
     prefer_wide_vectors,
@@ -92,11 +93,11 @@ __all__ = ["run_descent_numba", "LANES"]
 #: Trajectories per chunk: one 8-lane vector per matrix entry (:mod:`linflow._simd`).
 LANES = 8
 
-_JIT = dict(cache=True, error_model="numpy", nogil=True)
+_JIT = dict(error_model="numpy", nogil=True)
 
 
 # --------------------------------------------------------------------------- matrix kernels
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _block(i, n):
     """The 4 rows (or columns) of the block that starts at ``i`` of ``n``: the last block is
     moved back to end at ``n − 1`` and, for ``n < 4``, indices are clamped to ``n − 1``.
@@ -108,7 +109,7 @@ def _block(i, n):
     return i0, min(i0 + 1, n - 1), min(i0 + 2, n - 1), min(i0 + 3, n - 1)
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _matmul(c, oc, crs, ccs, a, oa, ars, acs, b, ob, brs, bcs, n, m, p, update, cur, lr):
     """``C = A B`` on the 8 lanes (``A`` n×m, ``B`` m×p; offsets and strides in entries).
 
@@ -170,7 +171,7 @@ def _matmul(c, oc, crs, ccs, a, oa, ars, acs, b, ob, brs, bcs, n, m, p, update, 
 
 
 # --------------------------------------------------------------------------- activations (issue 7)
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _activate(h, z, off, count, slope):
     """``σ(H) = max(H, slope·H)`` in place on ``count`` entries at row ``off``; ``z`` keeps ``H``.
 
@@ -184,7 +185,7 @@ def _activate(h, z, off, count, slope):
         h[e] = v if v > 0.0 else slope * v
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _mask(delta, d_off, z, z_off, count, slope):
     """``Δ ← σ'(Z) ⊙ Δ`` with ``σ'(z) = 1`` for ``z > 0`` and ``slope`` otherwise (σ'(0) = slope);
     ``Δ`` at row ``d_off``, ``Z`` at row ``z_off``."""
@@ -195,7 +196,7 @@ def _mask(delta, d_off, z, z_off, count, slope):
 
 
 # --------------------------------------------------------------------------- one GD step
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _forward_loss(
     w, h, delta, loss, widths, w_off, h_off, d_off, x, y, whitened, cols, one, z, slope, activated, e2e, res,
     loss_code,
@@ -260,7 +261,7 @@ def _forward_loss(
         gscale = 1.0 if whitened else 1.0 / cols
         _residual_loss(delta, top * LANES, y, d_out, cols, gscale, scale, loss)
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _residual_loss(buf, q, y, rows, cols, gscale, scale, loss):
     """In place: ``buf ← (buf − Y)·gscale`` over a ``rows × cols`` block starting at flat index
     ``q``, and ``loss[lane] = scale·Σ(buf − Y)²`` per lane (summed before the scaling, so the
@@ -293,7 +294,7 @@ def _residual_loss(buf, q, y, rows, cols, gscale, scale, loss):
     vstore(loss, 0, vmul(vadd(vadd(t0, t1), vadd(t2, t3)), vsplat(scale)))
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _end_to_end_data_loss(delta, top, res, loss, x, y, d_out, d0, one):
     """Data loss and ``Δ_N`` from ``W_e`` (at row ``top`` of ``delta``, ``d_out × d0``).
 
@@ -323,7 +324,7 @@ LOSS_CODES = {
 }
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def loss_hook(delta, top, d_out, cols, loss, x, y, aux, res, e2e, loss_code, one):
     """The losses other than the squared ones: none in the cached kernel :func:`_run_chunks`.
 
@@ -334,7 +335,7 @@ def loss_hook(delta, top, d_out, cols, loss, x, y, aux, res, e2e, loss_code, one
     """
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def observe_hook(cur, work, active, start, n_lanes, o, loss, prob, run, out, one):
     """Observables at an observed step: none in the cached kernel :func:`_run_chunks`; the
     observing copies (:func:`kernel_for` with ``observe``) bind this name to
@@ -378,7 +379,7 @@ def _kernel_copy(hook, name: str, *, cache: bool, observe=None):
         bound["observe_hook"] = observe
     fn = types.FunctionType(py.__code__, bound, name, py.__defaults__, py.__closure__)
     fn.__qualname__ = name
-    return njit(nogil=True, error_model="numpy", cache=cache)(fn)
+    return (cached_njit if cache else njit)(nogil=True, error_model="numpy")(fn)
 
 
 def kernel_for(loss, *, observe=None):
@@ -425,7 +426,7 @@ def kernel_for(loss, *, observe=None):
     return _KERNELS[key]
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _sensing_loss(buf, q, b, a, n, loss, r):
     """Matrix sensing on ``E = W_e`` (``n = d_N d_0`` entries at flat index ``q``), in place
     ``E ← ∇L(E)``: ``r_i = ⟨A_i, E⟩ − b_i``, ``L = (1/2m) Σ r_i²``, ``∇L = (Σ_i r_i A_i)/m``
@@ -451,7 +452,7 @@ def _sensing_loss(buf, q, b, a, n, loss, r):
         vstore(buf, q + e * LANES, vdiv(g, count))
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _completion_loss(buf, q, filled, weight, n, loss):
     """Matrix completion on ``E = W_e``, in place ``E ← ∇L(E)``: with ``w = mask/|Ω|`` and
     ``r = E − values`` (0 off the mask), ``L = ½ Σ w r²``, ``∇L = w ⊙ r`` (Arora, Cohen, Hu &
@@ -466,7 +467,7 @@ def _completion_loss(buf, q, filled, weight, n, loss):
         loss[t] = 0.5 * total
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _softplus_pair(q):
     """``(log(1 + e^{−q}), log(1 + e^{q}))``, each exactly NumPy's ``logaddexp(0, ∓q)``.
 
@@ -487,7 +488,7 @@ def _softplus_pair(q):
     return q, q  # NaN
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _output_loss(buf, q, labels, rows, cols, loss_code, loss):
     """Classification losses of the outputs ``Z`` (``rows × cols`` at flat index ``q``), in place
     ``Z ← ∇ℓ(Z)`` (with its ``1/m``), the loss per lane in ``loss``; ``labels`` is ``(1, m)``.
@@ -526,7 +527,7 @@ def _output_loss(buf, q, labels, rows, cols, loss_code, loss):
         loss[t] = total / m
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def builtin_loss_hook(delta, top, d_out, cols, loss, x, y, aux, res, e2e, loss_code, one):
     """:func:`loss_hook` of the built-in losses beyond the squared ones: sensing and
     completion of ``W_e`` (row ``top`` of ``delta``), and the classification losses of the
@@ -549,7 +550,7 @@ def builtin_loss_hook(delta, top, d_out, cols, loss, x, y, aux, res, e2e, loss_c
             _output_loss(delta, q, y, d_out, m, loss_code, loss)
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _backward_update(
     cur, new, grad, fused, h, delta, lr, widths, w_off, h_off, d_off, x, whitened, cols, one, z, slope, activated
 ):
@@ -588,7 +589,7 @@ def _backward_update(
             _matmul(out, zero, dp, one, delta, d_off[1], cols, one, x, zero, one, x.shape[1], dj, cols, dp, fused, cur, lr)
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _optimizer_step(cur, new, grad, s_old, s_new, lr, n_params, code, hyper, k):
     """``new = cur − lr·u`` with the direction ``u`` of optimizer ``code`` (``engine_code`` of
     :mod:`linflow.optimizers`: 1 momentum, 2 Scalar RMSProp, 3 RMSProp, 4 Adam) from the
@@ -646,7 +647,7 @@ def _optimizer_step(cur, new, grad, s_old, s_new, lr, n_params, code, hyper, k):
             new[e] = cur[e] - lr[t] * u
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _gram_difference(g, w, lo, up, d_in, d, d_out):
     """``G = W_{j+1}ᵀ W_{j+1} − W_j W_jᵀ`` (``d × d``, row-major into ``g``), ``W_j`` (``d × d_in``) at
     row ``lo`` and ``W_{j+1}`` (``d_out × d``) at row ``up`` of ``w``.
@@ -701,7 +702,7 @@ def _gram_difference(g, w, lo, up, d_in, d, d_out):
             vstore(g, r3 + c3, s33)
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _balancedness(w, gram, bal0, widths, w_off, b_off, store, drift, diagonal):
     """``B_j = W_{j+1}ᵀ W_{j+1} − W_j W_jᵀ`` (j = 1, …, N−1), upper triangles.
 
@@ -735,7 +736,7 @@ def _balancedness(w, gram, bal0, widths, w_off, b_off, store, drift, diagonal):
 
 
 # --------------------------------------------------------------------------- the batch kernel
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _aligned_zeros(n):
     """``np.zeros(n)`` starting on a 64-byte boundary (numba aligns arrays to 32 bytes only).
 
@@ -747,7 +748,7 @@ def _aligned_zeros(n):
     return buf[skip : skip + n]
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _keep_alive(*owners):
     """Nothing; a use of ``owners`` at this point keeps them (and their borrowed views) alive."""
 
@@ -832,7 +833,7 @@ class KernelOutputs(NamedTuple):
     hvp_count: np.ndarray
 
 
-@njit(**_JIT)
+@cached_njit(**_JIT)
 def _run_chunks(first, last, one, prob, run, out):
     """All steps of chunks ``first … last−1`` (8 trajectories each, the last one possibly
     partial); threads run disjoint ranges (``nogil``). One function, not a loop around a
