@@ -167,8 +167,10 @@ def problem_sharpness_runs(problem, weights0, *, optimizer="gd", beta2: float = 
 
 def _loss_sharpness(*, problem=None, weights0=None, optimizer: str = "gd", beta2: float = 0.99, learning_rates=(),
                     central_flow: bool = False, backend=None, **params):
+    from .optimizers import _check_open_beta
     from .plotting import plot_loss_and_sharpness
 
+    _check_open_beta(beta2, "beta2")  # also with GD, which does not use it: a bad value is a typo
     if problem is None and optimizer == "gd" and not learning_rates and not central_flow:
         problem, weights0, runs = loss_sharpness_runs(backend=backend, **params)
         fig = plot_loss_and_sharpness(runs, title=f"GD on a depth-{problem.network.depth} linear net: loss")

@@ -68,10 +68,11 @@ def _check_beta(value, name: str) -> float:
 def _check_open_beta(value, name: str) -> float:
     if value is None:
         raise ValueError(f"{name} in (0, 1) is required; got {name}=None")
-    value = _check_beta(value, name)
-    if value == 0.0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number in (0, 1); got {name}={value!r}")
+    if not 0.0 < float(value) < 1.0:
         raise ValueError(f"{name} must lie in (0, 1); got {name}={value!r}")
-    return value
+    return float(value)
 
 
 def _check_eps(value) -> float:

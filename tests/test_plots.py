@@ -157,3 +157,13 @@ def test_cli_loss_sharpness_with_problem_file(tmp_path):
     argv = ["plot", "loss-sharpness", "--problem", f"{src}:PROB", "--eta-fractions", "0.5", "--n-steps", "10",
             "--central-flow", "--out", str(out)]
     assert main(argv) == 0 and out.stat().st_size > 0
+
+
+@pytest.mark.parametrize("beta2", ["-1", "0", "1"])
+def test_cli_loss_sharpness_refuses_a_bad_beta2_with_gd_too(tmp_path, capsys, beta2):
+    # GD does not use β₂, but an out-of-range value is a mistake: refused before any run.
+    out = tmp_path / "ls.png"
+    assert main(["plot", "loss-sharpness", f"--beta2={beta2}", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "beta2 must lie in (0, 1)" in err[0] and "--beta2" in err[0]
+    assert not out.exists()
