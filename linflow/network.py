@@ -160,7 +160,9 @@ def partial_product(weights, start: int, stop: int) -> np.ndarray:
     """
     weights = check_weight_chain(weights, "weights")
     start = check_int(start, "start", minimum=0, maximum=len(weights))
-    stop = check_int(stop, "stop", minimum=start, maximum=len(weights))
+    stop = check_int(stop, "stop", minimum=start)
+    if stop > len(weights):
+        raise ValueError(f"stop must be ≤ len(weights) = {len(weights)}; got stop={stop}")
     return _partial_product(weights, start, stop)
 
 

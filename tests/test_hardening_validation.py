@@ -55,6 +55,8 @@ CASES = [
     ("unflatten complex", lambda: linflow.unflatten(np.ones(12) * 1j, NET.shapes), TypeError, "vector"),
     ("unflatten bad shapes", lambda: linflow.unflatten(np.ones(2), [(1, 0)]), ValueError, "shapes"),
     ("partial_product stop out of range", lambda: linflow.partial_product(W0, 0, 5), ValueError, "stop"),
+    ("partial_product stop past the weights", lambda: linflow.partial_product(W0[:1], 0, 2), ValueError,
+     "len(weights) = 1"),
     ("partial_product negative start", lambda: linflow.partial_product(W0, -1, 1), ValueError, "start"),
     ("partial_product start > stop", lambda: linflow.partial_product(W0, 2, 1), ValueError, "stop"),
     ("partial_product float index", lambda: linflow.partial_product(W0, 0.0, 1), TypeError, "start"),

@@ -255,3 +255,13 @@ def test_a_row_does_not_depend_on_the_other_rows(step_table):
     (row,) = alone.rows
     np.testing.assert_array_equal(row["critical"].lower, step_table.rows[1]["critical"].lower)
     np.testing.assert_array_equal(row["weights0"][0], step_table.rows[1]["weights0"][0])
+
+
+def test_curvature_refuses_a_zero_target_and_names_a_configuration_the_flow_cannot_finish(capsys):
+    # ‖φ‖ = 0 has no prediction (ln‖φ‖); φ = −1 against an initialization with W_e > 0 stalls at
+    # the saddle W_e = 0 (loss stays ½φ²), which the error attributes to its configuration.
+    with pytest.raises(ValueError, match=r"target must be nonzero.*target=\(0\.0,\)"):
+        tables.build("curvature", target=(0.0,), depths=(2,), scales=(0.1,), n_samples=5)
+    assert main(["table", "curvature", "--target=-1", "--depths", "2", "--scales", "0.1", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "N=2, s=0.1, target=(-1.0,)" in err[0] and "did not converge" in err[0]

@@ -126,13 +126,18 @@ def build(
     if n_samples < 3:
         raise ValueError(f"n_samples must be at least 3; got n_samples={n_samples!r}")
     phi_norm = float(np.linalg.norm(target))
+    if not phi_norm > 0:  # the prediction is −((N−1)/N) ln(‖φ‖/s)
+        raise ValueError(f"target must be nonzero (the prediction takes ln‖φ‖); got target={tuple(target)!r}")
     rows = []
     with Progress(len(depths) * len(scales), NAME, enabled=progress) as bar:
         for depth in depths:
             for s in scales:
                 bar.update(0, f"{NAME} N={depth} s={s:g}")
                 problem, w0 = curvature_problem(depth, target, hidden, s, seed)
-                t, lam, _ = lambda_min_along_flow(problem, w0, n_samples=n_samples)
+                try:
+                    t, lam, _ = lambda_min_along_flow(problem, w0, n_samples=n_samples)
+                except RuntimeError as exc:  # say which configuration (e.g. a target the flow cannot reach)
+                    raise RuntimeError(f"N={depth}, s={s:g}, target={tuple(target)!r}: {exc}") from exc
                 integral = float(np.trapezoid(np.minimum(lam, 0.0), t))
                 pred = predicted_integral(depth, phi_norm, s)
                 rows.append({"depth": depth, "scale": s, "integral": integral, "prediction": pred,
