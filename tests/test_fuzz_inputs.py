@@ -5,7 +5,6 @@ silent NaN, no accepted hostile value, no traceback. The full run (``python
 scripts/fuzz_inputs.py --show bad``, a few minutes) tries more values of the same kinds.
 """
 
-import importlib.util
 import json
 import math
 import os
@@ -14,17 +13,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "fuzz_inputs.py"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("fuzz_inputs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("fuzz_inputs", module)  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_script("fuzz_inputs")
 
 
 def test_verdicts():

@@ -1,20 +1,13 @@
 """scripts/reproduce_implicit_regularization.py: effective rank and a quick run of the sweep."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "reproduce_implicit_regularization.py"
+from conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("reproduce_implicit_regularization", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("reproduce_implicit_regularization")
 
 
 def test_effective_rank_of_known_spectra(script):
