@@ -3,12 +3,12 @@
 numba keys a cached function on its own source file only: changes in functions it calls from
 another file are not seen (numba documentation, "Notes on Caching", cache limitations), so a
 kernel cached before an edit of its callee's module would go on loading the old machine code —
-silently wrong results in an editable install. linflow's kernels call across
-:data:`COMPILED_MODULES` (the lane engine calls the in-engine observables, the BLAS path calls
-the lane engine's helpers, all call :mod:`linflow._simd`), so every cached function's qualified
-name, which numba's cache files are named after, carries a digest of all their sources: an
-edit of any of them starts fresh cache entries. (Installed releases are not affected: an
-install rewrites every file.)
+silently wrong results (an editable install after an edit; an upgrade whose cache files
+outlive the old sources). linflow's kernels call across :data:`COMPILED_MODULES` (the lane
+engine calls the in-engine observables, the BLAS path calls the lane engine's helpers, all call
+:mod:`linflow._simd`), so every cached function's qualified name, which numba's cache files are
+named after, carries a digest of all their sources: a change in any of them starts fresh cache
+entries (the old ones stay on disk, unused).
 """
 
 from __future__ import annotations
