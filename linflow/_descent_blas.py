@@ -286,10 +286,15 @@ def _run_range(
 ):
     """All steps of trajectories ``first … last−1``, one after the other (threads take disjoint
     ranges: ``nogil``). ``abort[0] != 0`` (set on Ctrl-C) stops every trajectory within a step.
-    ``work``: the large working buffers (:func:`_work_buffers`), allocated by the caller."""
+    ``work``: the large working buffers (:func:`_run_range_task`), allocated by the caller.
+
+    ``params0`` is private to the run and is overwritten: row b is trajectory b's first
+    parameter buffer (no copy of θ_0) and ends holding its final parameters — ``final`` is
+    ``params0`` (a wide network's parameters are the run's largest arrays: every copy and every
+    fresh buffer avoided counts)."""
     n = widths.shape[0] - 1
     n_params = params0.shape[1]
-    h, dl, cur, prev, spare = work
+    h, dl, buffer_a, buffer_b = work
     res = np.empty(widths[n] * m if e2e else 1)
     rows = 1
     for j in range(n + 1):
@@ -297,9 +302,11 @@ def _run_range(
     gram = np.empty(rows * rows if track else 1)
     bal0 = np.empty(max(b_off[-1], 1))
     for b in range(first, last):
-        for p in range(n_params):
-            cur[p] = params0[b, p]
-            prev[p] = cur[p]
+        # Three buffers rotate (cur ← new, prev ← cur, spare ← prev): θ_{k−1} stays in ``prev``
+        # for a divergence at step k, without a copy per step. ``rotations % 3 == 0``: ``cur`` is
+        # params0's row.
+        cur, prev, spare = params0[b], buffer_a, buffer_b
+        rotations = 0
         lr = lrs[b]
         if track and n > 1:
             _balances(fns, cur, w_off, widths, gram, bal0, b_off, activated, True)
@@ -314,8 +321,9 @@ def _run_range(
                 # Diverged at step k: stop and keep θ_{k−1} (θ_0 itself if k == 0).
                 divergence_step[b] = k
                 if k == 0:
-                    final_loss[b] = value
-                cur[:] = prev
+                    final_loss[b] = value  # θ_0 is still in cur
+                else:
+                    cur[:] = prev
                 break
             final_loss[b] = value
             if is_record:
@@ -342,7 +350,9 @@ def _run_range(
                 break
             _backward_update(fns, cur, spare, w_off, widths, h, dl, res, x, ident, e2e, activated, slope, cols, m, inv_m, lr)
             cur, prev, spare = spare, cur, prev
-        final[b, :] = cur
+            rotations += 1
+        if rotations % 3 != 0:
+            final[b, :] = cur
 
 
 # --------------------------------------------------------------------------- Python wrapper
@@ -351,7 +361,7 @@ def _run_range_task(first: int, last: int, size: int, n_params: int, args: tuple
     NumPy advises transparent huge pages for large arrays, numba's allocator does not, and the
     first touch of 4 KiB pages cost ~9 ms per 32 MB buffer, ~45 ms per run at width 1024 (a
     third of a step; measured)."""
-    work = (np.empty(size), np.empty(size), np.empty(n_params), np.empty(n_params), np.empty(n_params))
+    work = (np.empty(size), np.empty(size), np.empty(n_params), np.empty(n_params))
     _run_range(first, last, *args, work)
 
 
@@ -419,7 +429,7 @@ def run_descent_blas(setup):
     has_reference = setup.reference is not None
     reference = kernel_array(setup.reference) if has_reference else np.zeros((1, 1, 1))
     recorded = np.full((batch, n_rec, n_params), np.nan) if setup.record_weights else np.zeros((1, 1, 1))
-    final = np.empty((batch, n_params))
+    final = params0  # overwritten in place by the kernel (_run_range)
     losses = np.full((batch, n_rec), np.nan)
     final_loss = np.full(batch, np.nan)
     divergence_step = np.full(batch, -1, dtype=np.int64)

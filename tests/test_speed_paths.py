@@ -172,3 +172,20 @@ def test_sigint_stops_a_blas_path_run_within_a_step(tmp_path):
     _, out, err = interrupt(child)  # a step takes microseconds: exits well within the bound
     assert child.returncode == 0, err
     assert "finished" not in out and float(out.split("next call")[1]) < 2.0
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("n_steps", [1, 2, 3, 4])
+def test_blas_path_leaves_the_initial_weights_alone(batch, n_steps):
+    # The path runs each trajectory in its private copy of θ_0 and returns the final weights in
+    # it (three buffers rotate: the final ones are θ_0's buffer after 3, 6, … steps).
+    widths = (3, 5, 4)
+    problem = Problem(DeepLinearNetwork(widths), target=np.arange(12.0).reshape(4, 3) / 10)
+    w0 = init.near_identity(widths, std=0.3, seed=4, batch=batch)
+    kept = tuple(w.copy() for w in w0)
+    fast = run_descent_blas(prepare_descent(problem, w0, learning_rate=0.05, n_steps=n_steps))
+    ref = simulate_descent(problem, w0, learning_rate=0.05, n_steps=n_steps, backend="numpy")
+    for w, k, final, expected in zip(w0, kept, fast.final_weights, ref.final_weights):
+        np.testing.assert_array_equal(w, k)
+        assert not np.shares_memory(final, w)
+        np.testing.assert_allclose(final, expected, rtol=WEIGHT_RTOL, atol=0)
