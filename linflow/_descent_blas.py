@@ -155,9 +155,10 @@ def _forward_loss(fns, w, w_off, widths, h, dl, res, x, y, weight, ident, e2e, c
             continue  # H_1 = W_1, in place
         gemm(fns[0], False, False, dj, cols, dp, 1.0, w, w_off[j - 1], dp, src, src_off, cols, 0.0, dst, dst_off, cols)
         if activated and j < n:
-            for e in range(dst_off, dst_off + dj * cols):
-                v = dst[e]
-                dst[e] = v if v > 0.0 else slope * v
+            z = dst[dst_off : dst_off + dj * cols]  # a view indexed from 0: the loop vectorizes
+            for e in range(dj * cols):
+                v = z[e]
+                z[e] = v if v > 0.0 else slope * v
         src, src_off = dst, dst_off
     top = h_off_top(widths, cols, n)
     d_out = widths[n]
@@ -169,15 +170,17 @@ def _forward_loss(fns, w, w_off, widths, h, dl, res, x, y, weight, ident, e2e, c
             res[e] = r
             s += r * r
     elif completion:
+        out = dl[top : top + d_out * cols]
         for e in range(d_out * cols):
-            r = dl[top + e] - y[e]
+            r = out[e] - y[e]
             wr = weight[e] * r
             s += wr * r
-            dl[top + e] = wr
+            out[e] = wr
     else:
+        out = dl[top : top + d_out * cols]
         for e in range(d_out * cols):
-            r = dl[top + e] - y[e]
-            dl[top + e] = r
+            r = out[e] - y[e]
+            out[e] = r
             s += r * r
     return scale * s
 
@@ -204,17 +207,17 @@ def _backward_update(fns, cur, new, w_off, widths, h, dl, res, x, ident, e2e, ac
     if e2e:  # Δ_N = R Xᵀ/m
         gemm(fns[0], False, True, widths[n], cols, m, inv_m, res, 0, m, x, 0, m, 0.0, dl, top, cols)
     elif inv_m != 1.0:  # Δ_N = R/m
-        for e in range(top, top + widths[n] * cols):
-            dl[e] = dl[e] * inv_m
+        dl[top : top + widths[n] * cols] *= inv_m
     for j in range(n, 0, -1):
         dj, dp = widths[j], widths[j - 1]
         wo = w_off[j - 1]
         d_off = h_off_of(widths, cols, j)
-        for e in range(wo, wo + dj * dp):
-            new[e] = cur[e]
+        layer = new[wo : wo + dj * dp]  # views indexed from 0 (loops with offsets do not vectorize)
+        layer[:] = cur[wo : wo + dj * dp]
         if j == 1 and ident:  # G_1 = Δ_1 Iᵀ
+            delta = dl[d_off : d_off + dj * dp]
             for e in range(dj * dp):
-                new[wo + e] -= lr * dl[d_off + e]
+                layer[e] -= lr * delta[e]
         else:
             if j == 1:
                 src, src_off = x, 0
@@ -230,9 +233,10 @@ def _backward_update(fns, cur, new, w_off, widths, h, dl, res, x, ident, e2e, ac
                 # σ'(Z) ⊙ Δ as a select with an unconditional store (vectorizes; a conditional
                 # store on the sign of Z mispredicts on half the entries).
                 # σ(z) > 0 exactly when z > 0 (slope in [0, 1), NaN included): H holds the mask.
-                for e in range(below, below + dp * cols):
-                    d = dl[e]
-                    dl[e] = d if h[e] > 0.0 else slope * d
+                delta, act = dl[below : below + dp * cols], h[below : below + dp * cols]
+                for e in range(dp * cols):
+                    d = delta[e]
+                    delta[e] = d if act[e] > 0.0 else slope * d
 
 
 @cached_njit(**_JIT)
@@ -262,8 +266,9 @@ def _balances(fns, w, w_off, widths, gram, bal0, b_off, activated, store):
         else:
             out, o = (bal0, bo) if store else (gram, 0)
             if not store:
+                start = bal0[bo : bo + d * d]
                 for e in range(d * d):
-                    gram[e] = -bal0[bo + e]
+                    gram[e] = -start[e]
             syrk(fns[1], True, d, d_out, 1.0, w, up, d, 0.0 if store else 1.0, out, o, d)
             syrk(fns[1], False, d, d_in, -1.0, w, lo, d_in, 1.0, out, o, d)
             if not store:
