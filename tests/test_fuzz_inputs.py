@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from conftest import load_script
+from script_modules import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "fuzz_inputs.py"

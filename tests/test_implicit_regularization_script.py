@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import load_script
+from script_modules import load_script
 
 
 @pytest.fixture(scope="module")
