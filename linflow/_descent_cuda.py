@@ -131,7 +131,7 @@ def make_kernel(
     ``B`` trajectories (``grid = B`` blocks of :data:`BLOCK_THREADS` if ``per_block``, else
     ``ceil(B / THREADS_PER_BLOCK)`` blocks of :data:`THREADS_PER_BLOCK` threads).
     ``slope`` (ReLU 0, leaky ReLU α; None for a deep linear network) activates the hidden
-    layers with ``σ(z) = max(z, slope·z)``, ``σ'(0) = slope`` (issue 7), keeps the
+    layers with ``σ(z) = max(z, slope·z)``, ``σ'(0) = slope`` (as on every engine), keeps the
     pre-activations in one more buffer, and monitors the per-neuron balances (diagonals).
     ``loss_code`` (``linflow._descent_numba.LOSS_CODES``): the squared loss of Φ or of the data
     (``y``), or, on ``W_e`` (``whitened``), matrix sensing (``x`` = A as ``(m, d_N d_0)``,

@@ -23,7 +23,7 @@ Gradient by backpropagation:
     H_0 = X (whitened: I),   H_j = W_j H_{j−1},   R = H_N − Y (whitened: Y = Φ),
     Δ_N = R / m (whitened: R),   Δ_{j−1} = W_jᵀ Δ_j,   G_j = Δ_j H_{j−1}ᵀ.
 
-ReLU / leaky ReLU (issue 7, :class:`linflow.HomogeneousProblem`): every hidden ``H_j`` is
+ReLU / leaky ReLU (:class:`linflow.HomogeneousProblem`): every hidden ``H_j`` is
 replaced by ``σ(Z_j)`` with ``Z_j = W_j H_{j−1}`` kept, and ``Δ_{j−1} = σ'(Z_{j−1}) ⊙ W_jᵀ Δ_j``
 (``σ'(0)`` = slope, the reference's convention); the balancedness drift is then that of the
 per-neuron balances, the diagonals of ``B_j``.
@@ -170,7 +170,7 @@ def _matmul(c, oc, crs, ccs, a, oa, ars, acs, b, ob, brs, bcs, n, m, p, update, 
             vput(c, r3 + c3, s33, update, cur, rate)
 
 
-# --------------------------------------------------------------------------- activations (issue 7)
+# --------------------------------------------------------------------------- activations
 @cached_njit(**_JIT)
 def _activate(h, z, off, count, slope):
     """``σ(H) = max(H, slope·H)`` in place on ``count`` entries at row ``off``; ``z`` keeps ``H``.
@@ -315,7 +315,7 @@ def _end_to_end_data_loss(delta, top, res, loss, x, y, d_out, d0, one):
         vstore(delta, q, vdiv(vload(delta, q), count))  # as the reference: (R Xᵀ) / m
 
 
-# --------------------------------------------------------------------------- losses (issue 12)
+# --------------------------------------------------------------------------- losses
 #: Kernel codes of the losses (``Loss.kind`` of :mod:`linflow.losses`).
 SQUARED, SENSING, COMPLETION, LOGISTIC, CROSS_ENTROPY, END_TO_END = 0, 1, 2, 3, 4, 5
 LOSS_CODES = {
@@ -1085,7 +1085,7 @@ def loss_arrays(loss, widths) -> tuple:
 
 def activation_of(problem) -> tuple:
     """``(activated, slope)``: a ReLU / leaky-ReLU problem has σ(z) = max(z, slope·z) in its
-    hidden layers (issue 7); a deep linear one has none (the slope is then unused)."""
+    hidden layers; a deep linear one has none (the slope is then unused)."""
     if problem.is_activated:
         return True, float(problem.activation_slope)
     return False, 1.0

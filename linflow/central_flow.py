@@ -76,7 +76,7 @@ _EIGENSOLVERS = ("auto", "dense", "lobpcg")
 _SDCP_ACCEPT = 1e-6
 # Entering the edge: a substep that carries an eigenvalue of Ĥ from below 2 − _ENTRY_TOL to above
 # 2 + _ENTRY_TOL is redone in halves (see _refine), at most _MAX_REFINE times nested. The
-# tolerance is 4× below issue 6's accuracy target ηS = 2 ± 1e-3; the overshoot falls ~4× per
+# tolerance is 4× below the central flow's accuracy target ηS = 2 ± 1e-3; the overshoot falls ~4× per
 # halving (Euler's O(dt²) error), so 6 halvings bring the largest one measured at dt = 1/4
 # (0.07) below it.
 _ENTRY_TOL = 2.5e-4

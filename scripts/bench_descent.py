@@ -1,6 +1,6 @@
 """Benchmark of the GD engines against the machine's float64 ceiling and against peers.
 
-Canonical workload (issue 3): 10,000 trajectories of a depth-4, width-8 whitened problem,
+Canonical workload: 10,000 trajectories of a depth-4, width-8 whitened problem,
 1,000 GD steps each, per-trajectory learning rates. In one run this script measures
 
 * the float64 matrix-multiply ceiling: NumPy dgemm on large square matrices, with as many
@@ -283,7 +283,7 @@ def compile_times():
 
 # ----------------------------------------------------------------------------- targets
 def targets(backend: str, rows: list, linflow: dict, compile_figures: dict | None) -> list:
-    """Print and return issue 3's targets, each with the figure measured in this run and
+    """Print and return the engine's speed targets, each with the figure measured in this run and
     whether it is met (the canonical workload is the default one; --quick and other sizes
     are reported against the same thresholds, for orientation only)."""
     found = []
@@ -295,7 +295,7 @@ def targets(backend: str, rows: list, linflow: dict, compile_figures: dict | Non
         print(f"  {name:<46} {value:10.3g}{unit}  (target {sign} {threshold:g}{unit})  "
               f"{'met' if met else 'NOT MET'}")
 
-    print("targets (issue 3):")
+    print("targets:")
     if backend == "cuda":
         if "full" in linflow:
             target("linflow cuda trajectory-steps/s", linflow["full"]["traj_steps_per_s"], 1e9)

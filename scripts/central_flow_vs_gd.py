@@ -32,7 +32,7 @@ All setups are deterministic (fixed seeds, no global random state):
 (d) Cost of one central-flow step (4 Euler substeps) on the 48-parameter net with two
     eigenvalues at the edge and on the depth-4 scalar net.
 
-Exit status 0 when every target of issue 6 is met, 1 otherwise.
+Exit status 0 when every target (accuracy at the edge, tracking ratio) is met, 1 otherwise.
 """
 
 from __future__ import annotations

@@ -213,7 +213,7 @@ def test_entering_the_edge_abruptly_lands_on_it_at_the_default_substeps():
     res = integrate_central_flow(prob, weights, learning_rate=0.2140811486076564, n_steps=12)
     assert res.status.name == "SUCCESS"
     assert res.effective_sharpness[0] < 1.1 and res.n_critical[2] >= 1  # enters within 2 steps
-    # Issue 6's accuracy ηS = 2 ± 1e-3 (measured 2.8e-4 at most on this draw).
+    # The central flow's accuracy target ηS = 2 ± 1e-3 (measured 2.8e-4 at most on this draw).
     assert np.max(res.effective_sharpness) <= 2.0 + 1e-3
     assert np.all(np.diff(res.losses) < 0)
     # The refinement changes only the crossing substep: the time grid is intact.

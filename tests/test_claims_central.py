@@ -31,7 +31,7 @@ def test_registered_with_the_builtin_claims():
 
 @pytest.mark.parametrize("claim", cf.CLAIMS, ids=lambda c: c.name)
 def test_canonical_designs_hold_with_every_hypothesis_met(claim):
-    # The designs of scripts/central_flow_vs_gd.py (issue 6's reference runs).
+    # The designs of scripts/central_flow_vs_gd.py (the reference runs).
     for instance in claim.canonical:
         result = claim.evaluate(instance)
         assert result.verdict == "holds", (claim.name, result)

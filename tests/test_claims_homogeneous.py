@@ -1,4 +1,4 @@
-"""The ReLU / leaky-ReLU claims (issue 7) as property tests, and their reports."""
+"""The ReLU / leaky-ReLU claims as property tests, and their reports."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""ReLU / leaky-ReLU networks on the numba engine against the NumPy reference (issue 7)."""
+"""ReLU / leaky-ReLU networks on the numba engine against the NumPy reference."""
 
 import numpy as np
 import pytest

@@ -7,7 +7,7 @@ Registered on import (``BUILTIN_MODULES`` of :mod:`linflow.claims`):
 * ``central_flow_loss_non_increasing`` — the flow's loss never increases
   (``dL/dt = −‖dθ/dt‖²/η`` for a projected gradient flow);
 * ``central_flow_tracks_gd`` — after :data:`TRACKING_STEPS` steps the flow is ≥ 5× closer than
-  gradient flow to GD's time average (issue 6's target ratio 1/5).
+  gradient flow to GD's time average (target ratio 1/5).
 
 Instances are scalar networks ``½(w_1⋯w_N − y)²``, N = 3 or 4, built so that GD runs at the
 edge of stability (:func:`edge_instances`): the GF limit ``w*`` is drawn first (on the minimum
@@ -83,11 +83,11 @@ _R_RANGE = (2.4, 2.9)  # ηφ(θ_0): ηS of GF's limit, so GD must leave GF's pa
 _S0_RANGE = (0.75, 1.1)  # ηS(θ_0): start below the edge (see edge_instances for the lower end)
 _SMIN_MAX = 1.95  # η·S_min: a minimum flatter than the edge exists for GD to settle at
 
-#: Largest deviation of ηS from the edge allowed along the discretized flow: issue 6's accuracy
-#: target "ηS = 2.000 ± 1e-3" (the continuous flow has none; measured 2.0e-4 at most at 32 substeps, above).
+#: Largest deviation of ηS from the edge allowed along the discretized flow: the accuracy target
+#: "ηS = 2.000 ± 1e-3" (the continuous flow has none; measured 2.0e-4 at most at 32 substeps, above).
 EDGE_TOL = 1e-3
 
-#: Issue 6's target: flow–GD distance ≤ 1/5 of GF–GD distance.
+#: The tracking target: flow–GD distance ≤ 1/5 of GF–GD distance.
 TRACKING_RATIO = 0.2
 
 #: GD averaged over its last two iterates (one period of the period-2 oscillation at the edge).
@@ -243,7 +243,7 @@ EDGE_SHARPNESS = Claim(
     description=(
         "Along the GD central flow ηS ≤ 2 (S ≤ 2/η), with ηS = 2 while the edge is active (tr Σ > 0): "
         f"max(ηS − 2, |ηS − 2| where active) over {EDGE_STEPS} steps ({EDGE_SUBSTEPS} Euler substeps each) "
-        f"is ≤ {EDGE_TOL:g} (issue 6's accuracy for the discretized flow), on scalar nets at the edge."
+        f"is ≤ {EDGE_TOL:g} (the accuracy target for the discretized flow), on scalar nets at the edge."
     ),
     instances=_INSTANCES,
     measure=_measure_edge,
@@ -307,7 +307,7 @@ TRACKS_GD = Claim(
     source=_SOURCE,
     description=(
         f"After {TRACKING_STEPS} steps the GD central flow is ≥ 5× closer than gradient flow to GD's time "
-        f"average (last {_WINDOW} iterates): ‖θ_CF − θ̄_GD‖ ≤ {TRACKING_RATIO}·‖θ_GF − θ̄_GD‖ (issue 6's target), "
+        f"average (last {_WINDOW} iterates): ‖θ_CF − θ̄_GD‖ ≤ {TRACKING_RATIO}·‖θ_GF − θ̄_GD‖ (the tracking target), "
         "on scalar nets at the edge."
     ),
     instances=_INSTANCES,

@@ -1,4 +1,4 @@
-"""ReLU / leaky-ReLU networks on the CUDA engine (simulator or GPU) against the reference (issue 7).
+"""ReLU / leaky-ReLU networks on the CUDA engine (simulator or GPU) against the reference.
 
 Tiny sizes: the simulator runs every CUDA thread as a Python thread.
 """
