@@ -180,8 +180,7 @@ def _workspace_rows(h_total, n_params, cycle):
 
 @cached_njit(**_JIT)
 def _copy(dst, do, src, so, count):
-    for e in range(count * LANES):
-        dst[do * LANES + e] = src[so * LANES + e]
+    dst[do * LANES : (do + count) * LANES] = src[so * LANES : (so + count) * LANES]
 
 
 @cached_njit(**_JIT)

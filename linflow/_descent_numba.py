@@ -178,21 +178,23 @@ def _activate(h, z, off, count, slope):
     Written as ``v if v > 0 else slope·v``, the reference's ``σ'(z)·z`` value for value
     (``1·v = v``), NaN included.
     """
-    base = off * LANES
-    for e in range(base, base + count * LANES):
-        v = h[e]
-        z[e] = v
-        h[e] = v if v > 0.0 else slope * v
+    # Views indexed from 0: a loop over offset indices does not vectorize (numba's wraparound
+    # check on an index whose sign LLVM cannot prove).
+    src, keep = h[off * LANES : (off + count) * LANES], z[off * LANES : (off + count) * LANES]
+    for e in range(count * LANES):
+        v = src[e]
+        keep[e] = v
+        src[e] = v if v > 0.0 else slope * v
 
 
 @cached_njit(**_JIT)
 def _mask(delta, d_off, z, z_off, count, slope):
     """``Δ ← σ'(Z) ⊙ Δ`` with ``σ'(z) = 1`` for ``z > 0`` and ``slope`` otherwise (σ'(0) = slope);
     ``Δ`` at row ``d_off``, ``Z`` at row ``z_off``."""
-    shift = (z_off - d_off) * LANES
-    for e in range(d_off * LANES, (d_off + count) * LANES):
-        d = delta[e]
-        delta[e] = d if z[e + shift] > 0.0 else slope * d
+    grad, pre = delta[d_off * LANES : (d_off + count) * LANES], z[z_off * LANES : (z_off + count) * LANES]
+    for e in range(count * LANES):  # views indexed from 0, as in _activate
+        d = grad[e]
+        grad[e] = d if pre[e] > 0.0 else slope * d
 
 
 # --------------------------------------------------------------------------- one GD step
@@ -227,15 +229,13 @@ def _forward_loss(
     if n_layers == 1:
         # H_1 is the top: straight into the Δ buffer, where the residual replaces it.
         if ident:
-            for e in range(first):
-                delta[d_off[1] * LANES + e] = w[w_off[0] * LANES + e]
+            delta[d_off[1] * LANES : d_off[1] * LANES + first] = w[w_off[0] * LANES : w_off[0] * LANES + first]
         else:
             _matmul(delta, d_off[1], cols, one, w, w_off[0], d0, one, x, zero, n_x, one, d1, d0, cols, no, w, loss)
     elif ident and not activated:
         pass  # H_1 = W_1 I = W_1: read in place from ``w`` (same layout, row stride d0 = cols)
     elif ident:
-        for e in range(first):
-            h[h_off[1] * LANES + e] = w[w_off[0] * LANES + e]
+        h[h_off[1] * LANES : h_off[1] * LANES + first] = w[w_off[0] * LANES : w_off[0] * LANES + first]
     else:
         _matmul(h, h_off[1], cols, one, w, w_off[0], d0, one, x, zero, n_x, one, d1, d0, cols, no, w, loss)
     if activated and n_layers > 1:
