@@ -72,6 +72,7 @@ from ._descent_numba import (
     SENSING,
     SQUARED,
     _completion_loss,
+    _copy,
     _end_to_end_data_loss,
     _keep_alive,
     _matmul,
@@ -176,11 +177,6 @@ def _workspace_rows(h_total, n_params, cycle):
     misc = ab + 3 * cycle
     res = misc + 2
     return hf, df, th, td, tmph, tmpw, hv, q, ab, misc, res
-
-
-@cached_njit(**_JIT)
-def _copy(dst, do, src, so, count):
-    dst[do * LANES : (do + count) * LANES] = src[so * LANES : (so + count) * LANES]
 
 
 @cached_njit(**_JIT)

@@ -364,8 +364,8 @@ def _run_range(
 def _run_range_task(first: int, last: int, size: int, n_params: int, args: tuple) -> None:
     """:func:`_run_range` with its working buffers allocated here, in the pool thread, by NumPy:
     NumPy advises transparent huge pages for large arrays, numba's allocator does not, and the
-    first touch of 4 KiB pages cost ~9 ms per 32 MB buffer, ~45 ms per run at width 1024 (a
-    third of a step; measured)."""
+    first touch of 4 KiB pages cost ~9 ms per 32 MB buffer (measured at width 1024, where a
+    run needs four)."""
     work = (np.empty(size), np.empty(size), np.empty(n_params), np.empty(n_params))
     _run_range(first, last, *args, work)
 

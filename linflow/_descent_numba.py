@@ -225,17 +225,16 @@ def _forward_loss(
     n_layers = widths.shape[0] - 1
     d0, d1 = widths[0], widths[1]
     n_x = x.shape[1]  # X is d_0 × m: X[k, j] at k·m + j
-    first = d1 * d0 * LANES  # entries of W_1
     if n_layers == 1:
         # H_1 is the top: straight into the Δ buffer, where the residual replaces it.
         if ident:
-            delta[d_off[1] * LANES : d_off[1] * LANES + first] = w[w_off[0] * LANES : w_off[0] * LANES + first]
+            _copy(delta, d_off[1], w, w_off[0], d1 * d0)
         else:
             _matmul(delta, d_off[1], cols, one, w, w_off[0], d0, one, x, zero, n_x, one, d1, d0, cols, no, w, loss)
     elif ident and not activated:
         pass  # H_1 = W_1 I = W_1: read in place from ``w`` (same layout, row stride d0 = cols)
     elif ident:
-        h[h_off[1] * LANES : h_off[1] * LANES + first] = w[w_off[0] * LANES : w_off[0] * LANES + first]
+        _copy(h, h_off[1], w, w_off[0], d1 * d0)
     else:
         _matmul(h, h_off[1], cols, one, w, w_off[0], d0, one, x, zero, n_x, one, d1, d0, cols, no, w, loss)
     if activated and n_layers > 1:
@@ -746,6 +745,13 @@ def _aligned_zeros(n):
     buf = np.zeros(n + LANES)
     skip = (LANES - (buf.ctypes.data // 8) % LANES) % LANES
     return buf[skip : skip + n]
+
+
+@cached_njit(**_JIT)
+def _copy(dst, do, src, so, count):
+    """``count`` rows of 8 lanes from row ``so`` of ``src`` to row ``do`` of ``dst`` (a slice
+    copy: a loop over offset indices would not vectorize)."""
+    dst[do * LANES : (do + count) * LANES] = src[so * LANES : (so + count) * LANES]
 
 
 @cached_njit(**_JIT)
