@@ -199,6 +199,15 @@ def check_real(value, name: str, *, minimum: float | None = None, maximum: float
     return float(value)
 
 
+def check_open_unit(value, name: str) -> float:
+    """A real number strictly between 0 and 1 (bools refused): a decay rate or a relative tolerance."""
+    if not is_real(value):
+        raise TypeError(f"{name} must be a real number in (0, 1); got {name}={_short(value)}")
+    if not 0.0 < float(value) < 1.0:
+        raise ValueError(f"{name} must lie in (0, 1); got {name}={value!r}")
+    return float(value)
+
+
 def check_positive(value, name: str, *, integer: bool = False, allow_array: bool = False):
     """A positive finite number (or, with ``allow_array``, a 1-D array of them)."""
     if integer:

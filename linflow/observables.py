@@ -100,7 +100,7 @@ def needs_optimizer_state(names, optimizer) -> bool:
 
 def check_observe(observe, observe_every, observe_options, problem, optimizer) -> tuple:
     """Validate ``observe`` / ``observe_every`` / ``observe_options``; ``(names, every, options)``."""
-    from ._validation import check_positive
+    from ._validation import check_open_unit, check_positive
     from .network import flatten
 
     if isinstance(observe, str):
@@ -138,13 +138,9 @@ def check_observe(observe, observe_every, observe_options, problem, optimizer) -
             opts["k"] = check_positive(opts["k"], "observe_options['top_eigenvalues']['k']", integer=True)
             if opts["k"] > p - (1 if method == "lanczos" else 0):
                 raise ValueError(f"observe_options['top_eigenvalues']['k'] must be < P = {p}; got k={opts['k']}")
-    if "tol" in checked.get("sharpness", {}):
-        tol = checked["sharpness"]["tol"]
-        if isinstance(tol, bool) or not isinstance(tol, (int, float, np.integer, np.floating)):
-            raise TypeError(f"observe_options['sharpness']['tol'] must be a real number; got {tol!r}")
-        if not 0.0 < tol < 1.0:
-            raise ValueError(f"observe_options['sharpness']['tol'] must be a number in (0, 1); got {tol!r}")
-        checked["sharpness"]["tol"] = float(tol)
+    sharpness = checked.get("sharpness", {})
+    if "tol" in sharpness:
+        sharpness["tol"] = check_open_unit(sharpness["tol"], "observe_options['sharpness']['tol']")
     if "top_eigenvalues" in names:
         checked.setdefault("top_eigenvalues", {}).setdefault("k", min(3, p))
     if "distance_to_reference" in names:

@@ -54,6 +54,8 @@ from typing import ClassVar, NamedTuple, Optional
 
 import numpy as np
 
+from ._validation import check_open_unit
+
 __all__ = ["Optimizer", "GD", "Momentum", "ScalarRMSProp", "RMSProp", "Adam", "as_optimizer"]
 
 
@@ -68,11 +70,7 @@ def _check_beta(value, name: str) -> float:
 def _check_open_beta(value, name: str) -> float:
     if value is None:
         raise ValueError(f"{name} in (0, 1) is required; got {name}=None")
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number in (0, 1); got {name}={value!r}")
-    if not 0.0 < float(value) < 1.0:
-        raise ValueError(f"{name} must lie in (0, 1); got {name}={value!r}")
-    return float(value)
+    return check_open_unit(value, name)
 
 
 def _check_eps(value) -> float:
