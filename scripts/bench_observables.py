@@ -64,29 +64,36 @@ def _best(fn, repeat: int) -> float:
     return min(times)
 
 
+def _recorded_hessians(problem, res, b: int):
+    """``(i, dense Hessian)`` at trajectory ``b``'s recorded points, until it diverged."""
+    from linflow._hessian import dense_hessian
+
+    for i in range(res.steps.size):
+        w = tuple(x[b, i] for x in res.weights)
+        if not all(np.all(np.isfinite(x)) for x in w):
+            return
+        yield i, dense_hessian(problem, w)
+
+
 def _one_product(args) -> None:
     """Errors of a one-product-per-step sharpness estimate on the workload: at step k the
     Rayleigh quotient of v (the warm start) and v ← Hv/‖Hv‖, v from one or two steps back."""
-    from linflow._hessian import dense_hessian
-
     problem, w0, lr = _workload(args.batch)
     res = simulate_descent(problem, w0, learning_rate=lr, n_steps=args.steps, record_weights=True)
     start = np.random.default_rng(0).standard_normal(problem.network.n_params)
-    for lag in (1, 2):
-        errors = []
-        for b in range(args.batch):
-            history = [start / np.linalg.norm(start)] * 2
-            for i in range(res.steps.size):
-                w = tuple(x[b, i] for x in res.weights)
-                if not np.all(np.isfinite(np.concatenate([x.ravel() for x in w]))):
-                    break
-                h = dense_hessian(problem, w)
-                v = history[-lag]
+    lags = (1, 2)
+    errors = {lag: [] for lag in lags}
+    for b in range(args.batch):
+        history = {lag: [start / np.linalg.norm(start)] * 2 for lag in lags}
+        for _, h in _recorded_hessians(problem, res, b):
+            top = np.linalg.eigvalsh(h)[-1]
+            for lag in lags:
+                v = history[lag][-lag]
                 hv = h @ v
-                top = np.linalg.eigvalsh(h)[-1]
-                errors.append(abs(v @ hv - top) / top)
-                history.append(hv / np.linalg.norm(hv))
-        e = np.array(errors)
+                errors[lag].append(abs(v @ hv - top) / top)
+                history[lag].append(hv / np.linalg.norm(hv))
+    for lag in lags:
+        e = np.array(errors[lag])
         print(f"one product per step, warm start {lag} step(s) back: relative error median {np.median(e):.1e}, "
               f"90th percentile {np.quantile(e, 0.9):.1e}, max {e.max():.1e} ({e.size} points)")
 
@@ -126,8 +133,6 @@ def _oracle(args) -> None:
     a Hessian-vector product 6(N − 1): the tangent forward and backward passes and the two
     outer-product terms). GD's per-call cost F (its 1-step run) is not multiplied, so the bound
     on the measured ratio of whole runs is 1 + h·n̄·(T − F)/T, T the GD run's time."""
-    from linflow._hessian import dense_hessian
-
     tol = args.oracle_tol
     problem, w0, lr = _workload(args.batch)
     res = simulate_descent(problem, w0, learning_rate=lr, n_steps=args.steps, record_weights=True)
@@ -135,11 +140,7 @@ def _oracle(args) -> None:
     need = np.full((len(starts), args.batch, res.steps.size), np.nan)
     for b in range(args.batch):
         tops = []
-        for i in range(res.steps.size):
-            w = tuple(x[b, i] for x in res.weights)
-            if not np.all(np.isfinite(np.concatenate([x.ravel() for x in w]))):
-                break
-            hessian = dense_hessian(problem, w)
+        for i, hessian in _recorded_hessians(problem, res, b):
             values, vectors = np.linalg.eigh(hessian)
             top = vectors[:, -1] if not tops or vectors[:, -1] @ tops[-1] >= 0 else -vectors[:, -1]
             tops.append(top)
